@@ -1,0 +1,120 @@
+/**
+ * The REST API (fastify). Built once per node; the gateway shares its HTTP server for `/ws`.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiKeyring, type Scope } from '../../shared/auth/api-keys.js';
+import { BusUnavailableError } from '../../shared/bus/bus.js';
+import type { Config } from '../../shared/config/config.js';
+import type { Publisher } from '../../shared/core/publisher.js';
+import { redactUrl, type Logger } from '../../shared/logger/logger.js';
+import type { Metrics } from '../../shared/metrics/metrics.js';
+import type { StateDrivers } from '../../shared/state/state.js';
+import { ApiError, ApiErrors, type ApiErrorCode } from './errors.js';
+import { apiKeyAuth } from './plugins/api-key-auth.js';
+import { healthRoutes } from './routes/health.js';
+import { publishRoutes } from './routes/publish.js';
+import { userRoutes } from './routes/users.js';
+import { ErrorReply } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The API key scope a route needs; routes without one are public. */
+    scope?: Scope;
+  }
+}
+
+export interface ApiDeps {
+  config: Config;
+  publisher: Publisher;
+  state: StateDrivers;
+  metrics: Metrics;
+  log: Logger;
+  /** Reasons the node is not ready (empty = ready). */
+  notReadyReasons(): string[];
+}
+
+/** Fastify framework error codes mapped onto the catalogue (anything else 4xx → bad_request). */
+const FRAMEWORK_CODES: Record<string, ApiErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_VALIDATION: 'validation_failed',
+};
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const { config, log } = deps;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Per-request lines are debug-level, written by the onResponse hook below (never info per message).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.api.bodyLimitBytes,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(ErrorReply);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Herald REST API',
+        version: '1',
+        description: 'Publish order events and promotions to browsers connected over WebSocket (see docs/protocol.md).',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.debug(
+      { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+    done();
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
+    const answer = toApiError(error);
+    if (answer.statusCode >= 500 && !(error instanceof BusUnavailableError)) {
+      request.log.error({ err: error, url: redactUrl(request.url) }, 'request failed');
+    }
+    return reply.status(answer.statusCode).send({
+      statusCode: answer.statusCode,
+      code: answer.code,
+      message: answer.message,
+      ...(answer.details === undefined ? {} : { details: answer.details }),
+    });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ statusCode: 404, code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  await app.register(apiKeyAuth, { keyring: new ApiKeyring(config.apiKeys) });
+  await app.register(healthRoutes, { deps });
+  await app.register(publishRoutes, { deps, prefix: '/v1' });
+  await app.register(userRoutes, { deps, prefix: '/v1' });
+  return app;
+}
+
+function toApiError(error: FastifyError | ApiError | Error): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof BusUnavailableError) return new ApiError('bus_unavailable');
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation !== undefined) {
+    const where = fastifyError.validationContext ?? 'request';
+    return new ApiError('validation_failed', `${where}${fastifyError.message.replace(/^[a-z]+/, '')}`, fastifyError.validation);
+  }
+  const mapped = fastifyError.code === undefined ? undefined : FRAMEWORK_CODES[fastifyError.code];
+  if (mapped !== undefined) return new ApiError(mapped, mapped === 'invalid_json' ? undefined : fastifyError.message);
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ApiError('bad_request', fastifyError.message, undefined, status);
+  }
+  return new ApiError('internal', ApiErrors.internal.message);
+}

@@ -1,0 +1,37 @@
+/**
+ * The REST error catalogue. Every error answer has the same shape,
+ * `{ statusCode, code, message, details? }`, with a stable `code`. 5xx details go to the log only.
+ */
+export const ApiErrors = {
+  bad_request: { status: 400, message: 'Bad request' },
+  invalid_json: { status: 400, message: 'Request body is not valid JSON' },
+  validation_failed: { status: 400, message: 'Request does not match the schema' },
+  unauthorized: { status: 401, message: 'Missing or invalid API key' },
+  insufficient_scope: { status: 403, message: 'API key lacks the scope this route needs' },
+  not_found: { status: 404, message: 'Route not found' },
+  order_owner_conflict: { status: 409, message: 'Order belongs to another user' },
+  payload_too_large: { status: 413, message: 'Request body too large' },
+  data_too_large: { status: 413, message: 'Message data too large' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  promotion_expired: { status: 422, message: 'expiresAt is in the past' },
+  internal: { status: 500, message: 'Internal error' },
+  bus_unavailable: { status: 503, message: 'Cluster bus unavailable; retry later' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ApiErrorCode = keyof typeof ApiErrors;
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message?: string,
+    readonly details?: unknown,
+    /** Overrides the catalogue status (framework 4xx errors mapped onto bad_request keep theirs). */
+    status?: number,
+  ) {
+    super(message ?? ApiErrors[code].message);
+    this.name = 'ApiError';
+    this.statusCode = status ?? ApiErrors[code].status;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Publishing routes. Each answers 202 with the id, offset and epoch of every message it published.
+ * Inputs are validated completely before anything is published, so a rejected request publishes
+ * nothing (a batch is all-or-nothing at validation time).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { PublishInput, PublishedMessage } from '../../../shared/core/publisher.js';
+import { orderChannel, promotionsChannel, userChannel } from '../../../shared/protocol/channels.js';
+import type { ApiDeps } from '../app.js';
+import { ApiError } from '../errors.js';
+import { ErrorReply, OrderEventBody, OrderParams, PromotionBody, PublishBody, PublishReply, batchBody } from '../schemas.js';
+
+const errors = {
+  400: ErrorReply,
+  401: ErrorReply,
+  403: ErrorReply,
+  409: ErrorReply,
+  413: ErrorReply,
+  415: ErrorReply,
+  422: ErrorReply,
+  503: ErrorReply,
+};
+
+export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, { deps }) => {
+  const { publisher, config } = deps;
+  const maxDataBytes = config.api.maxDataBytes;
+
+  /** Serializes `data` once and checks its size; the publisher reuses the text. */
+  const prepare = (channel: string, event: string, data: unknown, index?: number): PublishInput => {
+    const dataJson = JSON.stringify(data) ?? 'null';
+    if (Buffer.byteLength(dataJson, 'utf8') > maxDataBytes) {
+      const where = index === undefined ? '' : ` (message ${index})`;
+      throw new ApiError('data_too_large', `data must serialize to at most ${maxDataBytes} bytes${where}`);
+    }
+    return { channel, event, dataJson };
+  };
+  const publishAll = async (inputs: PublishInput[]): Promise<PublishedMessage[]> => {
+    const out: PublishedMessage[] = [];
+    for (const input of inputs) out.push(await publisher.publish(input));
+    return out;
+  };
+
+  app.post(
+    '/orders/:orderId/events',
+    {
+      config: { scope: 'publish' },
+      schema: {
+        tags: ['publish'],
+        summary: 'Order status event → user:{userId} and order:{orderId} (event "order.status")',
+        security: [{ apiKey: [] }],
+        params: OrderParams,
+        body: OrderEventBody,
+        response: { 202: PublishReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params;
+      const { userId, status, details, occurredAt } = request.body;
+      const data = { orderId, userId, status, occurredAt: occurredAt ?? new Date().toISOString(), ...(details ? { details } : {}) };
+      const inputs = [prepare(userChannel(userId), 'order.status', data)];
+      inputs.push({ ...inputs[0]!, channel: orderChannel(orderId) });
+      const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
+      if (owner !== userId) throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);
+      return reply.status(202).send({ messages: await publishAll(inputs) });
+    },
+  );
+
+  app.post(
+    '/promotions',
+    {
+      config: { scope: 'publish' },
+      schema: {
+        tags: ['publish'],
+        summary: 'Promotion → promotions, or promotions:{segment} when a segment is given (event "promotion")',
+        security: [{ apiKey: [] }],
+        body: PromotionBody,
+        response: { 202: PublishReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const promotion = request.body;
+      if (promotion.expiresAt !== undefined && Date.parse(promotion.expiresAt) <= Date.now()) {
+        throw new ApiError('promotion_expired');
+      }
+      const input = prepare(promotionsChannel(promotion.segment), 'promotion', promotion);
+      return reply.status(202).send({ messages: await publishAll([input]) });
+    },
+  );
+
+  app.post(
+    '/publish',
+    {
+      config: { scope: 'publish' },
+      schema: {
+        tags: ['publish'],
+        summary: 'Publish any event to any channel',
+        security: [{ apiKey: [] }],
+        body: PublishBody,
+        response: { 202: PublishReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { channel, event, data } = request.body;
+      return reply.status(202).send({ messages: await publishAll([prepare(channel, event, data)]) });
+    },
+  );
+
+  app.post(
+    '/publish/batch',
+    {
+      config: { scope: 'publish' },
+      schema: {
+        tags: ['publish'],
+        summary: `Publish up to ${config.api.maxBatch} messages in order`,
+        security: [{ apiKey: [] }],
+        body: batchBody(config.api.maxBatch),
+        response: { 202: PublishReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const inputs = request.body.messages.map((m, i) => prepare(m.channel, m.event, m.data, i));
+      return reply.status(202).send({ messages: await publishAll(inputs) });
+    },
+  );
+  return Promise.resolve();
+};

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ApiDeps } from '../app.js';
+import { DisconnectReply, ErrorReply, PresenceReply, UserParams } from '../schemas.js';
+
+const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 503: ErrorReply };
+
+export const userRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, { deps }) => {
+  app.get(
+    '/users/:userId/presence',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: "A user's connections across the cluster",
+        security: [{ apiKey: [] }],
+        params: UserParams,
+        response: { 200: PresenceReply, ...errors },
+      },
+    },
+    async (request) => {
+      const { userId } = request.params;
+      const presence = await deps.state.presence.get(userId);
+      return { userId, online: presence.connections > 0, connections: presence.connections, nodes: presence.nodes };
+    },
+  );
+
+  app.delete(
+    '/users/:userId/connections',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: "Close every connection of a user, on every node (close code 4004)",
+        security: [{ apiKey: [] }],
+        params: UserParams,
+        response: { 202: DisconnectReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params;
+      const presence = await deps.state.presence.get(userId);
+      await deps.publisher.control({ kind: 'disconnect-user', userId, reason: 'disconnected by operator' });
+      return reply.status(202).send({ userId, connections: presence.connections });
+    },
+  );
+  return Promise.resolve();
+};

@@ -1,0 +1,94 @@
+/** TypeBox schemas of the REST API: params, bodies and every response. */
+import { Type, type Static } from 'typebox';
+import { CHANNEL_PATTERN, EVENT_PATTERN, ID_PATTERN, SEGMENT_PATTERN } from '../../shared/protocol/channels.js';
+
+export const ORDER_STATUSES = [
+  'created',
+  'confirmed',
+  'paid',
+  'processing',
+  'packed',
+  'shipped',
+  'out_for_delivery',
+  'delivered',
+  'cancelled',
+  'refunded',
+  'returned',
+  'failed',
+] as const;
+
+export const Id = Type.String({ pattern: ID_PATTERN, description: '1-128 characters of [A-Za-z0-9._@|=+-]' });
+export const Segment = Type.String({ pattern: SEGMENT_PATTERN, description: '1-64 characters of [A-Za-z0-9._-]' });
+
+export const ErrorReply = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code' }),
+    message: Type.String(),
+    details: Type.Optional(Type.Unknown()),
+  },
+  { $id: 'ErrorReply' },
+);
+
+export const PublishedMessage = Type.Object({
+  channel: Type.String(),
+  id: Type.String({ description: 'Message id (UUID)' }),
+  offset: Type.Integer({ minimum: 1, description: 'Per-channel offset, contiguous from 1' }),
+  epoch: Type.String({ description: 'Channel epoch the offset belongs to' }),
+});
+export const PublishReply = Type.Object({ messages: Type.Array(PublishedMessage) });
+
+export const OrderParams = Type.Object({ orderId: Id });
+export const OrderEventBody = Type.Object(
+  {
+    userId: Id,
+    status: Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s))),
+    details: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Free-form extra fields for the client' })),
+    occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+export type OrderEventBody = Static<typeof OrderEventBody>;
+
+export const PromotionBody = Type.Object(
+  {
+    promotionId: Id,
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    body: Type.String({ minLength: 1, maxLength: 4000 }),
+    segment: Type.Optional(Segment),
+    url: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
+    imageUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+    data: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
+  { additionalProperties: false },
+);
+export type PromotionBody = Static<typeof PromotionBody>;
+
+export const PublishBody = Type.Object(
+  {
+    channel: Type.String({ pattern: CHANNEL_PATTERN, description: 'user:{id}, order:{id}, promotions or promotions:{segment}' }),
+    event: Type.String({ pattern: EVENT_PATTERN, description: '1-64 characters of [A-Za-z0-9._:-]' }),
+    data: Type.Unknown({ description: 'Any JSON value' }),
+  },
+  { additionalProperties: false },
+);
+export type PublishBody = Static<typeof PublishBody>;
+
+export const batchBody = (maxItems: number) =>
+  Type.Object({ messages: Type.Array(PublishBody, { minItems: 1, maxItems }) }, { additionalProperties: false });
+
+export const UserParams = Type.Object({ userId: Id });
+export const PresenceReply = Type.Object({
+  userId: Type.String(),
+  online: Type.Boolean(),
+  connections: Type.Integer({ description: 'Open connections of the user on all nodes' }),
+  nodes: Type.Array(Type.String()),
+});
+export const DisconnectReply = Type.Object({
+  userId: Type.String(),
+  connections: Type.Integer({ description: 'Connections the user had when the request was made' }),
+});
+
+export const HealthReply = Type.Object({ status: Type.String(), node: Type.String() });
+export const ReadyReply = Type.Object({ status: Type.String(), node: Type.String(), reasons: Type.Array(Type.String()) });

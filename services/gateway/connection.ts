@@ -1,0 +1,373 @@
+/**
+ * One client connection: authentication, the protocol state machine, limits, and its subscriptions.
+ *
+ * Frames are handled strictly in arrival order (a per-connection promise chain), so `subscribe` then
+ * `unsubscribe` can never be reordered by an await in between. Every failure becomes a coded `error`
+ * frame or a close code from the catalogue; nothing thrown here reaches the socket or the process.
+ */
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import type { TokenClaims, TokenVerifier } from '../../shared/auth/jwt.js';
+import type { Config } from '../../shared/config/config.js';
+import type { Logger } from '../../shared/logger/logger.js';
+import type { Metrics } from '../../shared/metrics/metrics.js';
+import { parseChannel } from '../../shared/protocol/channels.js';
+import { decodeClientFrame, encodeServerFrame } from '../../shared/protocol/codec.js';
+import { CloseCodes, WsErrors, type WsErrorCode } from '../../shared/protocol/errors.js';
+import { PROTOCOL_VERSION, type ClientFrame, type Ref, type ServerFrame, type SubscribeFrame } from '../../shared/protocol/frames.js';
+import type { StateDrivers } from '../../shared/state/state.js';
+import type { ChannelAccess } from './channel-access.js';
+import type { Fanout, Subscriber } from './fanout.js';
+import { TokenBucket } from './rate-limiter.js';
+
+/** What every connection of one gateway shares. */
+export interface ConnectionContext {
+  nodeId: string;
+  limits: Config['ws'];
+  sessionTtlSeconds: number;
+  verifier: TokenVerifier;
+  access: ChannelAccess;
+  fanout: Fanout;
+  state: StateDrivers;
+  metrics: Metrics;
+  log: Logger;
+  /** Called once the connection is authenticated (the gateway indexes it by user). */
+  onAuthenticated(connection: Connection): void;
+  /** Called once, when the connection is gone. */
+  onClosed(connection: Connection): void;
+}
+
+interface WsInternals {
+  _sender?: { sendFrame?: (list: Buffer[], cb?: (err?: Error) => void) => void };
+}
+
+type State = 'authenticating' | 'open' | 'closed';
+
+export class Connection implements Subscriber {
+  readonly id = randomUUID();
+  private state: State = 'authenticating';
+  private claims: TokenClaims | undefined;
+  private sessionId: string | undefined;
+  private readonly channels = new Set<string>();
+  /** Channels whose `subscribed` reply is not out yet: live messages wait here, by offset. */
+  private readonly pending = new Map<string, { offset: number; frame: Buffer }[]>();
+  private readonly bucket: TokenBucket;
+  private rejectedFrames = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private authTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private presenceAdded = false;
+  /** Set by the heartbeat: false after a ping until the peer shows a sign of life. */
+  alive = true;
+
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: ConnectionContext,
+    queryToken: string | undefined,
+  ) {
+    this.log = ctx.log.child({ conn: this.id });
+    this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', (code: number) => this.onClose(code));
+    ws.on('error', (err: Error & { code?: string }) => this.onError(err));
+    if (queryToken !== undefined) this.enqueue(() => this.authenticate(queryToken, undefined));
+    else {
+      this.authTimer = setTimeout(() => {
+        if (this.state === 'authenticating') this.fail('auth_required', CloseCodes.authTimeout, 'auth timeout');
+      }, ctx.limits.authTimeoutMs);
+      this.authTimer.unref();
+    }
+  }
+
+  get userId(): string | undefined {
+    return this.claims?.userId;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size;
+  }
+
+  // ---- fan-out (hot path) -------------------------------------------------------------------------
+
+  sendPrepared(channel: string, offset: number, frame: Buffer): void {
+    if (this.state !== 'open') return;
+    const waiting = this.pending.get(channel);
+    if (waiting !== undefined) {
+      waiting.push({ offset, frame });
+      return;
+    }
+    this.writePrepared(frame);
+  }
+
+  private writePrepared(frame: Buffer): void {
+    const sender = (this.ws as unknown as WsInternals)._sender;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    // ws has no public "send pre-framed bytes"; engine.io uses the same internal for the same reason.
+    // Without compression ws writes synchronously, so ordering with ws.send() is preserved.
+    if (sender?.sendFrame !== undefined) sender.sendFrame([frame]);
+    else this.ws.send(frame.subarray(frameHeaderLength(frame)), { binary: false });
+    if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
+      this.ctx.metrics.closes.inc({ reason: 'slow_consumer' });
+      this.close(CloseCodes.tryAgainLater, 'slow consumer');
+    }
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------------
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.alive = true;
+    if (!this.bucket.take()) {
+      this.rejectedFrames++;
+      if (this.rejectedFrames === 1) this.sendError('rate_limited', undefined);
+      if (this.rejectedFrames >= this.ctx.limits.floodCloseAfter) {
+        this.ctx.metrics.closes.inc({ reason: 'flood' });
+        this.close(CloseCodes.policyViolation, 'flood');
+      }
+      return;
+    }
+    this.rejectedFrames = 0;
+    if (isBinary) {
+      this.sendError('bad_frame', undefined, 'Frames must be JSON text frames');
+      return;
+    }
+    const decoded = decodeClientFrame(data.toString('utf8'));
+    if (!decoded.ok) {
+      this.sendError(decoded.code, decoded.ref, decoded.message);
+      return;
+    }
+    const frame = decoded.frame;
+    this.enqueue(() => this.handle(frame));
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => {
+      this.log.error({ err }, 'frame handling failed');
+      this.sendError('internal', undefined);
+    });
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    if (this.state === 'closed') return;
+    if (frame.type === 'ping') {
+      this.send({ type: 'pong', ts: Date.now(), ...ref(frame.ref) });
+      return;
+    }
+    if (this.state === 'authenticating') {
+      if (frame.type === 'auth') return this.authenticate(frame.token, frame.ref);
+      return this.fail('auth_required', CloseCodes.unauthorized, 'not authenticated', frame.ref);
+    }
+    switch (frame.type) {
+      case 'auth':
+        return this.sendError('already_authenticated', frame.ref);
+      case 'subscribe':
+        return this.subscribe(frame);
+      case 'unsubscribe':
+        return this.unsubscribe(frame.channel, frame.ref);
+    }
+  }
+
+  // ---- authentication ------------------------------------------------------------------------------
+
+  private async authenticate(token: string, requestRef: Ref | undefined): Promise<void> {
+    clearTimeout(this.authTimer);
+    const result = await this.ctx.verifier.verify(token);
+    if (this.state !== 'authenticating') return;
+    if (!result.ok) {
+      this.log.debug({ reason: result.reason }, 'authentication failed');
+      const code = result.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized;
+      return this.fail(result.code, code, result.code, requestRef);
+    }
+    const claims = result.claims;
+    const { presence, sessions } = this.ctx.state;
+    const count = await presence.add(claims.userId, this.id, this.ctx.nodeId);
+    this.presenceAdded = true;
+    // The socket may have closed during the awaits; onClose then skipped presence, so undo here.
+    if (this.state !== 'authenticating') return this.releasePresence(claims.userId);
+    if (count > this.ctx.limits.maxConnectionsPerUser) {
+      this.releasePresence(claims.userId);
+      return this.fail('too_many_connections', CloseCodes.tooManyConnections, 'too many connections', requestRef);
+    }
+    this.claims = claims;
+    this.sessionId = randomUUID();
+    await sessions.create({ id: this.sessionId, userId: claims.userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds);
+    if (this.state !== 'authenticating') return;
+    this.state = 'open';
+    this.scheduleExpiry(claims.expiresAt);
+    this.ctx.onAuthenticated(this);
+    const { limits } = this.ctx;
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      session: this.sessionId,
+      node: this.ctx.nodeId,
+      user: claims.userId,
+      heartbeatMs: limits.heartbeatMs,
+      limits: {
+        maxFrameBytes: limits.maxFrameBytes,
+        maxSubscriptions: limits.maxSubscriptions,
+        messagesPerSecond: limits.messagesPerSecond,
+      },
+      ...ref(requestRef),
+    });
+  }
+
+  private scheduleExpiry(expiresAt: number | undefined): void {
+    if (expiresAt === undefined) return;
+    // setTimeout overflows above ~24.8 days; a token living that long is re-checked at the cap.
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= expiresAt) this.fail('token_expired', CloseCodes.tokenExpired, 'token expired');
+      else this.scheduleExpiry(expiresAt);
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  // ---- subscriptions --------------------------------------------------------------------------------
+
+  private async subscribe(frame: SubscribeFrame): Promise<void> {
+    const { channel } = frame;
+    const claims = this.claims;
+    if (claims === undefined) return;
+    const parsed = parseChannel(channel);
+    if (parsed === undefined) return this.sendError('unknown_channel', frame.ref, undefined, channel);
+    if (this.channels.has(channel)) return this.sendError('already_subscribed', frame.ref, undefined, channel);
+    if (this.channels.size >= this.ctx.limits.maxSubscriptions) {
+      return this.sendError('too_many_subscriptions', frame.ref, undefined, channel);
+    }
+    if (!(await this.ctx.access.maySubscribe(claims, parsed))) {
+      return this.sendError('permission_denied', frame.ref, undefined, channel);
+    }
+    if (this.state !== 'open') return;
+    // Join the fan-out before reading the channel position, holding live messages until the reply is
+    // out: nothing published meanwhile is lost, and nothing at or below the reported offset repeats.
+    this.channels.add(channel);
+    this.pending.set(channel, []);
+    this.ctx.fanout.add(channel, this);
+    this.ctx.metrics.subscriptions.inc();
+    try {
+      const position = await this.ctx.state.offsets.current(channel);
+      if (this.state !== 'open') return;
+      this.send({ type: 'subscribed', channel, offset: position.offset, epoch: position.epoch, recovered: false, ...ref(frame.ref) });
+      const held = this.pending.get(channel) ?? [];
+      this.pending.delete(channel);
+      for (const message of held) if (message.offset > position.offset) this.writePrepared(message.frame);
+      if (this.sessionId !== undefined) await this.ctx.state.sessions.addChannel(this.sessionId, channel);
+    } catch (err) {
+      this.dropChannel(channel);
+      throw err;
+    }
+  }
+
+  private async unsubscribe(channel: string, requestRef: Ref | undefined): Promise<void> {
+    if (!this.channels.has(channel)) return this.sendError('not_subscribed', requestRef, undefined, channel);
+    this.dropChannel(channel);
+    this.send({ type: 'unsubscribed', channel, ...ref(requestRef) });
+    if (this.sessionId !== undefined) await this.ctx.state.sessions.removeChannel(this.sessionId, channel);
+  }
+
+  private dropChannel(channel: string): void {
+    if (!this.channels.delete(channel)) return;
+    this.pending.delete(channel);
+    this.ctx.fanout.remove(channel, this);
+    this.ctx.metrics.subscriptions.dec();
+  }
+
+  // ---- outbound and lifecycle ------------------------------------------------------------------------
+
+  send(frame: ServerFrame): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeServerFrame(frame));
+  }
+
+  sendError(code: WsErrorCode, requestRef: Ref | undefined, message?: string, channel?: string): void {
+    const entry = WsErrors[code];
+    this.ctx.metrics.clientErrors.inc({ code });
+    this.send({
+      type: 'error',
+      code,
+      message: message ?? entry.message,
+      retryable: entry.retryable,
+      ...(channel === undefined ? {} : { channel }),
+      ...ref(requestRef),
+    });
+  }
+
+  /** Sends a coded error, then closes with `closeCode`. */
+  fail(code: WsErrorCode, closeCode: number, reason: string, requestRef?: Ref): void {
+    if (this.state === 'closed') return;
+    this.sendError(code, requestRef);
+    this.close(closeCode, reason);
+  }
+
+  /** Starts the closing handshake and stops all delivery at once. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.release();
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.release();
+    this.ws.terminate();
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  /** Calls `done` once the underlying socket has closed (at once if it already has). */
+  onceGone(done: () => void): void {
+    if (this.ws.readyState === WebSocket.CLOSED) done();
+    else this.ws.once('close', done);
+  }
+
+  private onClose(code: number): void {
+    this.log.debug({ code }, 'connection closed');
+    this.release();
+  }
+
+  private onError(err: Error & { code?: string }): void {
+    // ws reports protocol violations here (e.g. WS_ERR_UNSUPPORTED_MESSAGE_LENGTH → it closes 1009).
+    this.log.debug({ code: err.code, message: err.message }, 'connection error');
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
+    this.release();
+  }
+
+  /** Frees everything this connection holds; idempotent. */
+  private release(): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    for (const channel of [...this.channels]) this.dropChannel(channel);
+    if (wasOpen) this.ctx.onClosed(this);
+    const userId = this.claims?.userId;
+    if (userId !== undefined) this.releasePresence(userId);
+    if (this.sessionId !== undefined) this.detachSession(this.sessionId);
+  }
+
+  private releasePresence(userId: string): void {
+    if (!this.presenceAdded) return;
+    this.presenceAdded = false;
+    this.ctx.state.presence.remove(userId, this.id).catch((err: unknown) => this.log.warn({ err }, 'presence remove failed'));
+  }
+
+  private detachSession(sessionId: string): void {
+    // The session outlives the socket by the resume window, then expires.
+    this.ctx.state.sessions
+      .touch([sessionId], this.ctx.sessionTtlSeconds)
+      .catch((err: unknown) => this.log.warn({ err }, 'session detach failed'));
+  }
+}
+
+const ref = (r: Ref | undefined): { ref?: Ref } => (r === undefined ? {} : { ref: r });
+
+/** Length of a server (unmasked) frame header, for the fallback path only. */
+function frameHeaderLength(frame: Buffer): number {
+  const len = (frame[1] ?? 0) & 0x7f;
+  return len === 126 ? 4 : len === 127 ? 10 : 2;
+}

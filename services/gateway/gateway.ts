@@ -1,0 +1,166 @@
+/**
+ * The WebSocket edge: answers upgrades on `/ws`, owns the node's connections, the heartbeat, and the
+ * local side of cluster delivery (it is the Dispatcher's DeliverySink).
+ *
+ * The upgrade path is a series of early-return guards, each answering a precise HTTP status before
+ * any WebSocket state exists: wrong path 404, draining 503, disallowed Origin 403.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { TokenVerifier } from '../../shared/auth/jwt.js';
+import type { Config } from '../../shared/config/config.js';
+import type { DeliverySink } from '../../shared/core/dispatcher.js';
+import { redactUrl, type Logger } from '../../shared/logger/logger.js';
+import type { Metrics } from '../../shared/metrics/metrics.js';
+import { CloseCodes } from '../../shared/protocol/errors.js';
+import type { StateDrivers } from '../../shared/state/state.js';
+import { ChannelAccess } from './channel-access.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import { Fanout } from './fanout.js';
+
+export const WS_PATH = '/ws';
+
+export interface GatewayOptions {
+  config: Config;
+  verifier: TokenVerifier;
+  state: StateDrivers;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class Gateway implements DeliverySink {
+  readonly fanout: Fanout;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly ctx: ConnectionContext;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly allowedOrigins: ReadonlySet<string>;
+  private accepting = true;
+
+  constructor(private readonly options: GatewayOptions) {
+    const { config, metrics, log } = options;
+    this.allowedOrigins = new Set(config.allowedOrigins);
+    this.fanout = new Fanout({ delivered: (kind, n) => metrics.countDelivered(kind, n) });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.ws.maxFrameBytes,
+      perMessageDeflate: false, // the fan-out shares one frame between sockets; compression would break that
+      clientTracking: false,
+    });
+    this.ctx = {
+      nodeId: config.nodeId,
+      limits: config.ws,
+      sessionTtlSeconds: config.sessionTtlSeconds,
+      verifier: options.verifier,
+      access: new ChannelAccess(options.state.orderOwners),
+      fanout: this.fanout,
+      state: options.state,
+      metrics,
+      log,
+      onAuthenticated: (c) => this.index(c),
+      onClosed: (c) => this.unindex(c),
+    };
+    this.heartbeat = setInterval(() => this.beat(), config.ws.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Handler for the HTTP server's `upgrade` event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== WS_PATH) return reject(socket, 404, 'Not Found');
+    if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.allowedOrigins.size > 0 && !this.allowedOrigins.has(origin)) {
+      this.options.log.info({ origin }, 'upgrade refused: origin not allowed');
+      return reject(socket, 403, 'Forbidden');
+    }
+    const token = url.searchParams.get('token') ?? undefined;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new Connection(ws, this.ctx, token === '' ? undefined : token);
+      this.options.log.debug(
+        { conn: connection.id, url: redactUrl(req.url), ip: req.socket.remoteAddress },
+        'connection opened',
+      );
+      this.connections.add(connection);
+      this.options.metrics.connections.inc();
+      ws.once('close', () => {
+        this.connections.delete(connection);
+        this.options.metrics.connections.dec();
+      });
+    });
+  }
+
+  // ---- DeliverySink ------------------------------------------------------------------------------
+
+  deliver(channel: string, offset: number, frame: Buffer): void {
+    this.fanout.deliver(channel, offset, frame);
+  }
+
+  disconnectUser(userId: string, reason: string): void {
+    const connections = this.byUser.get(userId);
+    if (connections === undefined) return;
+    this.options.log.info({ userId, connections: connections.size }, 'disconnecting user');
+    for (const connection of [...connections]) {
+      this.options.metrics.closes.inc({ reason: 'disconnected' });
+      connection.close(CloseCodes.disconnected, reason.slice(0, 100));
+    }
+  }
+
+  /** Local connection count of a user (the cluster-wide count comes from Presence). */
+  localConnections(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------
+
+  /** Stops accepting upgrades and closes every connection with `code`; resolves when all are gone. */
+  async close(code: number = CloseCodes.goingAway, reason = 'server shutting down', timeoutMs = 5_000): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    const all = [...this.connections];
+    const gone = all.map((c) => new Promise<void>((resolve) => c.onceGone(resolve)));
+    for (const connection of all) connection.close(code, reason);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.all(gone), deadline]);
+    for (const connection of this.connections) connection.terminate();
+    this.wss.close();
+  }
+
+  private beat(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) {
+        this.options.metrics.closes.inc({ reason: 'heartbeat' });
+        connection.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.ping();
+    }
+  }
+
+  private index(connection: Connection): void {
+    const userId = connection.userId;
+    if (userId === undefined) return;
+    let set = this.byUser.get(userId);
+    if (set === undefined) this.byUser.set(userId, (set = new Set()));
+    set.add(connection);
+  }
+
+  private unindex(connection: Connection): void {
+    const userId = connection.userId;
+    if (userId === undefined) return;
+    const set = this.byUser.get(userId);
+    if (set?.delete(connection) && set.size === 0) this.byUser.delete(userId);
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,100 @@
+/**
+ * A Herald node: the REST API and the WebSocket gateway on one HTTP server, wired to the bus and the
+ * state drivers through the cluster core (Publisher out, Dispatcher in).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { buildApi } from '../api/app.js';
+import { Gateway } from '../gateway/gateway.js';
+import { TokenVerifier } from '../../shared/auth/jwt.js';
+import type { Config } from '../../shared/config/config.js';
+import { Dispatcher } from '../../shared/core/dispatcher.js';
+import { Publisher } from '../../shared/core/publisher.js';
+import type { Logger } from '../../shared/logger/logger.js';
+import { Metrics } from '../../shared/metrics/metrics.js';
+import { channelKind } from '../gateway/fanout.js';
+import { createDrivers, type Drivers } from './drivers.js';
+
+export interface HeraldNodeOptions {
+  config: Config;
+  log: Logger;
+  /** Drivers to run on; default: chosen from the config (memory unless REDIS_URL / AMQP_URL). */
+  drivers?: Drivers;
+  /** Collect process metrics (off in tests that run several nodes in one process). */
+  processMetrics?: boolean;
+}
+
+export class HeraldNode {
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly app: FastifyInstance,
+    readonly gateway: Gateway,
+    private readonly drivers: Drivers,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {}
+
+  static async create(options: HeraldNodeOptions): Promise<HeraldNode> {
+    const { config } = options;
+    const log = options.log;
+    const drivers = options.drivers ?? createDrivers(config);
+    const metrics = new Metrics(options.processMetrics ?? true);
+    const verifier = new TokenVerifier(config.jwt);
+    const gateway = new Gateway({ config, verifier, state: drivers.state, metrics, log: log.child({ service: 'gateway' }) });
+    const publisher = new Publisher(drivers.bus, drivers.state.offsets, {
+      published: (channel, busMs) => {
+        metrics.published.inc({ kind: channelKind(channel) });
+        metrics.busPublishSeconds.observe(busMs / 1000);
+      },
+    });
+    const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }));
+    let node: HeraldNode | undefined;
+    const app = await buildApi({
+      config,
+      publisher,
+      state: drivers.state,
+      metrics,
+      log: log.child({ service: 'api' }),
+      notReadyReasons: () => node?.notReadyReasons() ?? ['starting'],
+    });
+    node = new HeraldNode(config, app, gateway, drivers, dispatcher, log);
+    return node;
+  }
+
+  /** Starts consuming the bus and listening; resolves with the bound port. */
+  async start(): Promise<{ port: number; url: string }> {
+    await this.dispatcher.start();
+    this.app.server.on('upgrade', (req, socket, head) => this.gateway.handleUpgrade(req, socket, head));
+    await this.app.listen({ port: this.config.port, host: this.config.host });
+    const { port } = this.app.server.address() as AddressInfo;
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
+    this.log.info({ port, node: this.config.nodeId }, 'herald node listening');
+    return { port, url: `http://${host}:${port}` };
+  }
+
+  notReadyReasons(): string[] {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push('shutting down');
+    if (!this.drivers.bus.ready) reasons.push('bus unavailable');
+    return reasons;
+  }
+
+  /** Stops taking connections, closes every client (1001), then the server and the drivers. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
+    await this.app.close();
+    await this.drivers.bus.close();
+    const { sessions, presence, orderOwners, offsets } = this.drivers.state;
+    await Promise.all([sessions.close(), presence.close(), orderOwners.close(), offsets.close()]);
+    this.log.info('herald node stopped');
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Herald configuration: one schema, read from the environment in exactly this module.
+ *
+ * Every option has a type, a default and a doc line (the README table is generated from the same
+ * words). `loadConfig` collects every problem at once and throws a `ConfigError` naming each bad
+ * variable, so boot stops with a message an operator can act on.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { parseApiKeys, type ApiKey } from '../auth/api-keys.js';
+
+export const DEMO_JWT_SECRET = 'herald-demo-secret-do-not-use-in-production!';
+export const DEMO_API_KEY = 'demo-publish-key';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeId: string;
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: LogLevel;
+  redisUrl: string | undefined;
+  amqpUrl: string | undefined;
+  jwt: { secret: string | undefined; publicKey: string | undefined; issuer: string | undefined; audience: string | undefined };
+  apiKeys: ApiKey[];
+  /** Empty means any origin is accepted. */
+  allowedOrigins: string[];
+  ws: {
+    maxFrameBytes: number;
+    messagesPerSecond: number;
+    messageBurst: number;
+    floodCloseAfter: number;
+    maxSubscriptions: number;
+    maxConnectionsPerUser: number;
+    maxBufferedBytes: number;
+    heartbeatMs: number;
+    authTimeoutMs: number;
+  };
+  api: { bodyLimitBytes: number; maxDataBytes: number; maxBatch: number };
+  sessionTtlSeconds: number;
+  orderOwnerTtlSeconds: number;
+  shutdownTimeoutMs: number;
+  /** True when demo secrets were filled in because none were configured (development only). */
+  demoCredentials: { jwt: boolean; apiKeys: boolean };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface IntSpec {
+  doc: string;
+  def: number;
+  min: number;
+  max: number;
+}
+
+/** Integer options: name → spec. The README documents these same lines. */
+export const INT_OPTIONS = {
+  PORT: { doc: 'HTTP and WebSocket port', def: 8080, min: 0, max: 65535 },
+  WS_MAX_FRAME_BYTES: { doc: 'Largest client frame accepted; larger closes 1009', def: 65_536, min: 256, max: 16_777_216 },
+  WS_MESSAGES_PER_SECOND: { doc: 'Client frames per second per connection (token bucket rate)', def: 50, min: 1, max: 100_000 },
+  WS_MESSAGE_BURST: { doc: 'Token bucket size for client frames', def: 100, min: 1, max: 100_000 },
+  WS_FLOOD_CLOSE_AFTER: { doc: 'Frames rejected with rate_limited before the connection is closed 1008', def: 20, min: 1, max: 100_000 },
+  WS_MAX_SUBSCRIPTIONS: { doc: 'Subscriptions per connection', def: 100, min: 1, max: 100_000 },
+  WS_MAX_CONNECTIONS_PER_USER: { doc: 'Concurrent connections per user (JWT sub)', def: 20, min: 1, max: 100_000 },
+  WS_MAX_BUFFERED_BYTES: { doc: 'Unsent bytes a connection may hold before it is closed 1013 (slow consumer)', def: 1_048_576, min: 1024, max: 1_073_741_824 },
+  WS_HEARTBEAT_MS: { doc: 'Server ping interval; peers silent for one interval are terminated', def: 25_000, min: 100, max: 600_000 },
+  WS_AUTH_TIMEOUT_MS: { doc: 'Time a connection without a token query parameter has to send its auth frame', def: 5_000, min: 100, max: 600_000 },
+  API_BODY_LIMIT_BYTES: { doc: 'Largest REST request body', def: 1_048_576, min: 1024, max: 67_108_864 },
+  API_MAX_DATA_BYTES: { doc: 'Largest serialized `data` of one published message', def: 65_536, min: 64, max: 16_777_216 },
+  API_MAX_BATCH: { doc: 'Most messages in one POST /v1/publish/batch', def: 100, min: 1, max: 10_000 },
+  SESSION_TTL_SECONDS: { doc: 'How long a session (and its subscriptions) is kept after its connection closes', def: 120, min: 1, max: 86_400 },
+  ORDER_OWNER_TTL_SECONDS: { doc: 'How long the owner learned from an order event is remembered', def: 2_592_000, min: 60, max: 31_536_000 },
+  SHUTDOWN_TIMEOUT_MS: { doc: 'Deadline for a graceful shutdown on SIGTERM/SIGINT', def: 10_000, min: 100, max: 600_000 },
+} as const satisfies Record<string, IntSpec>;
+
+export const STRING_OPTIONS = {
+  HOST: 'Interface to listen on (default 0.0.0.0)',
+  NODE_ID: 'Node id in logs, welcome frames and the cluster view (default: generated from host name)',
+  NODE_ENV: 'development (default), production or test; production refuses to boot without real secrets',
+  LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
+  REDIS_URL: 'Redis for cluster state; unset = in-memory state (single node)',
+  AMQP_URL: 'RabbitMQ for the cluster bus; unset = in-memory bus (single node)',
+  JWT_SECRET: 'HS256 secret for client tokens (at least 32 characters in production)',
+  JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
+  JWT_ISSUER: 'Required `iss` claim, when set',
+  JWT_AUDIENCE: 'Required `aud` claim, when set',
+  API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
+  ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  const int = (name: keyof typeof INT_OPTIONS): number => {
+    const spec: IntSpec = INT_OPTIONS[name];
+    const raw = nonEmpty(env, name);
+    if (raw === undefined) return spec.def;
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${spec.min} to ${spec.max} (${spec.doc})`);
+      return spec.def;
+    }
+    return n;
+  };
+
+  const nodeEnvRaw = nonEmpty(env, 'NODE_ENV') ?? 'development';
+  const nodeEnv = (NODE_ENVS as readonly string[]).includes(nodeEnvRaw)
+    ? (nodeEnvRaw as Config['nodeEnv'])
+    : (problems.push(`NODE_ENV=${JSON.stringify(nodeEnvRaw)} must be one of ${NODE_ENVS.join(', ')}`), 'development');
+  const production = nodeEnv === 'production';
+
+  const logLevelRaw = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
+    ? (logLevelRaw as LogLevel)
+    : (problems.push(`LOG_LEVEL=${JSON.stringify(logLevelRaw)} must be one of ${LOG_LEVELS.join(', ')}`), 'info');
+
+  const nodeId = nonEmpty(env, 'NODE_ID') ?? `${hostname().split('.')[0] ?? 'node'}-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
+    problems.push(`NODE_ID=${JSON.stringify(nodeId)} must be 1-64 characters of [A-Za-z0-9._-]`);
+  }
+
+  // ---- client token verification --------------------------------------------------------------
+  let secret = nonEmpty(env, 'JWT_SECRET');
+  const publicKey = nonEmpty(env, 'JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
+  let demoJwt = false;
+  if (secret === undefined && publicKey === undefined) {
+    if (production) problems.push('JWT_SECRET or JWT_PUBLIC_KEY is required when NODE_ENV=production');
+    else {
+      secret = DEMO_JWT_SECRET;
+      demoJwt = true;
+    }
+  }
+  if (secret !== undefined && production && secret.length < 32) {
+    problems.push('JWT_SECRET must be at least 32 characters when NODE_ENV=production');
+  }
+  if (publicKey !== undefined && !publicKey.includes('-----BEGIN')) {
+    problems.push('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY----- …)');
+  }
+
+  // ---- REST API keys --------------------------------------------------------------------------
+  let apiKeys: ApiKey[] = [];
+  let demoKeys = false;
+  const apiKeysRaw = nonEmpty(env, 'API_KEYS');
+  if (apiKeysRaw === undefined) {
+    if (production) problems.push('API_KEYS is required when NODE_ENV=production');
+    else {
+      apiKeys = [{ name: 'demo', key: DEMO_API_KEY, scopes: new Set(['publish', 'admin']) }];
+      demoKeys = true;
+    }
+  } else {
+    const parsed = parseApiKeys(apiKeysRaw, production ? 16 : 1);
+    problems.push(...parsed.problems.map((p) => `API_KEYS: ${p}`));
+    apiKeys = parsed.keys;
+  }
+
+  const allowedOrigins = (nonEmpty(env, 'ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '' && o !== '*');
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(origin)} must look like https://shop.example.com (no path)`);
+    }
+  }
+
+  const redisUrl = nonEmpty(env, 'REDIS_URL');
+  const amqpUrl = nonEmpty(env, 'AMQP_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl)) problems.push('AMQP_URL must start with amqp:// or amqps://');
+
+  const config: Config = {
+    port: int('PORT'),
+    host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
+    nodeId,
+    nodeEnv,
+    logLevel,
+    redisUrl,
+    amqpUrl,
+    jwt: { secret, publicKey, issuer: nonEmpty(env, 'JWT_ISSUER'), audience: nonEmpty(env, 'JWT_AUDIENCE') },
+    apiKeys,
+    allowedOrigins,
+    ws: {
+      maxFrameBytes: int('WS_MAX_FRAME_BYTES'),
+      messagesPerSecond: int('WS_MESSAGES_PER_SECOND'),
+      messageBurst: int('WS_MESSAGE_BURST'),
+      floodCloseAfter: int('WS_FLOOD_CLOSE_AFTER'),
+      maxSubscriptions: int('WS_MAX_SUBSCRIPTIONS'),
+      maxConnectionsPerUser: int('WS_MAX_CONNECTIONS_PER_USER'),
+      maxBufferedBytes: int('WS_MAX_BUFFERED_BYTES'),
+      heartbeatMs: int('WS_HEARTBEAT_MS'),
+      authTimeoutMs: int('WS_AUTH_TIMEOUT_MS'),
+    },
+    api: {
+      bodyLimitBytes: int('API_BODY_LIMIT_BYTES'),
+      maxDataBytes: int('API_MAX_DATA_BYTES'),
+      maxBatch: int('API_MAX_BATCH'),
+    },
+    sessionTtlSeconds: int('SESSION_TTL_SECONDS'),
+    orderOwnerTtlSeconds: int('ORDER_OWNER_TTL_SECONDS'),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS'),
+    demoCredentials: { jwt: demoJwt, apiKeys: demoKeys },
+  };
+
+  if (config.ws.messageBurst < config.ws.messagesPerSecond) {
+    problems.push('WS_MESSAGE_BURST must be at least WS_MESSAGES_PER_SECOND');
+  }
+  if (config.api.maxDataBytes > config.api.bodyLimitBytes) {
+    problems.push('API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

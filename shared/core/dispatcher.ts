@@ -1,0 +1,40 @@
+/**
+ * The receiving half of the cluster core: decodes what the bus brings and hands it to the local
+ * delivery sink (the gateway). Bad envelopes are logged and dropped here, never thrown into the core.
+ */
+import type { Bus } from '../bus/bus.js';
+import type { Logger } from '../logger/logger.js';
+import { decodeEnvelope } from './envelope.js';
+
+export interface DeliverySink {
+  /** Delivers one message frame (already-encoded JSON bytes) to local subscribers of `channel`. */
+  deliver(channel: string, offset: number, frame: Buffer): void;
+  /** Closes every local connection of `userId`. */
+  disconnectUser(userId: string, reason: string): void;
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly bus: Bus,
+    private readonly sink: DeliverySink,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    return this.bus.start((payload) => this.onPayload(payload));
+  }
+
+  private onPayload(payload: Buffer): void {
+    const envelope = decodeEnvelope(payload);
+    if (envelope === undefined) {
+      this.log.warn({ bytes: payload.length }, 'dropped a bus payload that is not an envelope');
+      return;
+    }
+    try {
+      if (envelope.kind === 'message') this.sink.deliver(envelope.channel, envelope.offset, envelope.frame);
+      else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
+    } catch (err) {
+      this.log.error({ err }, 'delivery failed');
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Bus envelopes: the bytes one node sends every node.
+ *
+ * Cost model: a published message is serialized exactly once, on the publishing node, as the final
+ * client `message` frame text. Receiving nodes never parse it: they read the small binary header
+ * (kind, channel, offset) to route it and hand the frame bytes to the fan-out untouched.
+ *
+ *   message:  [0x01][u16 channel length][channel utf8][f64 offset][client frame json utf8 …]
+ *   control:  [0x02][json …]            (rare: disconnects, node events)
+ */
+const KIND_MESSAGE = 0x01;
+const KIND_CONTROL = 0x02;
+
+export type ControlMessage =
+  /** Close every connection of a user, on every node. */
+  { kind: 'disconnect-user'; userId: string; reason: string };
+
+export type Envelope =
+  | { kind: 'message'; channel: string; offset: number; frame: Buffer }
+  | { kind: 'control'; control: ControlMessage };
+
+/** `frameJson` is the complete client `message` frame for (channel, offset). */
+export function encodeMessageEnvelope(channel: string, offset: number, frameJson: string): Buffer {
+  const channelBytes = Buffer.byteLength(channel, 'utf8');
+  const header = 1 + 2 + channelBytes + 8;
+  const envelope = Buffer.allocUnsafe(header + Buffer.byteLength(frameJson, 'utf8'));
+  envelope[0] = KIND_MESSAGE;
+  envelope.writeUInt16BE(channelBytes, 1);
+  envelope.write(channel, 3, 'utf8');
+  envelope.writeDoubleBE(offset, 3 + channelBytes);
+  envelope.write(frameJson, header, 'utf8');
+  return envelope;
+}
+
+export function encodeControlEnvelope(control: ControlMessage): Buffer {
+  const body = Buffer.from(JSON.stringify(control), 'utf8');
+  const envelope = Buffer.allocUnsafe(1 + body.length);
+  envelope[0] = KIND_CONTROL;
+  body.copy(envelope, 1);
+  return envelope;
+}
+
+/** Decodes an envelope; `undefined` for bytes that are not one (logged and dropped by the caller). */
+export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
+  if (bytes.length < 1) return undefined;
+  if (bytes[0] === KIND_MESSAGE) {
+    if (bytes.length < 3) return undefined;
+    const channelBytes = bytes.readUInt16BE(1);
+    const frameStart = 3 + channelBytes + 8;
+    if (bytes.length <= frameStart) return undefined;
+    return {
+      kind: 'message',
+      channel: bytes.toString('utf8', 3, 3 + channelBytes),
+      offset: bytes.readDoubleBE(3 + channelBytes),
+      frame: bytes.subarray(frameStart),
+    };
+  }
+  if (bytes[0] === KIND_CONTROL) {
+    try {
+      const control = JSON.parse(bytes.toString('utf8', 1)) as ControlMessage;
+      if (control?.kind === 'disconnect-user' && typeof control.userId === 'string') return { kind: 'control', control };
+    } catch {
+      // fall through: not an envelope
+    }
+  }
+  return undefined;
+}

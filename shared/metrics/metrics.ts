@@ -1,0 +1,51 @@
+/**
+ * Prometheus metrics of one node (prom-client). Each node owns its registry, so several nodes can
+ * live in one test process without sharing counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChannelKind } from '../protocol/channels.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  readonly subscriptions = new Gauge({ name: 'herald_subscriptions', help: 'Active channel subscriptions', registers: [this.registry] });
+  readonly published = new Counter({
+    name: 'herald_messages_published_total',
+    help: 'Messages accepted by the REST API and handed to the bus',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly delivered = new Counter({
+    name: 'herald_messages_delivered_total',
+    help: 'Message frames written to client connections',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly closes = new Counter({
+    name: 'herald_connection_closes_total',
+    help: 'Connections closed by the server, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly clientErrors = new Counter({
+    name: 'herald_client_errors_total',
+    help: 'Error frames sent to clients, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly busPublishSeconds = new Histogram({
+    name: 'herald_bus_publish_seconds',
+    help: 'Time for the bus to accept a published message',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+  }
+
+  countDelivered(kind: ChannelKind, n: number): void {
+    this.delivered.inc({ kind }, n);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The one place where protocol frames are decoded from and encoded to the wire.
+ *
+ * Decoding never throws: malformed input becomes a `DecodeError` carrying a catalogue code, which the
+ * gateway answers with an `error` frame. Field checks are hand-written guards rather than a schema
+ * validator because this runs for every client frame.
+ */
+import type { ClientFrame, Ref, ServerFrame } from './frames.js';
+import type { WsErrorCode } from './errors.js';
+
+export interface DecodeError {
+  ok: false;
+  code: WsErrorCode;
+  message: string;
+  ref?: Ref;
+}
+export type DecodeResult = { ok: true; frame: ClientFrame } | DecodeError;
+
+const MAX_REF_LENGTH = 64;
+const MAX_CHANNEL_LENGTH = 256;
+const MAX_TOKEN_LENGTH = 16_384;
+const MAX_EPOCH_LENGTH = 64;
+
+type Obj = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRef = (v: unknown): v is Ref =>
+  (typeof v === 'string' && v.length <= MAX_REF_LENGTH) || (typeof v === 'number' && Number.isFinite(v));
+const isShortString = (v: unknown, max: number): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max;
+
+function bad(message: string, ref: Ref | undefined): DecodeError {
+  return ref === undefined ? { ok: false, code: 'bad_frame', message } : { ok: false, code: 'bad_frame', message, ref };
+}
+
+export function decodeClientFrame(raw: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: 'invalid_json', message: 'Frame is not valid JSON' };
+  }
+  if (!isObject(value)) return bad('Frame must be a JSON object', undefined);
+
+  let ref: Ref | undefined;
+  if (value.ref !== undefined) {
+    if (!isRef(value.ref)) return bad(`ref must be a number or a string of at most ${MAX_REF_LENGTH} characters`, undefined);
+    ref = value.ref;
+  }
+  const withRef = <T extends ClientFrame>(frame: T): DecodeResult => ({
+    ok: true,
+    frame: ref === undefined ? frame : { ...frame, ref },
+  });
+
+  switch (value.type) {
+    case 'ping':
+      return withRef({ type: 'ping' });
+    case 'auth':
+      if (!isShortString(value.token, MAX_TOKEN_LENGTH)) return bad('auth needs a token string', ref);
+      return withRef({ type: 'auth', token: value.token });
+    case 'subscribe': {
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH)) return bad('subscribe needs a channel string', ref);
+      const frame: ClientFrame = { type: 'subscribe', channel: value.channel };
+      if (value.offset !== undefined) {
+        if (typeof value.offset !== 'number' || !Number.isSafeInteger(value.offset) || value.offset < 0) {
+          return bad('offset must be a non-negative integer', ref);
+        }
+        frame.offset = value.offset;
+      }
+      if (value.epoch !== undefined) {
+        if (!isShortString(value.epoch, MAX_EPOCH_LENGTH)) return bad('epoch must be a short string', ref);
+        frame.epoch = value.epoch;
+      }
+      return withRef(frame);
+    }
+    case 'unsubscribe':
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH)) return bad('unsubscribe needs a channel string', ref);
+      return withRef({ type: 'unsubscribe', channel: value.channel });
+    default:
+      if (typeof value.type !== 'string') return bad('Frame needs a string type', ref);
+      return ref === undefined
+        ? { ok: false, code: 'unknown_type', message: 'Unknown frame type' }
+        : { ok: false, code: 'unknown_type', message: 'Unknown frame type', ref };
+  }
+}
+
+export function encodeServerFrame(frame: ServerFrame): string {
+  return JSON.stringify(frame);
+}

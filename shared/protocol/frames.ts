@@ -1,0 +1,105 @@
+/**
+ * Herald wire protocol, version 1 (`herald.v1`).
+ *
+ * Every frame is one JSON object in one WebSocket text frame and carries a `type`. Client frames may
+ * carry a `ref` (string or number, chosen by the client); the server echoes it on the reply to that
+ * frame (`subscribed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
+ * The full description with examples lives in docs/protocol.md; this file is the typed source of truth.
+ */
+
+export const PROTOCOL_VERSION = 'herald.v1';
+
+export type Ref = string | number;
+
+// ---- client → server ------------------------------------------------------------------------------
+
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+  ref?: Ref;
+}
+export interface SubscribeFrame {
+  type: 'subscribe';
+  channel: string;
+  /** Last offset the client has seen on this channel (recovery lands with the history issue). */
+  offset?: number;
+  epoch?: string;
+  ref?: Ref;
+}
+export interface UnsubscribeFrame {
+  type: 'unsubscribe';
+  channel: string;
+  ref?: Ref;
+}
+export interface PingFrame {
+  type: 'ping';
+  ref?: Ref;
+}
+
+export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame;
+export type ClientFrameType = ClientFrame['type'];
+
+// ---- server → client ------------------------------------------------------------------------------
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  protocol: typeof PROTOCOL_VERSION;
+  session: string;
+  node: string;
+  user: string;
+  /** The client should send `ping` at least this often; the server pings at the same interval. */
+  heartbeatMs: number;
+  limits: { maxFrameBytes: number; maxSubscriptions: number; messagesPerSecond: number };
+  ref?: Ref;
+}
+export interface SubscribedFrame {
+  type: 'subscribed';
+  channel: string;
+  /** Offset of the newest message published on the channel so far (0 if none). */
+  offset: number;
+  epoch: string;
+  recovered: boolean;
+  ref?: Ref;
+}
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+  ref?: Ref;
+}
+export interface MessageFrame {
+  type: 'message';
+  channel: string;
+  offset: number;
+  id: string;
+  event: string;
+  data: unknown;
+  /** Publish time, milliseconds since the Unix epoch. */
+  ts: number;
+}
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  retryable: boolean;
+  channel?: string;
+  ref?: Ref;
+}
+export interface PongFrame {
+  type: 'pong';
+  ts: number;
+  ref?: Ref;
+}
+export interface ReconnectFrame {
+  type: 'reconnect';
+  afterMs: number;
+  url?: string;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | MessageFrame
+  | ErrorFrame
+  | PongFrame
+  | ReconnectFrame;

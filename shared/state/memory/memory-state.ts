@@ -1,0 +1,141 @@
+/**
+ * Memory drivers for the state contracts: the embedded default, and what unit tests run on. They keep
+ * the same semantics as the Redis drivers (one contract suite runs against both).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChannelOffsets, ChannelPosition } from '../channel-offsets.js';
+import type { OrderOwners } from '../order-owners.js';
+import type { Presence, UserPresence } from '../presence.js';
+import type { SessionRecord, SessionStore } from '../session-store.js';
+import type { StateDrivers } from '../state.js';
+import { ExpiringMap } from './expiring-map.js';
+
+const done = Promise.resolve();
+
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions = new ExpiringMap<string, { userId: string; nodeId: string; channels: Set<string> }>();
+
+  create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
+    this.sessions.set(session.id, { userId: session.userId, nodeId: session.nodeId, channels: new Set() }, ttlSeconds);
+    return done;
+  }
+
+  get(id: string): Promise<SessionRecord | undefined> {
+    const s = this.sessions.get(id);
+    return Promise.resolve(s && { id, userId: s.userId, nodeId: s.nodeId, channels: [...s.channels] });
+  }
+
+  addChannel(id: string, channel: string): Promise<void> {
+    this.sessions.get(id)?.channels.add(channel);
+    return done;
+  }
+
+  removeChannel(id: string, channel: string): Promise<void> {
+    this.sessions.get(id)?.channels.delete(channel);
+    return done;
+  }
+
+  touch(ids: readonly string[], ttlSeconds: number): Promise<void> {
+    for (const id of ids) this.sessions.expire(id, ttlSeconds);
+    return done;
+  }
+
+  delete(id: string): Promise<void> {
+    this.sessions.delete(id);
+    return done;
+  }
+
+  close(): Promise<void> {
+    this.sessions.close();
+    return done;
+  }
+}
+
+export class MemoryPresence implements Presence {
+  /** userId → connectionId → nodeId */
+  private readonly users = new Map<string, Map<string, string>>();
+
+  add(userId: string, connectionId: string, nodeId: string): Promise<number> {
+    let connections = this.users.get(userId);
+    if (connections === undefined) this.users.set(userId, (connections = new Map()));
+    connections.set(connectionId, nodeId);
+    return Promise.resolve(connections.size);
+  }
+
+  remove(userId: string, connectionId: string): Promise<void> {
+    const connections = this.users.get(userId);
+    if (connections?.delete(connectionId) && connections.size === 0) this.users.delete(userId);
+    return done;
+  }
+
+  get(userId: string): Promise<UserPresence> {
+    const connections = this.users.get(userId);
+    if (connections === undefined) return Promise.resolve({ connections: 0, nodes: [] });
+    return Promise.resolve({ connections: connections.size, nodes: [...new Set(connections.values())].sort() });
+  }
+
+  close(): Promise<void> {
+    this.users.clear();
+    return done;
+  }
+}
+
+export class MemoryOrderOwners implements OrderOwners {
+  private readonly owners = new ExpiringMap<string, string>();
+
+  claim(orderId: string, userId: string, ttlSeconds: number): Promise<string> {
+    const owner = this.owners.get(orderId);
+    if (owner === undefined || owner === userId) {
+      this.owners.set(orderId, userId, ttlSeconds);
+      return Promise.resolve(userId);
+    }
+    return Promise.resolve(owner);
+  }
+
+  get(orderId: string): Promise<string | undefined> {
+    return Promise.resolve(this.owners.get(orderId));
+  }
+
+  close(): Promise<void> {
+    this.owners.close();
+    return done;
+  }
+}
+
+/**
+ * Offsets live as long as the process: the epoch is minted when a channel is first seen, so a restart
+ * of a single memory node starts every channel on a new epoch (which clients can detect).
+ */
+export class MemoryChannelOffsets implements ChannelOffsets {
+  private readonly channels = new Map<string, ChannelPosition>();
+
+  next(channel: string): Promise<ChannelPosition> {
+    const position = this.position(channel);
+    position.offset += 1;
+    return Promise.resolve({ ...position });
+  }
+
+  current(channel: string): Promise<ChannelPosition> {
+    return Promise.resolve({ ...this.position(channel) });
+  }
+
+  close(): Promise<void> {
+    this.channels.clear();
+    return done;
+  }
+
+  private position(channel: string): ChannelPosition {
+    let position = this.channels.get(channel);
+    if (position === undefined) this.channels.set(channel, (position = { offset: 0, epoch: randomUUID().slice(0, 8) }));
+    return position;
+  }
+}
+
+export function createMemoryState(): StateDrivers {
+  return {
+    sessions: new MemorySessionStore(),
+    presence: new MemoryPresence(),
+    orderOwners: new MemoryOrderOwners(),
+    offsets: new MemoryChannelOffsets(),
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * Presence: who is connected, counted per user across every node.
+ *
+ * Semantics every driver keeps (test/contracts/presence.contract.ts):
+ *  - `add` registers one connection of a user on a node and returns the user's connection count
+ *    including it; adding the same connection id twice counts it once.
+ *  - `remove` unregisters one connection; removing an unknown connection is a no-op.
+ *  - `get` answers the user's connection count and the distinct nodes holding them (sorted); an
+ *    unknown user has 0 connections and no nodes. Three tabs of one browser are one user with three
+ *    connections.
+ */
+export interface UserPresence {
+  connections: number;
+  nodes: string[];
+}
+
+export interface Presence {
+  add(userId: string, connectionId: string, nodeId: string): Promise<number>;
+  remove(userId: string, connectionId: string): Promise<void>;
+  get(userId: string): Promise<UserPresence>;
+  close(): Promise<void>;
+}

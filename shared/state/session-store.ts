@@ -1,0 +1,29 @@
+/**
+ * Sessions: what a connection was doing, kept outside the connection so that a client that
+ * reconnects (to any node, once the cluster drivers exist) can be restored.
+ *
+ * Semantics every driver keeps (test/contracts/session-store.contract.ts):
+ *  - `create` stores a session with no channels; it expires `ttlSeconds` after the last
+ *    `create`/`touch`/`detach` unless touched again.
+ *  - `addChannel`/`removeChannel` are idempotent and do nothing for an unknown (or expired) session.
+ *  - `get` returns `undefined` for an unknown or expired session; `channels` is a set (no duplicates,
+ *    order unspecified).
+ *  - `touch` extends the lifetime of the given sessions; unknown ids are ignored.
+ *  - `delete` removes the session at once.
+ */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  nodeId: string;
+  channels: string[];
+}
+
+export interface SessionStore {
+  create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  addChannel(id: string, channel: string): Promise<void>;
+  removeChannel(id: string, channel: string): Promise<void>;
+  touch(ids: readonly string[], ttlSeconds: number): Promise<void>;
+  delete(id: string): Promise<void>;
+  close(): Promise<void>;
+}

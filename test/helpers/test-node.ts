@@ -1,0 +1,33 @@
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../shared/config/config.js';
+import { HeraldNode } from '../../services/node/herald-node.js';
+import { TEST_SECRET } from './tokens.js';
+
+export const PUBLISH_KEY = 'test-publish-key';
+export const ADMIN_KEY = 'test-admin-key';
+export const PUBLISH_ONLY = `Bearer ${PUBLISH_KEY}`;
+export const ADMIN = `Bearer ${ADMIN_KEY}`;
+
+export interface TestNode {
+  node: HeraldNode;
+  config: Config;
+  url: string;
+  wsUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a node on an ephemeral port with memory drivers; `env` overrides configuration variables. */
+export async function startTestNode(env: Record<string, string> = {}): Promise<TestNode> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: TEST_SECRET,
+    API_KEYS: `orders:${PUBLISH_KEY}:publish,ops:${ADMIN_KEY}:admin`,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const node = await HeraldNode.create({ config, log: pino({ level: config.logLevel }), processMetrics: false });
+  const { url } = await node.start();
+  return { node, config, url, wsUrl: `${url.replace('http', 'ws')}/ws`, stop: () => node.stop() };
+}
