@@ -4,7 +4,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError } from 'fastify';
 import { ApiKeyring, type Scope } from '../../shared/auth/api-keys.js';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
 import type { Config } from '../../shared/config/config.js';
@@ -45,10 +45,10 @@ const FRAMEWORK_CODES: Record<string, ApiErrorCode> = {
   FST_ERR_VALIDATION: 'validation_failed',
 };
 
-export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+export async function buildApi(deps: ApiDeps) {
   const { config, log } = deps;
   const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger,
+    loggerInstance: log,
     // Per-request lines are debug-level, written by the onResponse hook below (never info per message).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.api.bodyLimitBytes,
@@ -57,6 +57,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorReply);
+  // JSON only: a text/plain body is answered 415 rather than validated as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {
@@ -64,7 +66,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: {
         title: 'Herald REST API',
         version: '1',
-        description: 'Publish order events and promotions to browsers connected over WebSocket (see docs/protocol.md).',
+        description:
+          'Publish order events and promotions to browsers connected over WebSocket (see docs/protocol.md).',
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key' } } },
     },
@@ -73,7 +76,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.addHook('onResponse', (request, reply, done) => {
     request.log.debug(
-      { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: reply.elapsedTime },
+      {
+        method: request.method,
+        url: redactUrl(request.url),
+        status: reply.statusCode,
+        ms: reply.elapsedTime,
+      },
       'request',
     );
     done();
@@ -92,7 +100,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ statusCode: 404, code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .status(404)
+      .send({
+        statusCode: 404,
+        code: 'not_found',
+        message: `No route ${request.method} ${request.url.split('?')[0]}`,
+      }),
   );
 
   await app.register(apiKeyAuth, { keyring: new ApiKeyring(config.apiKeys) });
@@ -102,16 +116,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
+export type HeraldApi = Awaited<ReturnType<typeof buildApi>>;
+
 function toApiError(error: FastifyError | ApiError | Error): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof BusUnavailableError) return new ApiError('bus_unavailable');
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {
     const where = fastifyError.validationContext ?? 'request';
-    return new ApiError('validation_failed', `${where}${fastifyError.message.replace(/^[a-z]+/, '')}`, fastifyError.validation);
+    return new ApiError(
+      'validation_failed',
+      `${where}${fastifyError.message.replace(/^[a-z]+/, '')}`,
+      fastifyError.validation,
+    );
   }
   const mapped = fastifyError.code === undefined ? undefined : FRAMEWORK_CODES[fastifyError.code];
-  if (mapped !== undefined) return new ApiError(mapped, mapped === 'invalid_json' ? undefined : fastifyError.message);
+  if (mapped !== undefined)
+    return new ApiError(mapped, mapped === 'invalid_json' ? undefined : fastifyError.message);
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return new ApiError('bad_request', fastifyError.message, undefined, status);

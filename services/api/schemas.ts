@@ -1,6 +1,11 @@
 /** TypeBox schemas of the REST API: params, bodies and every response. */
 import { Type, type Static } from 'typebox';
-import { CHANNEL_PATTERN, EVENT_PATTERN, ID_PATTERN, SEGMENT_PATTERN } from '../../shared/protocol/channels.js';
+import {
+  CHANNEL_PATTERN,
+  EVENT_PATTERN,
+  ID_PATTERN,
+  SEGMENT_PATTERN,
+} from '../../shared/protocol/channels.js';
 
 export const ORDER_STATUSES = [
   'created',
@@ -18,7 +23,10 @@ export const ORDER_STATUSES = [
 ] as const;
 
 export const Id = Type.String({ pattern: ID_PATTERN, description: '1-128 characters of [A-Za-z0-9._@|=+-]' });
-export const Segment = Type.String({ pattern: SEGMENT_PATTERN, description: '1-64 characters of [A-Za-z0-9._-]' });
+export const Segment = Type.String({
+  pattern: SEGMENT_PATTERN,
+  description: '1-64 characters of [A-Za-z0-9._-]',
+});
 
 export const ErrorReply = Type.Object(
   {
@@ -43,7 +51,9 @@ export const OrderEventBody = Type.Object(
   {
     userId: Id,
     status: Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s))),
-    details: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Free-form extra fields for the client' })),
+    details: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'Free-form extra fields for the client' }),
+    ),
     occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },
@@ -67,7 +77,10 @@ export type PromotionBody = Static<typeof PromotionBody>;
 
 export const PublishBody = Type.Object(
   {
-    channel: Type.String({ pattern: CHANNEL_PATTERN, description: 'user:{id}, order:{id}, promotions or promotions:{segment}' }),
+    channel: Type.String({
+      pattern: CHANNEL_PATTERN,
+      description: 'user:{id}, order:{id}, promotions or promotions:{segment}',
+    }),
     event: Type.String({ pattern: EVENT_PATTERN, description: '1-64 characters of [A-Za-z0-9._:-]' }),
     data: Type.Unknown({ description: 'Any JSON value' }),
   },
@@ -76,7 +89,10 @@ export const PublishBody = Type.Object(
 export type PublishBody = Static<typeof PublishBody>;
 
 export const batchBody = (maxItems: number) =>
-  Type.Object({ messages: Type.Array(PublishBody, { minItems: 1, maxItems }) }, { additionalProperties: false });
+  Type.Object(
+    { messages: Type.Array(PublishBody, { minItems: 1, maxItems }) },
+    { additionalProperties: false },
+  );
 
 export const UserParams = Type.Object({ userId: Id });
 export const PresenceReply = Type.Object({
@@ -91,4 +107,8 @@ export const DisconnectReply = Type.Object({
 });
 
 export const HealthReply = Type.Object({ status: Type.String(), node: Type.String() });
-export const ReadyReply = Type.Object({ status: Type.String(), node: Type.String(), reasons: Type.Array(Type.String()) });
+export const ReadyReply = Type.Object({
+  status: Type.String(),
+  node: Type.String(),
+  reasons: Type.Array(Type.String()),
+});

@@ -21,7 +21,8 @@ async function main(): Promise<void> {
       ttl: { type: 'string', short: 't', default: '3600' },
     },
   });
-  if (values.user === undefined || !isValidId(values.user)) fail('--user <id> is required (1-128 of [A-Za-z0-9._@|=+-])');
+  if (values.user === undefined || !isValidId(values.user))
+    fail('--user <id> is required (1-128 of [A-Za-z0-9._@|=+-])');
   const segments = values.segments === undefined ? [] : values.segments.split(',').filter((s) => s !== '');
   const badSegment = segments.find((s) => !isValidSegment(s));
   if (badSegment !== undefined) fail(`segment ${JSON.stringify(badSegment)} is not a valid segment name`);
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(err instanceof ConfigError ? err.message : String(err));
   }
-  if (config.jwt.secret === undefined) fail('JWT_SECRET is not set (tokens for JWT_PUBLIC_KEY are minted by your identity provider)');
+  if (config.jwt.secret === undefined)
+    fail('JWT_SECRET is not set (tokens for JWT_PUBLIC_KEY are minted by your identity provider)');
 
   let jwt = new SignJWT(segments.length > 0 ? { segments } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

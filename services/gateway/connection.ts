@@ -14,7 +14,13 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import { parseChannel } from '../../shared/protocol/channels.js';
 import { decodeClientFrame, encodeServerFrame } from '../../shared/protocol/codec.js';
 import { CloseCodes, WsErrors, type WsErrorCode } from '../../shared/protocol/errors.js';
-import { PROTOCOL_VERSION, type ClientFrame, type Ref, type ServerFrame, type SubscribeFrame } from '../../shared/protocol/frames.js';
+import {
+  PROTOCOL_VERSION,
+  type ClientFrame,
+  type Ref,
+  type ServerFrame,
+  type SubscribeFrame,
+} from '../../shared/protocol/frames.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import type { ChannelAccess } from './channel-access.js';
 import type { Fanout, Subscriber } from './fanout.js';
@@ -76,7 +82,8 @@ export class Connection implements Subscriber {
     if (queryToken !== undefined) this.enqueue(() => this.authenticate(queryToken, undefined));
     else {
       this.authTimer = setTimeout(() => {
-        if (this.state === 'authenticating') this.fail('auth_required', CloseCodes.authTimeout, 'auth timeout');
+        if (this.state === 'authenticating')
+          this.fail('auth_required', CloseCodes.authTimeout, 'auth timeout');
       }, ctx.limits.authTimeoutMs);
       this.authTimer.unref();
     }
@@ -189,11 +196,19 @@ export class Connection implements Subscriber {
     if (this.state !== 'authenticating') return this.releasePresence(claims.userId);
     if (count > this.ctx.limits.maxConnectionsPerUser) {
       this.releasePresence(claims.userId);
-      return this.fail('too_many_connections', CloseCodes.tooManyConnections, 'too many connections', requestRef);
+      return this.fail(
+        'too_many_connections',
+        CloseCodes.tooManyConnections,
+        'too many connections',
+        requestRef,
+      );
     }
     this.claims = claims;
     this.sessionId = randomUUID();
-    await sessions.create({ id: this.sessionId, userId: claims.userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds);
+    await sessions.create(
+      { id: this.sessionId, userId: claims.userId, nodeId: this.ctx.nodeId },
+      this.ctx.sessionTtlSeconds,
+    );
     if (this.state !== 'authenticating') return;
     this.state = 'open';
     this.scheduleExpiry(claims.expiresAt);
@@ -234,7 +249,8 @@ export class Connection implements Subscriber {
     if (claims === undefined) return;
     const parsed = parseChannel(channel);
     if (parsed === undefined) return this.sendError('unknown_channel', frame.ref, undefined, channel);
-    if (this.channels.has(channel)) return this.sendError('already_subscribed', frame.ref, undefined, channel);
+    if (this.channels.has(channel))
+      return this.sendError('already_subscribed', frame.ref, undefined, channel);
     if (this.channels.size >= this.ctx.limits.maxSubscriptions) {
       return this.sendError('too_many_subscriptions', frame.ref, undefined, channel);
     }
@@ -251,7 +267,14 @@ export class Connection implements Subscriber {
     try {
       const position = await this.ctx.state.offsets.current(channel);
       if (this.state !== 'open') return;
-      this.send({ type: 'subscribed', channel, offset: position.offset, epoch: position.epoch, recovered: false, ...ref(frame.ref) });
+      this.send({
+        type: 'subscribed',
+        channel,
+        offset: position.offset,
+        epoch: position.epoch,
+        recovered: false,
+        ...ref(frame.ref),
+      });
       const held = this.pending.get(channel) ?? [];
       this.pending.delete(channel);
       for (const message of held) if (message.offset > position.offset) this.writePrepared(message.frame);
@@ -332,7 +355,8 @@ export class Connection implements Subscriber {
   private onError(err: Error & { code?: string }): void {
     // ws reports protocol violations here (e.g. WS_ERR_UNSUPPORTED_MESSAGE_LENGTH → it closes 1009).
     this.log.debug({ code: err.code, message: err.message }, 'connection error');
-    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+      this.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
     this.release();
   }
 
@@ -353,7 +377,9 @@ export class Connection implements Subscriber {
   private releasePresence(userId: string): void {
     if (!this.presenceAdded) return;
     this.presenceAdded = false;
-    this.ctx.state.presence.remove(userId, this.id).catch((err: unknown) => this.log.warn({ err }, 'presence remove failed'));
+    this.ctx.state.presence
+      .remove(userId, this.id)
+      .catch((err: unknown) => this.log.warn({ err }, 'presence remove failed'));
   }
 
   private detachSession(sessionId: string): void {

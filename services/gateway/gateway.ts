@@ -120,9 +120,18 @@ export class Gateway implements DeliverySink {
 
   // ---- lifecycle ---------------------------------------------------------------------------------
 
-  /** Stops accepting upgrades and closes every connection with `code`; resolves when all are gone. */
-  async close(code: number = CloseCodes.goingAway, reason = 'server shutting down', timeoutMs = 5_000): Promise<void> {
+  /** From now on upgrades are answered 503 (shutdown, and drain later); open connections stay. */
+  stopAccepting(): void {
     this.accepting = false;
+  }
+
+  /** Stops accepting upgrades and closes every connection with `code`; resolves when all are gone. */
+  async close(
+    code: number = CloseCodes.goingAway,
+    reason = 'server shutting down',
+    timeoutMs = 5_000,
+  ): Promise<void> {
+    this.stopAccepting();
     clearInterval(this.heartbeat);
     const all = [...this.connections];
     const gone = all.map((c) => new Promise<void>((resolve) => c.onceGone(resolve)));

@@ -14,8 +14,14 @@ export interface Drivers {
 
 export function createDrivers(config: Config): Drivers {
   const problems: string[] = [];
-  if (config.redisUrl !== undefined) problems.push('REDIS_URL is set, but this build has no Redis state driver yet; unset it to run on in-memory state');
-  if (config.amqpUrl !== undefined) problems.push('AMQP_URL is set, but this build has no RabbitMQ bus driver yet; unset it to run on the in-memory bus');
+  if (config.redisUrl !== undefined)
+    problems.push(
+      'REDIS_URL is set, but this build has no Redis state driver yet; unset it to run on in-memory state',
+    );
+  if (config.amqpUrl !== undefined)
+    problems.push(
+      'AMQP_URL is set, but this build has no RabbitMQ bus driver yet; unset it to run on the in-memory bus',
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return { bus: new MemoryBus(), state: createMemoryState() };
 }

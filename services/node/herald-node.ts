@@ -2,9 +2,8 @@
  * A Herald node: the REST API and the WebSocket gateway on one HTTP server, wired to the bus and the
  * state drivers through the cluster core (Publisher out, Dispatcher in).
  */
-import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { buildApi } from '../api/app.js';
+import { buildApi, type HeraldApi } from '../api/app.js';
 import { Gateway } from '../gateway/gateway.js';
 import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
@@ -24,16 +23,30 @@ export interface HeraldNodeOptions {
   processMetrics?: boolean;
 }
 
+/** What /readyz reports: not ready while shutting down or while the bus cannot take publishes. */
+class Readiness {
+  stopping = false;
+
+  constructor(private readonly drivers: Drivers) {}
+
+  reasons(): string[] {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push('shutting down');
+    if (!this.drivers.bus.ready) reasons.push('bus unavailable');
+    return reasons;
+  }
+}
+
 export class HeraldNode {
-  private stopping = false;
   private stopped: Promise<void> | undefined;
 
   private constructor(
     readonly config: Config,
-    readonly app: FastifyInstance,
+    readonly app: HeraldApi,
     readonly gateway: Gateway,
     private readonly drivers: Drivers,
     private readonly dispatcher: Dispatcher,
+    private readonly readiness: Readiness,
     private readonly log: Logger,
   ) {}
 
@@ -43,7 +56,13 @@ export class HeraldNode {
     const drivers = options.drivers ?? createDrivers(config);
     const metrics = new Metrics(options.processMetrics ?? true);
     const verifier = new TokenVerifier(config.jwt);
-    const gateway = new Gateway({ config, verifier, state: drivers.state, metrics, log: log.child({ service: 'gateway' }) });
+    const gateway = new Gateway({
+      config,
+      verifier,
+      state: drivers.state,
+      metrics,
+      log: log.child({ service: 'gateway' }),
+    });
     const publisher = new Publisher(drivers.bus, drivers.state.offsets, {
       published: (channel, busMs) => {
         metrics.published.inc({ kind: channelKind(channel) });
@@ -51,17 +70,16 @@ export class HeraldNode {
       },
     });
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }));
-    let node: HeraldNode | undefined;
+    const readiness = new Readiness(drivers);
     const app = await buildApi({
       config,
       publisher,
       state: drivers.state,
       metrics,
       log: log.child({ service: 'api' }),
-      notReadyReasons: () => node?.notReadyReasons() ?? ['starting'],
+      notReadyReasons: () => readiness.reasons(),
     });
-    node = new HeraldNode(config, app, gateway, drivers, dispatcher, log);
-    return node;
+    return new HeraldNode(config, app, gateway, drivers, dispatcher, readiness, log);
   }
 
   /** Starts consuming the bus and listening; resolves with the bound port. */
@@ -76,10 +94,7 @@ export class HeraldNode {
   }
 
   notReadyReasons(): string[] {
-    const reasons: string[] = [];
-    if (this.stopping) reasons.push('shutting down');
-    if (!this.drivers.bus.ready) reasons.push('bus unavailable');
-    return reasons;
+    return this.readiness.reasons();
   }
 
   /** Stops taking connections, closes every client (1001), then the server and the drivers. Idempotent. */
@@ -89,7 +104,7 @@ export class HeraldNode {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopping = true;
+    this.readiness.stopping = true;
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
     await this.drivers.bus.close();

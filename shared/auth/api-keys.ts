@@ -28,7 +28,8 @@ export function parseApiKeys(raw: string, minKeyLength: number): { keys: ApiKey[
       }
       if (names.has(name)) problems.push(`${where}: name is used twice`);
       names.add(name);
-      if (key.length < minKeyLength) problems.push(`${where}: key must be at least ${minKeyLength} characters`);
+      if (key.length < minKeyLength)
+        problems.push(`${where}: key must be at least ${minKeyLength} characters`);
       const scopes = new Set<Scope>();
       for (const scope of scopeList.split('+')) {
         if ((SCOPES as readonly string[]).includes(scope)) scopes.add(scope as Scope);
@@ -64,4 +65,5 @@ export class ApiKeyring {
 }
 
 /** `admin` implies every scope. */
-export const hasScope = (key: ApiKey, scope: Scope): boolean => key.scopes.has(scope) || key.scopes.has('admin');
+export const hasScope = (key: ApiKey, scope: Scope): boolean =>
+  key.scopes.has(scope) || key.scopes.has('admin');

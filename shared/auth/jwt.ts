@@ -16,8 +16,7 @@ export interface TokenClaims {
 }
 
 export type VerifyResult =
-  | { ok: true; claims: TokenClaims }
-  | { ok: false; code: 'token_invalid' | 'token_expired'; reason: string };
+  { ok: true; claims: TokenClaims } | { ok: false; code: 'token_invalid' | 'token_expired'; reason: string };
 
 export interface JwtOptions {
   secret: string | undefined;
@@ -33,7 +32,8 @@ export class TokenVerifier {
   private readonly algorithms: string[];
 
   constructor(private readonly options: JwtOptions) {
-    if (options.secret !== undefined) this.keys.set('HS256', createSecretKey(Buffer.from(options.secret, 'utf8')));
+    if (options.secret !== undefined)
+      this.keys.set('HS256', createSecretKey(Buffer.from(options.secret, 'utf8')));
     if (options.publicKey !== undefined) {
       const key = createPublicKey(options.publicKey);
       this.keys.set(asymmetricAlgorithm(key), key);
@@ -56,7 +56,8 @@ export class TokenVerifier {
       });
       payload = result.payload;
     } catch (err) {
-      if (err instanceof errors.JWTExpired) return { ok: false, code: 'token_expired', reason: 'token expired' };
+      if (err instanceof errors.JWTExpired)
+        return { ok: false, code: 'token_expired', reason: 'token expired' };
       return { ok: false, code: 'token_invalid', reason: describe(err) };
     }
     if (typeof payload.sub !== 'string' || !isValidId(payload.sub)) {

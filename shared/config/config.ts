@@ -22,7 +22,12 @@ export interface Config {
   logLevel: LogLevel;
   redisUrl: string | undefined;
   amqpUrl: string | undefined;
-  jwt: { secret: string | undefined; publicKey: string | undefined; issuer: string | undefined; audience: string | undefined };
+  jwt: {
+    secret: string | undefined;
+    publicKey: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
   apiKeys: ApiKey[];
   /** Empty means any origin is accepted. */
   allowedOrigins: string[];
@@ -64,21 +69,76 @@ interface IntSpec {
 /** Integer options: name → spec. The README documents these same lines. */
 export const INT_OPTIONS = {
   PORT: { doc: 'HTTP and WebSocket port', def: 8080, min: 0, max: 65535 },
-  WS_MAX_FRAME_BYTES: { doc: 'Largest client frame accepted; larger closes 1009', def: 65_536, min: 256, max: 16_777_216 },
-  WS_MESSAGES_PER_SECOND: { doc: 'Client frames per second per connection (token bucket rate)', def: 50, min: 1, max: 100_000 },
+  WS_MAX_FRAME_BYTES: {
+    doc: 'Largest client frame accepted; larger closes 1009',
+    def: 65_536,
+    min: 256,
+    max: 16_777_216,
+  },
+  WS_MESSAGES_PER_SECOND: {
+    doc: 'Client frames per second per connection (token bucket rate)',
+    def: 50,
+    min: 1,
+    max: 100_000,
+  },
   WS_MESSAGE_BURST: { doc: 'Token bucket size for client frames', def: 100, min: 1, max: 100_000 },
-  WS_FLOOD_CLOSE_AFTER: { doc: 'Frames rejected with rate_limited before the connection is closed 1008', def: 20, min: 1, max: 100_000 },
+  WS_FLOOD_CLOSE_AFTER: {
+    doc: 'Frames rejected with rate_limited before the connection is closed 1008',
+    def: 20,
+    min: 1,
+    max: 100_000,
+  },
   WS_MAX_SUBSCRIPTIONS: { doc: 'Subscriptions per connection', def: 100, min: 1, max: 100_000 },
-  WS_MAX_CONNECTIONS_PER_USER: { doc: 'Concurrent connections per user (JWT sub)', def: 20, min: 1, max: 100_000 },
-  WS_MAX_BUFFERED_BYTES: { doc: 'Unsent bytes a connection may hold before it is closed 1013 (slow consumer)', def: 1_048_576, min: 1024, max: 1_073_741_824 },
-  WS_HEARTBEAT_MS: { doc: 'Server ping interval; peers silent for one interval are terminated', def: 25_000, min: 100, max: 600_000 },
-  WS_AUTH_TIMEOUT_MS: { doc: 'Time a connection without a token query parameter has to send its auth frame', def: 5_000, min: 100, max: 600_000 },
+  WS_MAX_CONNECTIONS_PER_USER: {
+    doc: 'Concurrent connections per user (JWT sub)',
+    def: 20,
+    min: 1,
+    max: 100_000,
+  },
+  WS_MAX_BUFFERED_BYTES: {
+    doc: 'Unsent bytes a connection may hold before it is closed 1013 (slow consumer)',
+    def: 1_048_576,
+    min: 1024,
+    max: 1_073_741_824,
+  },
+  WS_HEARTBEAT_MS: {
+    doc: 'Server ping interval; peers silent for one interval are terminated',
+    def: 25_000,
+    min: 100,
+    max: 600_000,
+  },
+  WS_AUTH_TIMEOUT_MS: {
+    doc: 'Time a connection without a token query parameter has to send its auth frame',
+    def: 5_000,
+    min: 100,
+    max: 600_000,
+  },
   API_BODY_LIMIT_BYTES: { doc: 'Largest REST request body', def: 1_048_576, min: 1024, max: 67_108_864 },
-  API_MAX_DATA_BYTES: { doc: 'Largest serialized `data` of one published message', def: 65_536, min: 64, max: 16_777_216 },
+  API_MAX_DATA_BYTES: {
+    doc: 'Largest serialized `data` of one published message',
+    def: 65_536,
+    min: 64,
+    max: 16_777_216,
+  },
   API_MAX_BATCH: { doc: 'Most messages in one POST /v1/publish/batch', def: 100, min: 1, max: 10_000 },
-  SESSION_TTL_SECONDS: { doc: 'How long a session (and its subscriptions) is kept after its connection closes', def: 120, min: 1, max: 86_400 },
-  ORDER_OWNER_TTL_SECONDS: { doc: 'How long the owner learned from an order event is remembered', def: 2_592_000, min: 60, max: 31_536_000 },
-  SHUTDOWN_TIMEOUT_MS: { doc: 'Deadline for a graceful shutdown on SIGTERM/SIGINT', def: 10_000, min: 100, max: 600_000 },
+  SESSION_TTL_SECONDS: {
+    doc: 'How long a session (and its subscriptions) is kept after its connection closes',
+    def: 120,
+    min: 1,
+    max: 86_400,
+  },
+  ORDER_OWNER_TTL_SECONDS: {
+    doc: 'How long the owner learned from an order event is remembered',
+    def: 2_592_000,
+    min: 60,
+    max: 31_536_000,
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    doc: 'Deadline for a graceful shutdown on SIGTERM/SIGINT',
+    def: 10_000,
+    min: 100,
+    max: 600_000,
+  },
 } as const satisfies Record<string, IntSpec>;
 
 export const STRING_OPTIONS = {
@@ -113,7 +173,9 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === undefined) return spec.def;
     const n = Number(raw);
     if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${spec.min} to ${spec.max} (${spec.doc})`);
+      problems.push(
+        `${name}=${JSON.stringify(raw)} must be an integer from ${spec.min} to ${spec.max} (${spec.doc})`,
+      );
       return spec.def;
     }
     return n;
@@ -122,15 +184,18 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeEnvRaw = nonEmpty(env, 'NODE_ENV') ?? 'development';
   const nodeEnv = (NODE_ENVS as readonly string[]).includes(nodeEnvRaw)
     ? (nodeEnvRaw as Config['nodeEnv'])
-    : (problems.push(`NODE_ENV=${JSON.stringify(nodeEnvRaw)} must be one of ${NODE_ENVS.join(', ')}`), 'development');
+    : (problems.push(`NODE_ENV=${JSON.stringify(nodeEnvRaw)} must be one of ${NODE_ENVS.join(', ')}`),
+      'development');
   const production = nodeEnv === 'production';
 
   const logLevelRaw = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
   const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw)
     ? (logLevelRaw as LogLevel)
-    : (problems.push(`LOG_LEVEL=${JSON.stringify(logLevelRaw)} must be one of ${LOG_LEVELS.join(', ')}`), 'info');
+    : (problems.push(`LOG_LEVEL=${JSON.stringify(logLevelRaw)} must be one of ${LOG_LEVELS.join(', ')}`),
+      'info');
 
-  const nodeId = nonEmpty(env, 'NODE_ID') ?? `${hostname().split('.')[0] ?? 'node'}-${randomBytes(3).toString('hex')}`;
+  const nodeId =
+    nonEmpty(env, 'NODE_ID') ?? `${hostname().split('.')[0] ?? 'node'}-${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
     problems.push(`NODE_ID=${JSON.stringify(nodeId)} must be 1-64 characters of [A-Za-z0-9._-]`);
   }
@@ -175,14 +240,18 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((o) => o !== '' && o !== '*');
   for (const origin of allowedOrigins) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(origin)} must look like https://shop.example.com (no path)`);
+      problems.push(
+        `ALLOWED_ORIGINS entry ${JSON.stringify(origin)} must look like https://shop.example.com (no path)`,
+      );
     }
   }
 
   const redisUrl = nonEmpty(env, 'REDIS_URL');
   const amqpUrl = nonEmpty(env, 'AMQP_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
-  if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl)) problems.push('AMQP_URL must start with amqp:// or amqps://');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
+    problems.push('REDIS_URL must start with redis:// or rediss://');
+  if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl))
+    problems.push('AMQP_URL must start with amqp:// or amqps://');
 
   const config: Config = {
     port: int('PORT'),

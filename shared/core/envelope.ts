@@ -58,7 +58,8 @@ export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
   if (bytes[0] === KIND_CONTROL) {
     try {
       const control = JSON.parse(bytes.toString('utf8', 1)) as ControlMessage;
-      if (control?.kind === 'disconnect-user' && typeof control.userId === 'string') return { kind: 'control', control };
+      if (control?.kind === 'disconnect-user' && typeof control.userId === 'string')
+        return { kind: 'control', control };
     } catch {
       // fall through: not an envelope
     }

@@ -22,6 +22,8 @@ export function createLogger(options: { level: LogLevel; nodeId: string; pretty?
       paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token', 'apiKey', '*.apiKey'],
       censor: '[redacted]',
     },
-    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    ...(options.pretty
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } }
+      : {}),
   });
 }

@@ -8,8 +8,16 @@ import type { ChannelKind } from '../protocol/channels.js';
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open WebSocket connections', registers: [this.registry] });
-  readonly subscriptions = new Gauge({ name: 'herald_subscriptions', help: 'Active channel subscriptions', registers: [this.registry] });
+  readonly connections = new Gauge({
+    name: 'herald_connections',
+    help: 'Open WebSocket connections',
+    registers: [this.registry],
+  });
+  readonly subscriptions = new Gauge({
+    name: 'herald_subscriptions',
+    help: 'Active channel subscriptions',
+    registers: [this.registry],
+  });
   readonly published = new Counter({
     name: 'herald_messages_published_total',
     help: 'Messages accepted by the REST API and handed to the bus',

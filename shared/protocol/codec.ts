@@ -30,7 +30,9 @@ const isShortString = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= max;
 
 function bad(message: string, ref: Ref | undefined): DecodeError {
-  return ref === undefined ? { ok: false, code: 'bad_frame', message } : { ok: false, code: 'bad_frame', message, ref };
+  return ref === undefined
+    ? { ok: false, code: 'bad_frame', message }
+    : { ok: false, code: 'bad_frame', message, ref };
 }
 
 export function decodeClientFrame(raw: string): DecodeResult {
@@ -44,7 +46,8 @@ export function decodeClientFrame(raw: string): DecodeResult {
 
   let ref: Ref | undefined;
   if (value.ref !== undefined) {
-    if (!isRef(value.ref)) return bad(`ref must be a number or a string of at most ${MAX_REF_LENGTH} characters`, undefined);
+    if (!isRef(value.ref))
+      return bad(`ref must be a number or a string of at most ${MAX_REF_LENGTH} characters`, undefined);
     ref = value.ref;
   }
   const withRef = <T extends ClientFrame>(frame: T): DecodeResult => ({
@@ -59,7 +62,8 @@ export function decodeClientFrame(raw: string): DecodeResult {
       if (!isShortString(value.token, MAX_TOKEN_LENGTH)) return bad('auth needs a token string', ref);
       return withRef({ type: 'auth', token: value.token });
     case 'subscribe': {
-      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH)) return bad('subscribe needs a channel string', ref);
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
+        return bad('subscribe needs a channel string', ref);
       const frame: ClientFrame = { type: 'subscribe', channel: value.channel };
       if (value.offset !== undefined) {
         if (typeof value.offset !== 'number' || !Number.isSafeInteger(value.offset) || value.offset < 0) {
@@ -74,7 +78,8 @@ export function decodeClientFrame(raw: string): DecodeResult {
       return withRef(frame);
     }
     case 'unsubscribe':
-      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH)) return bad('unsubscribe needs a channel string', ref);
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
+        return bad('unsubscribe needs a channel string', ref);
       return withRef({ type: 'unsubscribe', channel: value.channel });
     default:
       if (typeof value.type !== 'string') return bad('Frame needs a string type', ref);

@@ -96,10 +96,4 @@ export interface ReconnectFrame {
 }
 
 export type ServerFrame =
-  | WelcomeFrame
-  | SubscribedFrame
-  | UnsubscribedFrame
-  | MessageFrame
-  | ErrorFrame
-  | PongFrame
-  | ReconnectFrame;
+  WelcomeFrame | SubscribedFrame | UnsubscribedFrame | MessageFrame | ErrorFrame | PongFrame | ReconnectFrame;

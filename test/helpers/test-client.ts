@@ -27,7 +27,10 @@ export class TestClient {
     ws.on('error', () => this.notify());
   }
 
-  static async connect(url: string, options: { token?: string; headers?: Record<string, string>; autoPong?: boolean } = {}): Promise<TestClient> {
+  static async connect(
+    url: string,
+    options: { token?: string; headers?: Record<string, string>; autoPong?: boolean } = {},
+  ): Promise<TestClient> {
     const full = options.token === undefined ? url : `${url}?token=${encodeURIComponent(options.token)}`;
     const ws = new WebSocket(full, { headers: options.headers, autoPong: options.autoPong ?? true });
     const client = new TestClient(ws);
@@ -51,17 +54,25 @@ export class TestClient {
   }
 
   /** Waits for the next frame (after the previous `next`) of `type` that matches `match`. */
-  async next(type: ServerFrame['type'], match: (f: Frame) => boolean = () => true, timeoutMs = 3_000): Promise<Frame> {
-    const frame = await this.until(() => {
-      for (let i = this.cursor; i < this.frames.length; i++) {
-        const f = this.frames[i]!;
-        if (f.type === type && match(f)) {
-          this.cursor = i + 1;
-          return f;
+  async next(
+    type: ServerFrame['type'],
+    match: (f: Frame) => boolean = () => true,
+    timeoutMs = 3_000,
+  ): Promise<Frame> {
+    const frame = await this.until(
+      () => {
+        for (let i = this.cursor; i < this.frames.length; i++) {
+          const f = this.frames[i]!;
+          if (f.type === type && match(f)) {
+            this.cursor = i + 1;
+            return f;
+          }
         }
-      }
-      return undefined;
-    }, `a ${type} frame`, timeoutMs);
+        return undefined;
+      },
+      `a ${type} frame`,
+      timeoutMs,
+    );
     return frame;
   }
 
@@ -73,14 +84,20 @@ export class TestClient {
   }
 
   messages(channel?: string): Frame[] {
-    return this.frames.filter((f) => f.type === 'message' && (channel === undefined || f.channel === channel));
+    return this.frames.filter(
+      (f) => f.type === 'message' && (channel === undefined || f.channel === channel),
+    );
   }
 
   async waitForMessages(count: number, channel?: string, timeoutMs = 3_000): Promise<Frame[]> {
-    return this.until(() => {
-      const found = this.messages(channel);
-      return found.length >= count ? found : undefined;
-    }, `${count} messages${channel ? ` on ${channel}` : ''}`, timeoutMs);
+    return this.until(
+      () => {
+        const found = this.messages(channel);
+        return found.length >= count ? found : undefined;
+      },
+      `${count} messages${channel ? ` on ${channel}` : ''}`,
+      timeoutMs,
+    );
   }
 
   async waitClose(timeoutMs = 3_000): Promise<number> {
@@ -102,7 +119,11 @@ export class TestClient {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}`,
+          ),
+        );
       }, timeoutMs);
       const waiter = (): void => void attempt();
       const cleanup = (): void => {

@@ -27,7 +27,11 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<T
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const node = await HeraldNode.create({ config, log: pino({ level: config.logLevel }), processMetrics: false });
+  const node = await HeraldNode.create({
+    config,
+    log: pino({ level: config.logLevel }),
+    processMetrics: false,
+  });
   const { url } = await node.start();
   return { node, config, url, wsUrl: `${url.replace('http', 'ws')}/ws`, stop: () => node.stop() };
 }

@@ -13,7 +13,11 @@ async function open(userId: string, segments?: string[]): Promise<TestClient> {
 }
 
 async function post(path: string, body: unknown, auth = PUBLISH_ONLY): Promise<Response> {
-  return fetch(`${t.url}${path}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 beforeAll(async () => {
@@ -39,11 +43,19 @@ describe('delivery on one node', () => {
     expect(firstBody.messages.map((m) => m.channel)).toEqual(['user:alice', 'order:o-1']);
     expect((await aliceOrderTab.subscribe('order:o-1')).type).toBe('subscribed');
 
-    const second = await post('/v1/orders/o-1/events', { userId: 'alice', status: 'shipped', details: { carrier: 'DHL' } });
+    const second = await post('/v1/orders/o-1/events', {
+      userId: 'alice',
+      status: 'shipped',
+      details: { carrier: 'DHL' },
+    });
     expect(second.status).toBe(202);
 
     const [paid, shipped] = await alice.waitForMessages(2, 'user:alice');
-    expect(paid).toMatchObject({ event: 'order.status', offset: 1, data: { orderId: 'o-1', status: 'paid' } });
+    expect(paid).toMatchObject({
+      event: 'order.status',
+      offset: 1,
+      data: { orderId: 'o-1', status: 'paid' },
+    });
     expect(shipped).toMatchObject({ offset: 2, data: { status: 'shipped', details: { carrier: 'DHL' } } });
     expect(typeof shipped!.ts).toBe('number');
     const [onOrder] = await aliceOrderTab.waitForMessages(1, 'order:o-1');
@@ -58,16 +70,23 @@ describe('delivery on one node', () => {
   it('when a promotion is posted, then every connected subscriber of promotions receives it once', async () => {
     const users = await Promise.all(['p1', 'p2', 'p3', 'p4'].map((u) => open(u)));
     for (const u of users) expect((await u.subscribe('promotions')).type).toBe('subscribed');
-    const res = await post('/v1/promotions', { promotionId: 'bf-2026', title: 'Black Friday', body: '-30% on everything' });
+    const res = await post('/v1/promotions', {
+      promotionId: 'bf-2026',
+      title: 'Black Friday',
+      body: '-30% on everything',
+    });
     expect(res.status).toBe(202);
     for (const u of users) {
       const [m] = await u.waitForMessages(1, 'promotions');
-      expect(m).toMatchObject({ event: 'promotion', data: { promotionId: 'bf-2026', title: 'Black Friday' } });
+      expect(m).toMatchObject({
+        event: 'promotion',
+        data: { promotionId: 'bf-2026', title: 'Black Friday' },
+      });
     }
     await post('/v1/promotions', { promotionId: 'bf-2', title: 'Again', body: 'second' });
     for (const u of users) {
       const msgs = await u.waitForMessages(2, 'promotions');
-      expect(msgs.map((m) => m.offset)).toEqual([msgs[0]!.offset, msgs[0]!.offset + 1]);
+      expect(msgs.map((m) => m.offset)).toEqual([msgs[0]!.offset, (msgs[0]!.offset as number) + 1]);
     }
   });
 
@@ -79,8 +98,19 @@ describe('delivery on one node', () => {
     expect((await paris.subscribe('promotions')).type).toBe('subscribed');
     expect((await paris.subscribe('promotions:vip')).code).toBe('permission_denied');
 
-    expect((await post('/v1/promotions', { promotionId: 'vip-1', title: 'VIP', body: 'only vips', segment: 'vip' })).status).toBe(202);
-    expect((await post('/v1/promotions', { promotionId: 'all-1', title: 'All', body: 'everyone' })).status).toBe(202);
+    expect(
+      (
+        await post('/v1/promotions', {
+          promotionId: 'vip-1',
+          title: 'VIP',
+          body: 'only vips',
+          segment: 'vip',
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (await post('/v1/promotions', { promotionId: 'all-1', title: 'All', body: 'everyone' })).status,
+    ).toBe(202);
     await vip.waitForMessages(1, 'promotions:vip');
     await paris.waitForMessages(1, 'promotions');
     await vip.waitForMessages(1, 'promotions');
@@ -106,12 +136,16 @@ describe('delivery on one node', () => {
   it('when a client subscribes while messages are flowing, then it sees every message after its offset exactly once', async () => {
     const dave = await open('dave');
     const publishing = (async () => {
-      for (let i = 0; i < 50; i++) await post('/v1/publish', { channel: 'user:dave', event: 'tick', data: i });
+      for (let i = 0; i < 50; i++)
+        await post('/v1/publish', { channel: 'user:dave', event: 'tick', data: i });
     })();
     const sub = await dave.subscribe('user:dave');
     await publishing;
     const last = 50;
-    const expected = Array.from({ length: last - (sub.offset as number) }, (_, i) => (sub.offset as number) + i + 1);
+    const expected = Array.from(
+      { length: last - (sub.offset as number) },
+      (_, i) => (sub.offset as number) + i + 1,
+    );
     const msgs = await dave.waitForMessages(expected.length, 'user:dave');
     expect(msgs.map((m) => m.offset)).toEqual(expected);
   });
@@ -120,10 +154,18 @@ describe('delivery on one node', () => {
     const tabs = await Promise.all([open('erin'), open('erin'), open('erin')]);
     const presence = await fetch(`${t.url}/v1/users/erin/presence`, { headers: { authorization: ADMIN } });
     expect(presence.status).toBe(200);
-    expect(await presence.json()).toEqual({ userId: 'erin', online: true, connections: 3, nodes: [t.config.nodeId] });
+    expect(await presence.json()).toEqual({
+      userId: 'erin',
+      online: true,
+      connections: 3,
+      nodes: [t.config.nodeId],
+    });
 
     const bystander = await open('frank');
-    const res = await fetch(`${t.url}/v1/users/erin/connections`, { method: 'DELETE', headers: { authorization: ADMIN } });
+    const res = await fetch(`${t.url}/v1/users/erin/connections`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ userId: 'erin', connections: 3 });
     for (const tab of tabs) expect(await tab.waitClose()).toBe(4004);

@@ -26,7 +26,8 @@ const plugin: FastifyPluginCallback<{ keyring: ApiKeyring }> = (app, { keyring }
       void reply.header('WWW-Authenticate', 'Bearer');
       return next(new ApiError('unauthorized'));
     }
-    if (!hasScope(key, scope)) return next(new ApiError('insufficient_scope', `This route needs the ${scope} scope`));
+    if (!hasScope(key, scope))
+      return next(new ApiError('insufficient_scope', `This route needs the ${scope} scope`));
     request.apiKey = key;
     next();
   });

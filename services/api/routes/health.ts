@@ -7,7 +7,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, 
 
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: HealthReply } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        response: { 200: HealthReply },
+      },
+    },
     () => ({ status: 'ok', node }),
   );
 
@@ -22,13 +28,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, 
     },
     async (_request, reply) => {
       const reasons = deps.notReadyReasons();
-      return reply.status(reasons.length === 0 ? 200 : 503).send({ status: reasons.length === 0 ? 'ready' : 'not_ready', node, reasons });
+      return reply
+        .status(reasons.length === 0 ? 200 : 503)
+        .send({ status: reasons.length === 0 ? 'ready' : 'not_ready', node, reasons });
     },
   );
 
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'], hide: false } },
+    {
+      schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'], hide: false },
+    },
     async (_request, reply) => {
       const body = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(body);

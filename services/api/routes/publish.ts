@@ -8,7 +8,15 @@ import type { PublishInput, PublishedMessage } from '../../../shared/core/publis
 import { orderChannel, promotionsChannel, userChannel } from '../../../shared/protocol/channels.js';
 import type { ApiDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { ErrorReply, OrderEventBody, OrderParams, PromotionBody, PublishBody, PublishReply, batchBody } from '../schemas.js';
+import {
+  ErrorReply,
+  OrderEventBody,
+  OrderParams,
+  PromotionBody,
+  PublishBody,
+  PublishReply,
+  batchBody,
+} from '../schemas.js';
 
 const errors = {
   400: ErrorReply,
@@ -56,11 +64,18 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     async (request, reply) => {
       const { orderId } = request.params;
       const { userId, status, details, occurredAt } = request.body;
-      const data = { orderId, userId, status, occurredAt: occurredAt ?? new Date().toISOString(), ...(details ? { details } : {}) };
+      const data = {
+        orderId,
+        userId,
+        status,
+        occurredAt: occurredAt ?? new Date().toISOString(),
+        ...(details ? { details } : {}),
+      };
       const inputs = [prepare(userChannel(userId), 'order.status', data)];
       inputs.push({ ...inputs[0]!, channel: orderChannel(orderId) });
       const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
-      if (owner !== userId) throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);
+      if (owner !== userId)
+        throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);
       return reply.status(202).send({ messages: await publishAll(inputs) });
     },
   );
@@ -71,7 +86,8 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
       config: { scope: 'publish' },
       schema: {
         tags: ['publish'],
-        summary: 'Promotion → promotions, or promotions:{segment} when a segment is given (event "promotion")',
+        summary:
+          'Promotion → promotions, or promotions:{segment} when a segment is given (event "promotion")',
         security: [{ apiKey: [] }],
         body: PromotionBody,
         response: { 202: PublishReply, ...errors },

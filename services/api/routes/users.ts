@@ -20,7 +20,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, { 
     async (request) => {
       const { userId } = request.params;
       const presence = await deps.state.presence.get(userId);
-      return { userId, online: presence.connections > 0, connections: presence.connections, nodes: presence.nodes };
+      return {
+        userId,
+        online: presence.connections > 0,
+        connections: presence.connections,
+        nodes: presence.nodes,
+      };
     },
   );
 
@@ -30,7 +35,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, { 
       config: { scope: 'admin' },
       schema: {
         tags: ['users'],
-        summary: "Close every connection of a user, on every node (close code 4004)",
+        summary: 'Close every connection of a user, on every node (close code 4004)',
         security: [{ apiKey: [] }],
         params: UserParams,
         response: { 202: DisconnectReply, ...errors },

@@ -13,10 +13,17 @@ import { ExpiringMap } from './expiring-map.js';
 const done = Promise.resolve();
 
 export class MemorySessionStore implements SessionStore {
-  private readonly sessions = new ExpiringMap<string, { userId: string; nodeId: string; channels: Set<string> }>();
+  private readonly sessions = new ExpiringMap<
+    string,
+    { userId: string; nodeId: string; channels: Set<string> }
+  >();
 
   create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
-    this.sessions.set(session.id, { userId: session.userId, nodeId: session.nodeId, channels: new Set() }, ttlSeconds);
+    this.sessions.set(
+      session.id,
+      { userId: session.userId, nodeId: session.nodeId, channels: new Set() },
+      ttlSeconds,
+    );
     return done;
   }
 
@@ -57,7 +64,7 @@ export class MemoryPresence implements Presence {
 
   add(userId: string, connectionId: string, nodeId: string): Promise<number> {
     let connections = this.users.get(userId);
-    if (connections === undefined) this.users.set(userId, (connections = new Map()));
+    if (connections === undefined) this.users.set(userId, (connections = new Map<string, string>()));
     connections.set(connectionId, nodeId);
     return Promise.resolve(connections.size);
   }
@@ -71,7 +78,10 @@ export class MemoryPresence implements Presence {
   get(userId: string): Promise<UserPresence> {
     const connections = this.users.get(userId);
     if (connections === undefined) return Promise.resolve({ connections: 0, nodes: [] });
-    return Promise.resolve({ connections: connections.size, nodes: [...new Set(connections.values())].sort() });
+    return Promise.resolve({
+      connections: connections.size,
+      nodes: [...new Set(connections.values())].sort(),
+    });
   }
 
   close(): Promise<void> {
@@ -126,7 +136,8 @@ export class MemoryChannelOffsets implements ChannelOffsets {
 
   private position(channel: string): ChannelPosition {
     let position = this.channels.get(channel);
-    if (position === undefined) this.channels.set(channel, (position = { offset: 0, epoch: randomUUID().slice(0, 8) }));
+    if (position === undefined)
+      this.channels.set(channel, (position = { offset: 0, epoch: randomUUID().slice(0, 8) }));
     return position;
   }
 }

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from '../helpers/test-client.js';
+import { PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { mintToken } from '../helpers/tokens.js';
+
+let t: TestNode;
+let alice: TestClient;
+let bob: TestClient;
+
+beforeAll(async () => {
+  t = await startTestNode();
+  alice = await TestClient.open(t.wsUrl, await mintToken('alice', { segments: ['vip', 'city-paris'] }));
+  bob = await TestClient.open(t.wsUrl, await mintToken('bob'));
+  const res = await fetch(`${t.url}/v1/orders/o-alice/events`, {
+    method: 'POST',
+    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: 'alice', status: 'created' }),
+  });
+  expect(res.status).toBe(202);
+});
+afterAll(async () => {
+  alice.close();
+  bob.close();
+  await t.stop();
+});
+
+describe('channel authorization (the design table, row by row)', () => {
+  it('user:{id}: the user may subscribe to their own channel only', async () => {
+    expect(await alice.subscribe('user:alice')).toMatchObject({ type: 'subscribed', channel: 'user:alice' });
+    expect(await alice.subscribe('user:bob')).toMatchObject({
+      type: 'error',
+      code: 'permission_denied',
+      channel: 'user:bob',
+      retryable: false,
+    });
+  });
+
+  it('order:{id}: only the owner learned from the order events may subscribe', async () => {
+    expect(await alice.subscribe('order:o-alice')).toMatchObject({ type: 'subscribed', offset: 1 });
+    expect(await bob.subscribe('order:o-alice')).toMatchObject({ type: 'error', code: 'permission_denied' });
+    // An order nobody has posted events for has no owner yet.
+    expect(await alice.subscribe('order:o-unknown')).toMatchObject({
+      type: 'error',
+      code: 'permission_denied',
+    });
+  });
+
+  it('promotions: every authenticated user may subscribe', async () => {
+    expect(await alice.subscribe('promotions')).toMatchObject({ type: 'subscribed' });
+    expect(await bob.subscribe('promotions')).toMatchObject({ type: 'subscribed' });
+  });
+
+  it('promotions:{segment}: only users whose token lists the segment', async () => {
+    expect(await alice.subscribe('promotions:vip')).toMatchObject({ type: 'subscribed' });
+    expect(await alice.subscribe('promotions:city-paris')).toMatchObject({ type: 'subscribed' });
+    expect(await alice.subscribe('promotions:city-rome')).toMatchObject({
+      type: 'error',
+      code: 'permission_denied',
+    });
+    expect(await bob.subscribe('promotions:vip')).toMatchObject({ type: 'error', code: 'permission_denied' });
+  });
+
+  it('any other channel shape is unknown_channel', async () => {
+    for (const channel of ['news', 'user:', 'order:a b', 'promotions:', 'admin:all', 'user:alice:extra']) {
+      expect(await alice.subscribe(channel)).toMatchObject({
+        type: 'error',
+        code: 'unknown_channel',
+        channel,
+      });
+    }
+  });
+
+  it('subscribing twice is already_subscribed; unsubscribing is answered and stops delivery', async () => {
+    expect(await bob.subscribe('user:bob')).toMatchObject({ type: 'subscribed' });
+    expect(await bob.subscribe('user:bob')).toMatchObject({ type: 'error', code: 'already_subscribed' });
+    bob.send({ type: 'unsubscribe', channel: 'user:bob', ref: 'u1' });
+    expect(await bob.next('unsubscribed')).toMatchObject({ channel: 'user:bob', ref: 'u1' });
+    bob.send({ type: 'unsubscribe', channel: 'user:bob', ref: 'u2' });
+    expect(await bob.next('error', (f) => f.ref === 'u2')).toMatchObject({ code: 'not_subscribed' });
+
+    const publish = (channel: string): Promise<Response> =>
+      fetch(`${t.url}/v1/publish`, {
+        method: 'POST',
+        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel, event: 'e', data: null }),
+      });
+    await publish('user:bob');
+    // A marker on a channel bob still holds proves the earlier message had its chance to arrive.
+    await publish('promotions');
+    await bob.waitForMessages(1, 'promotions');
+    expect(bob.messages('user:bob')).toHaveLength(0);
+  });
+});
