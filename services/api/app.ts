@@ -100,13 +100,11 @@ export async function buildApi(deps: ApiDeps) {
     });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        statusCode: 404,
-        code: 'not_found',
-        message: `No route ${request.method} ${request.url.split('?')[0]}`,
-      }),
+    reply.status(404).send({
+      statusCode: 404,
+      code: 'not_found',
+      message: `No route ${request.method} ${request.url.split('?')[0]}`,
+    }),
   );
 
   await app.register(apiKeyAuth, { keyring: new ApiKeyring(config.apiKeys) });

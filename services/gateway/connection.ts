@@ -93,6 +93,11 @@ export class Connection implements Subscriber {
     return this.claims?.userId;
   }
 
+  /** The session id once authenticated (open connections only). */
+  get session(): string | undefined {
+    return this.state === 'open' ? this.sessionId : undefined;
+  }
+
   get subscriptionCount(): number {
     return this.channels.size;
   }

@@ -36,6 +36,7 @@ export class Gateway implements DeliverySink {
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly ctx: ConnectionContext;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly sessionRefresh: NodeJS.Timeout;
   private readonly allowedOrigins: ReadonlySet<string>;
   private accepting = true;
 
@@ -64,6 +65,9 @@ export class Gateway implements DeliverySink {
     };
     this.heartbeat = setInterval(() => this.beat(), config.ws.heartbeatMs);
     this.heartbeat.unref();
+    // Sessions of open connections must outlive their TTL: refresh them three times per TTL.
+    this.sessionRefresh = setInterval(() => this.refreshSessions(), (config.sessionTtlSeconds * 1000) / 3);
+    this.sessionRefresh.unref();
   }
 
   get connectionCount(): number {
@@ -133,6 +137,7 @@ export class Gateway implements DeliverySink {
   ): Promise<void> {
     this.stopAccepting();
     clearInterval(this.heartbeat);
+    clearInterval(this.sessionRefresh);
     const all = [...this.connections];
     const gone = all.map((c) => new Promise<void>((resolve) => c.onceGone(resolve)));
     for (const connection of all) connection.close(code, reason);
@@ -152,6 +157,18 @@ export class Gateway implements DeliverySink {
       connection.alive = false;
       connection.ping();
     }
+  }
+
+  private refreshSessions(): void {
+    const ids: string[] = [];
+    for (const connection of this.connections) {
+      const session = connection.session;
+      if (session !== undefined) ids.push(session);
+    }
+    if (ids.length === 0) return;
+    this.options.state.sessions
+      .touch(ids, this.options.config.sessionTtlSeconds)
+      .catch((err: unknown) => this.options.log.warn({ err }, 'session refresh failed'));
   }
 
   private index(connection: Connection): void {

@@ -44,7 +44,7 @@ export class HeraldNode {
     readonly config: Config,
     readonly app: HeraldApi,
     readonly gateway: Gateway,
-    private readonly drivers: Drivers,
+    readonly drivers: Drivers,
     private readonly dispatcher: Dispatcher,
     private readonly readiness: Readiness,
     private readonly log: Logger,
