@@ -194,8 +194,9 @@ export function loadConfig(env: Env = process.env): Config {
     : (problems.push(`LOG_LEVEL=${JSON.stringify(logLevelRaw)} must be one of ${LOG_LEVELS.join(', ')}`),
       'info');
 
-  const nodeId =
-    nonEmpty(env, 'NODE_ID') ?? `${hostname().split('.')[0] ?? 'node'}-${randomBytes(3).toString('hex')}`;
+  // Generated ids keep to the NODE_ID rule: a host label of up to 57 characters, '-', 6 hex digits.
+  const hostLabel = (hostname().split('.')[0] || 'node').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 57);
+  const nodeId = nonEmpty(env, 'NODE_ID') ?? `${hostLabel}-${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
     problems.push(`NODE_ID=${JSON.stringify(nodeId)} must be 1-64 characters of [A-Za-z0-9._-]`);
   }
@@ -234,10 +235,14 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys = parsed.keys;
   }
 
-  const allowedOrigins = (nonEmpty(env, 'ALLOWED_ORIGINS') ?? '')
+  const originEntries = (nonEmpty(env, 'ALLOWED_ORIGINS') ?? '')
     .split(',')
     .map((o) => o.trim())
-    .filter((o) => o !== '' && o !== '*');
+    .filter((o) => o !== '');
+  const allowedOrigins = originEntries.filter((o) => o !== '*');
+  if (originEntries.includes('*') && allowedOrigins.length > 0) {
+    problems.push('ALLOWED_ORIGINS mixes * (any origin) with a list of origins; use one or the other');
+  }
   for (const origin of allowedOrigins) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       problems.push(

@@ -1,0 +1,276 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type * as NodeOs from 'node:os';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { TokenVerifier } from '../../../shared/auth/jwt.js';
+import {
+  ConfigError,
+  DEMO_API_KEY,
+  DEMO_JWT_SECRET,
+  INT_OPTIONS,
+  loadConfig,
+} from '../../../shared/config/config.js';
+
+const os = vi.hoisted(() => ({ hostname: undefined as string | undefined }));
+vi.mock('node:os', async (importOriginal) => {
+  const actual = await importOriginal<typeof NodeOs>();
+  return { ...actual, hostname: (): string => os.hostname ?? actual.hostname() };
+});
+beforeEach(() => {
+  // A fixed, ordinary host name keeps the derived NODE_ID independent of the machine running the tests.
+  os.hostname = 'herald-test';
+});
+
+type Env = Record<string, string | undefined>;
+
+const PROD_SECRET = 'p'.repeat(32);
+const PROD_KEYS = 'orders:orders-key-0123456789:publish';
+const production = (env: Env = {}): Env => ({
+  NODE_ENV: 'production',
+  JWT_SECRET: PROD_SECRET,
+  API_KEYS: PROD_KEYS,
+  ...env,
+});
+
+function problemsOf(env: Env): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+const p256PublicPem = (): string =>
+  generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
+
+describe('loadConfig defaults', () => {
+  it('when the environment is empty, then the documented defaults and memory drivers are used', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.nodeEnv).toBe('development');
+    expect(config.logLevel).toBe('info');
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.amqpUrl).toBeUndefined();
+    expect(config.allowedOrigins).toEqual([]);
+    expect(config.jwt).toEqual({
+      secret: DEMO_JWT_SECRET,
+      publicKey: undefined,
+      issuer: undefined,
+      audience: undefined,
+    });
+    expect(config.ws).toEqual({
+      maxFrameBytes: INT_OPTIONS.WS_MAX_FRAME_BYTES.def,
+      messagesPerSecond: 50,
+      messageBurst: 100,
+      floodCloseAfter: INT_OPTIONS.WS_FLOOD_CLOSE_AFTER.def,
+      maxSubscriptions: 100,
+      maxConnectionsPerUser: INT_OPTIONS.WS_MAX_CONNECTIONS_PER_USER.def,
+      maxBufferedBytes: INT_OPTIONS.WS_MAX_BUFFERED_BYTES.def,
+      heartbeatMs: 25_000,
+      authTimeoutMs: 5_000,
+    });
+    expect(config.nodeId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+  });
+
+  it('when nothing is configured in development, then demo credentials are filled in and flagged', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    expect(config.demoCredentials).toEqual({ jwt: true, apiKeys: true });
+    expect(config.jwt.secret).toBe(DEMO_JWT_SECRET);
+    expect(config.apiKeys).toEqual([
+      { name: 'demo', key: DEMO_API_KEY, scopes: new Set(['publish', 'admin']) },
+    ]);
+  });
+
+  it('when secrets are configured in development, then no demo credentials are used', () => {
+    const config = loadConfig({ JWT_SECRET: 'dev-secret', API_KEYS: 'a:k:publish' });
+    expect(config.demoCredentials).toEqual({ jwt: false, apiKeys: false });
+    expect(config.jwt.secret).toBe('dev-secret');
+    expect(config.apiKeys.map((k) => k.key)).toEqual(['k']);
+  });
+
+  it('when NODE_ID is not set, then it is derived from the first label of the host name', () => {
+    os.hostname = 'shop-node-1.eu.internal';
+    expect(loadConfig({}).nodeId).toMatch(/^shop-node-1-[0-9a-f]{6}$/);
+  });
+
+  it('when the host name is a maximal 63-character label, then the derived NODE_ID is still valid', () => {
+    os.hostname = 'h'.repeat(63);
+    const config = loadConfig({});
+    expect(config.nodeId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+  });
+
+  it('when NODE_ID is set, then it is used as given', () => {
+    expect(loadConfig({ NODE_ID: 'gw-a.1' }).nodeId).toBe('gw-a.1');
+  });
+
+  it('when NODE_ID has invalid characters, then the problem names NODE_ID', () => {
+    expect(problemsOf({ NODE_ID: 'gw a' })).toEqual([expect.stringMatching(/^NODE_ID=/)]);
+  });
+
+  it('when REDIS_URL and AMQP_URL are set, then they are passed through', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://r:6379', AMQP_URL: 'amqps://mq' });
+    expect(config.redisUrl).toBe('redis://r:6379');
+    expect(config.amqpUrl).toBe('amqps://mq');
+  });
+
+  it('when REDIS_URL or AMQP_URL has the wrong scheme, then both are named', () => {
+    const problems = problemsOf({ REDIS_URL: 'http://r', AMQP_URL: 'redis://mq' });
+    expect(problems).toEqual([expect.stringContaining('REDIS_URL'), expect.stringContaining('AMQP_URL')]);
+  });
+});
+
+describe('loadConfig in production', () => {
+  it('when no secrets are configured, then ConfigError names JWT_SECRET and API_KEYS', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toContainEqual(expect.stringContaining('JWT_SECRET'));
+    expect(problems).toContainEqual(expect.stringContaining('API_KEYS'));
+  });
+
+  it('when real secrets are configured, then it loads without demo credentials', () => {
+    const config = loadConfig(production());
+    expect(config.nodeEnv).toBe('production');
+    expect(config.demoCredentials).toEqual({ jwt: false, apiKeys: false });
+  });
+
+  it('when JWT_SECRET is shorter than 32 characters, then it is rejected', () => {
+    expect(problemsOf(production({ JWT_SECRET: 'p'.repeat(31) }))).toEqual([
+      'JWT_SECRET must be at least 32 characters when NODE_ENV=production',
+    ]);
+  });
+
+  it('when only JWT_PUBLIC_KEY is configured, then no JWT_SECRET is required', () => {
+    const config = loadConfig(production({ JWT_SECRET: undefined, JWT_PUBLIC_KEY: p256PublicPem() }));
+    expect(config.jwt.secret).toBeUndefined();
+    expect(config.demoCredentials.jwt).toBe(false);
+  });
+
+  it('when an API key is shorter than 16 characters, then API_KEYS is named', () => {
+    expect(problemsOf(production({ API_KEYS: 'orders:short-key:publish' }))).toEqual([
+      expect.stringMatching(/^API_KEYS: .*at least 16 characters/),
+    ]);
+  });
+});
+
+describe('loadConfig validation', () => {
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PORT', '1e3'],
+    ['WS_HEARTBEAT_MS', '99'],
+    ['API_MAX_BATCH', '10001'],
+    ['WS_MAX_FRAME_BYTES', '0x100'],
+  ])('when %s=%j is not an integer in range, then the problem names the variable', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}=`));
+    expect(problems[0]).toContain('must be an integer from');
+  });
+
+  it('when an integer is at the edges of its range or padded with spaces, then it is accepted', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ PORT: '65535' }).port).toBe(65535);
+    expect(loadConfig({ PORT: ' 9000 ' }).port).toBe(9000);
+  });
+
+  it('when an integer variable is empty, then its default is used', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(8080);
+  });
+
+  it('when LOG_LEVEL is unknown, then the problem names LOG_LEVEL', () => {
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([expect.stringMatching(/^LOG_LEVEL="verbose"/)]);
+  });
+
+  it('when LOG_LEVEL is known, then it is used', () => {
+    expect(loadConfig({ LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+  });
+
+  it('when NODE_ENV is unknown, then the problem names NODE_ENV', () => {
+    expect(problemsOf({ NODE_ENV: 'staging' })).toEqual([expect.stringMatching(/^NODE_ENV="staging"/)]);
+  });
+
+  it('when ALLOWED_ORIGINS lists origins, then they are trimmed into a list', () => {
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: ' https://shop.example.com , http://localhost:3000,' }).allowedOrigins,
+    ).toEqual(['https://shop.example.com', 'http://localhost:3000']);
+  });
+
+  it("when ALLOWED_ORIGINS is '*', then any origin is accepted (empty list)", () => {
+    expect(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins).toEqual([]);
+  });
+
+  it("when ALLOWED_ORIGINS mixes '*' with origins, then the contradiction stops boot", () => {
+    expect(problemsOf({ ALLOWED_ORIGINS: 'https://a.example.com,*' })).toEqual([
+      expect.stringContaining('ALLOWED_ORIGINS mixes *'),
+    ]);
+  });
+
+  it.each(['shop.example.com', 'https://shop.example.com/path', 'ftp://shop.example.com', 'https://'])(
+    'when ALLOWED_ORIGINS has the bad entry %j, then the problem names it',
+    (entry) => {
+      const problems = problemsOf({ ALLOWED_ORIGINS: `https://ok.example.com,${entry}` });
+      expect(problems).toEqual([expect.stringContaining(`ALLOWED_ORIGINS entry ${JSON.stringify(entry)}`)]);
+    },
+  );
+
+  it('when WS_MESSAGE_BURST is below WS_MESSAGES_PER_SECOND, then the contradiction is rejected', () => {
+    expect(problemsOf({ WS_MESSAGES_PER_SECOND: '50', WS_MESSAGE_BURST: '49' })).toEqual([
+      'WS_MESSAGE_BURST must be at least WS_MESSAGES_PER_SECOND',
+    ]);
+    const config = loadConfig({ WS_MESSAGES_PER_SECOND: '50', WS_MESSAGE_BURST: '50' });
+    expect(config.ws.messageBurst).toBe(50);
+  });
+
+  it('when API_MAX_DATA_BYTES exceeds API_BODY_LIMIT_BYTES, then the contradiction is rejected', () => {
+    expect(problemsOf({ API_MAX_DATA_BYTES: '4096', API_BODY_LIMIT_BYTES: '2048' })).toEqual([
+      'API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES',
+    ]);
+  });
+
+  it('when JWT_PUBLIC_KEY uses literal \\n escapes, then it becomes a usable PEM key', () => {
+    const pem = p256PublicPem();
+    const escaped = pem.replace(/\n/g, '\\n');
+    expect(escaped).not.toContain('\n');
+    const config = loadConfig({ JWT_PUBLIC_KEY: escaped });
+    expect(config.jwt.publicKey).toBe(pem);
+    expect(config.jwt.secret).toBeUndefined();
+    expect(config.demoCredentials.jwt).toBe(false);
+    expect(new TokenVerifier(config.jwt).acceptedAlgorithms).toEqual(['ES256']);
+  });
+
+  it('when JWT_PUBLIC_KEY is not PEM, then the problem names JWT_PUBLIC_KEY', () => {
+    expect(problemsOf({ JWT_PUBLIC_KEY: 'ssh-rsa AAAA' })).toEqual([
+      expect.stringMatching(/^JWT_PUBLIC_KEY /),
+    ]);
+  });
+
+  it('when JWT_ISSUER and JWT_AUDIENCE are set, then they are passed to the token settings', () => {
+    const config = loadConfig({ JWT_ISSUER: 'https://auth.shop', JWT_AUDIENCE: 'herald' });
+    expect(config.jwt).toMatchObject({ issuer: 'https://auth.shop', audience: 'herald' });
+  });
+
+  it('when several variables are wrong, then every problem is reported at once', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', PORT: 'http', LOG_LEVEL: 'loud', ALLOWED_ORIGINS: 'nope' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.name).toBe('ConfigError');
+    expect(error.problems.length).toBeGreaterThan(1);
+    for (const name of ['PORT', 'LOG_LEVEL', 'ALLOWED_ORIGINS', 'JWT_SECRET', 'API_KEYS']) {
+      expect(error.problems).toContainEqual(expect.stringContaining(name));
+      expect(error.message).toContain(name);
+    }
+  });
+});

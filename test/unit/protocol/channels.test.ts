@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CHANNEL_PATTERN,
+  orderChannel,
+  parseChannel,
+  promotionsChannel,
+  userChannel,
+  type ChannelRef,
+} from '../../../shared/protocol/channels.js';
+
+describe('parseChannel: the four shapes', () => {
+  it.each<[string, ChannelRef]>([
+    ['user:u1', { kind: 'user', userId: 'u1' }],
+    ['user:Az09._@|=+-', { kind: 'user', userId: 'Az09._@|=+-' }],
+    ['order:ORD-2024.0001', { kind: 'order', orderId: 'ORD-2024.0001' }],
+    ['promotions', { kind: 'promotions' }],
+    ['promotions:vip_eu-west.1', { kind: 'segment', segment: 'vip_eu-west.1' }],
+    [`user:${'u'.repeat(128)}`, { kind: 'user', userId: 'u'.repeat(128) }],
+    [`order:${'o'.repeat(128)}`, { kind: 'order', orderId: 'o'.repeat(128) }],
+    [`promotions:${'s'.repeat(64)}`, { kind: 'segment', segment: 's'.repeat(64) }],
+  ])('when the channel is %j, then it parses to its shape', (name, expected) => {
+    expect(parseChannel(name)).toEqual(expected);
+  });
+
+  it('when a channel is built with the helpers, then it parses back to the same id', () => {
+    expect(parseChannel(userChannel('u-9'))).toEqual({ kind: 'user', userId: 'u-9' });
+    expect(parseChannel(orderChannel('o-9'))).toEqual({ kind: 'order', orderId: 'o-9' });
+    expect(parseChannel(promotionsChannel())).toEqual({ kind: 'promotions' });
+    expect(parseChannel(promotionsChannel('gold'))).toEqual({ kind: 'segment', segment: 'gold' });
+  });
+});
+
+describe('parseChannel: rejections', () => {
+  it.each([
+    ['an empty user id', 'user:'],
+    ['an empty order id', 'order:'],
+    ['an empty segment', 'promotions:'],
+    ['user without a colon', 'user'],
+    ['order without a colon', 'order'],
+    ['the empty string', ''],
+    ['a space in the id', 'user:u 1'],
+    ['a slash in the id', 'order:o/1'],
+    ['a colon in the id', 'user:u:1'],
+    ['a non-ASCII id', 'user:üser'],
+    ['a trailing newline', 'user:u1\n'],
+    ['an @ in a segment', 'promotions:a@b'],
+    ['a + in a segment', 'promotions:a+b'],
+    ['an unknown prefix', 'room:lobby'],
+    ['an upper-case prefix', 'User:u1'],
+    ['an upper-case promotions', 'Promotions'],
+    ['promotions with a suffix', 'promotionsx'],
+    ['a 129-character user id', `user:${'u'.repeat(129)}`],
+    ['a 129-character order id', `order:${'o'.repeat(129)}`],
+    ['a 65-character segment', `promotions:${'s'.repeat(65)}`],
+    ['a leading colon', ':u1'],
+  ])('when the channel has %s, then it is rejected', (_what, name) => {
+    expect(parseChannel(name)).toBeUndefined();
+  });
+
+  it('when parseChannel accepts or rejects a name, then CHANNEL_PATTERN agrees', () => {
+    const re = new RegExp(CHANNEL_PATTERN);
+    const names = [
+      'user:u1',
+      'order:o.1',
+      'promotions',
+      'promotions:vip',
+      'user:',
+      'promotions:a@b',
+      'room:x',
+      'user',
+    ];
+    for (const name of names) expect(re.test(name)).toBe(parseChannel(name) !== undefined);
+  });
+});
