@@ -134,7 +134,7 @@ export class Connection implements Subscriber {
     this.alive = true;
     if (!this.bucket.take()) {
       this.rejectedFrames++;
-      if (this.rejectedFrames === 1) this.sendError('rate_limited', undefined);
+      if (this.rejectedFrames === 1) this.enqueue(() => this.sendError('rate_limited', undefined));
       if (this.rejectedFrames >= this.ctx.limits.floodCloseAfter) {
         this.ctx.metrics.closes.inc({ reason: 'flood' });
         this.close(CloseCodes.policyViolation, 'flood');
@@ -142,23 +142,31 @@ export class Connection implements Subscriber {
       return;
     }
     this.rejectedFrames = 0;
-    if (isBinary) {
-      this.sendError('bad_frame', undefined, 'Frames must be JSON text frames');
-      return;
-    }
+    if (isBinary) return this.reject('bad_frame', undefined, 'Frames must be JSON text frames');
     const decoded = decodeClientFrame(data.toString('utf8'));
-    if (!decoded.ok) {
-      this.sendError(decoded.code, decoded.ref, decoded.message);
-      return;
-    }
+    if (!decoded.ok) return this.reject(decoded.code, decoded.ref, decoded.message);
     const frame = decoded.frame;
-    this.enqueue(() => this.handle(frame));
+    const channel = frame.type === 'subscribe' || frame.type === 'unsubscribe' ? frame.channel : undefined;
+    this.enqueue(() => this.handle(frame), frame.ref, channel);
   }
 
-  private enqueue(task: () => Promise<void>): void {
+  /**
+   * Answers a frame that could not be decoded, in order with the replies to earlier frames. Before
+   * authentication nothing but `auth` and `ping` is accepted, so the connection is then closed 4001.
+   */
+  private reject(code: WsErrorCode, requestRef: Ref | undefined, message: string): void {
+    this.enqueue(() => {
+      if (this.state === 'authenticating')
+        this.fail(code, CloseCodes.unauthorized, 'not authenticated', requestRef);
+      else this.sendError(code, requestRef, message);
+    });
+  }
+
+  /** Runs `task` after every earlier frame's; a failure becomes an `internal` error for that request. */
+  private enqueue(task: () => Promise<void> | void, requestRef?: Ref, channel?: string): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
       this.log.error({ err }, 'frame handling failed');
-      this.sendError('internal', undefined);
+      this.sendError('internal', requestRef, undefined, channel);
     });
   }
 
@@ -193,7 +201,18 @@ export class Connection implements Subscriber {
       const code = result.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized;
       return this.fail(result.code, code, result.code, requestRef);
     }
-    const claims = result.claims;
+    try {
+      await this.open(result.claims, requestRef);
+    } catch (err) {
+      // State unreachable: do not leave a half-open, unauthenticated connection behind.
+      this.log.error({ err }, 'could not open the connection');
+      this.releasePresence(result.claims.userId);
+      this.fail('unavailable', CloseCodes.internalError, 'state unavailable', requestRef);
+    }
+  }
+
+  /** Registers an authenticated connection (presence, session) and sends `welcome`. */
+  private async open(claims: TokenClaims, requestRef: Ref | undefined): Promise<void> {
     const { presence, sessions } = this.ctx.state;
     const count = await presence.add(claims.userId, this.id, this.ctx.nodeId);
     this.presenceAdded = true;
@@ -283,10 +302,17 @@ export class Connection implements Subscriber {
       const held = this.pending.get(channel) ?? [];
       this.pending.delete(channel);
       for (const message of held) if (message.offset > position.offset) this.writePrepared(message.frame);
-      if (this.sessionId !== undefined) await this.ctx.state.sessions.addChannel(this.sessionId, channel);
     } catch (err) {
       this.dropChannel(channel);
       throw err;
+    }
+    // The live subscription stands even if recording it for resume fails; that is only logged.
+    if (this.sessionId !== undefined) {
+      await this.ctx.state.sessions
+        .addChannel(this.sessionId, channel)
+        .catch((err: unknown) =>
+          this.log.warn({ err, channel }, 'could not record the subscription in the session'),
+        );
     }
   }
 
@@ -294,7 +320,13 @@ export class Connection implements Subscriber {
     if (!this.channels.has(channel)) return this.sendError('not_subscribed', requestRef, undefined, channel);
     this.dropChannel(channel);
     this.send({ type: 'unsubscribed', channel, ...ref(requestRef) });
-    if (this.sessionId !== undefined) await this.ctx.state.sessions.removeChannel(this.sessionId, channel);
+    if (this.sessionId !== undefined) {
+      await this.ctx.state.sessions
+        .removeChannel(this.sessionId, channel)
+        .catch((err: unknown) =>
+          this.log.warn({ err, channel }, 'could not remove the subscription from the session'),
+        );
+    }
   }
 
   private dropChannel(channel: string): void {

@@ -12,6 +12,8 @@ export interface PublishInput {
   event: string;
   /** The message data, already serialized as JSON (the API serialized it once to check its size). */
   dataJson: string;
+  /** Message id; one event published to several channels keeps one id. Default: a new UUID. */
+  id?: string;
 }
 
 export interface PublishedMessage {
@@ -35,7 +37,7 @@ export class Publisher {
   /** Rejects with `BusUnavailableError` when the bus does not take the message. */
   async publish(input: PublishInput): Promise<PublishedMessage> {
     const { offset, epoch } = await this.offsets.next(input.channel);
-    const id = randomUUID();
+    const id = input.id ?? randomUUID();
     const ts = Date.now();
     // The frame is assembled around the pre-serialized data instead of re-stringifying it.
     const frameJson =

@@ -28,17 +28,17 @@ export type WsErrorCode = keyof typeof WsErrors;
 export const CloseCodes = {
   /** Node is shutting down or draining; reconnect (to any node). */
   goingAway: 1001,
-  /** Malformed traffic or a flood that went on after a rate_limited error. Do not retry unchanged. */
+  /** A flood that went on after a rate_limited error. Do not retry unchanged. */
   policyViolation: 1008,
   /** A client frame exceeded the maximum frame size. */
   messageTooBig: 1009,
-  /** Unexpected server error; reconnect with backoff. */
+  /** The server could not set the connection up (state unavailable); reconnect with backoff. */
   internalError: 1011,
   /** Node restarting (drain); reconnect elsewhere, resume. */
   serviceRestart: 1012,
   /** Slow consumer: the client did not read fast enough. Reconnect and resume. */
   tryAgainLater: 1013,
-  /** Authentication failed: token missing, invalid or wrong algorithm. Get a new token first. */
+  /** Authentication failed (invalid token, wrong algorithm), or a frame other than auth/ping came first. */
   unauthorized: 4001,
   /** No auth frame within the auth timeout. */
   authTimeout: 4002,

@@ -3,7 +3,7 @@
  *
  * Every frame is one JSON object in one WebSocket text frame and carries a `type`. Client frames may
  * carry a `ref` (string or number, chosen by the client); the server echoes it on the reply to that
- * frame (`subscribed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
+ * frame (`welcome`, `subscribed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
  * The full description with examples lives in docs/protocol.md; this file is the typed source of truth.
  */
 
@@ -47,7 +47,10 @@ export interface WelcomeFrame {
   session: string;
   node: string;
   user: string;
-  /** The client should send `ping` at least this often; the server pings at the same interval. */
+  /**
+   * The server sends a WebSocket ping this often and drops peers that did not answer the previous one.
+   * Browsers cannot see those pings: send an app-level `ping` about this often to detect a dead link.
+   */
   heartbeatMs: number;
   limits: { maxFrameBytes: number; maxSubscriptions: number; messagesPerSecond: number };
   ref?: Ref;

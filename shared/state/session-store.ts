@@ -4,7 +4,7 @@
  *
  * Semantics every driver keeps (test/contracts/session-store.contract.ts):
  *  - `create` stores a session with no channels; it expires `ttlSeconds` after the last
- *    `create`/`touch`/`detach` unless touched again.
+ *    `create`/`touch` unless touched again (a closed connection's session is touched once, then left).
  *  - `addChannel`/`removeChannel` are idempotent and do nothing for an unknown (or expired) session.
  *  - `get` returns `undefined` for an unknown or expired session; `channels` is a set (no duplicates,
  *    order unspecified).

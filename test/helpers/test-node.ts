@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../shared/config/config.js';
 import { HeraldNode } from '../../services/node/herald-node.js';
+import type { Drivers } from '../../services/node/drivers.js';
 import { TEST_SECRET } from './tokens.js';
 
 export const PUBLISH_KEY = 'test-publish-key';
@@ -17,7 +18,7 @@ export interface TestNode {
 }
 
 /** Starts a node on an ephemeral port with memory drivers; `env` overrides configuration variables. */
-export async function startTestNode(env: Record<string, string> = {}): Promise<TestNode> {
+export async function startTestNode(env: Record<string, string> = {}, drivers?: Drivers): Promise<TestNode> {
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -31,6 +32,7 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<T
     config,
     log: pino({ level: config.logLevel }),
     processMetrics: false,
+    ...(drivers ? { drivers } : {}),
   });
   const { url } = await node.start();
   return { node, config, url, wsUrl: `${url.replace('http', 'ws')}/ws`, stop: () => node.stop() };

@@ -41,6 +41,7 @@ describe('delivery on one node', () => {
     expect(first.status).toBe(202);
     const firstBody = (await first.json()) as { messages: { channel: string; offset: number; id: string }[] };
     expect(firstBody.messages.map((m) => m.channel)).toEqual(['user:alice', 'order:o-1']);
+    expect(firstBody.messages[0]!.id).toBe(firstBody.messages[1]!.id);
     expect((await aliceOrderTab.subscribe('order:o-1')).type).toBe('subscribed');
 
     const second = await post('/v1/orders/o-1/events', {

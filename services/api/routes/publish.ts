@@ -3,6 +3,7 @@
  * Inputs are validated completely before anything is published, so a rejected request publishes
  * nothing (a batch is all-or-nothing at validation time).
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PublishInput, PublishedMessage } from '../../../shared/core/publisher.js';
 import { orderChannel, promotionsChannel, userChannel } from '../../../shared/protocol/channels.js';
@@ -71,8 +72,9 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
         occurredAt: occurredAt ?? new Date().toISOString(),
         ...(details ? { details } : {}),
       };
-      const inputs = [prepare(userChannel(userId), 'order.status', data)];
-      inputs.push({ ...inputs[0]!, channel: orderChannel(orderId) });
+      // One event on two channels: both messages carry the same id, so a client on both can dedupe.
+      const forUser = { ...prepare(userChannel(userId), 'order.status', data), id: randomUUID() };
+      const inputs = [forUser, { ...forUser, channel: orderChannel(orderId) }];
       const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
       if (owner !== userId)
         throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);
