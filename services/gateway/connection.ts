@@ -23,7 +23,7 @@ import {
 } from '../../shared/protocol/frames.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import type { ChannelAccess } from './channel-access.js';
-import type { Fanout, Subscriber } from './fanout.js';
+import type { Corkable, Fanout, Subscriber, WriteCoalescer } from './fanout.js';
 import { TokenBucket } from './rate-limiter.js';
 
 /** What every connection of one gateway shares. */
@@ -34,6 +34,7 @@ export interface ConnectionContext {
   verifier: TokenVerifier;
   access: ChannelAccess;
   fanout: Fanout;
+  coalescer: WriteCoalescer;
   state: StateDrivers;
   metrics: Metrics;
   log: Logger;
@@ -45,11 +46,12 @@ export interface ConnectionContext {
 
 interface WsInternals {
   _sender?: { sendFrame?: (list: Buffer[], cb?: (err?: Error) => void) => void };
+  _socket?: { cork(): void; uncork(): void };
 }
 
 type State = 'authenticating' | 'open' | 'closed';
 
-export class Connection implements Subscriber {
+export class Connection implements Subscriber, Corkable {
   readonly id = randomUUID();
   private state: State = 'authenticating';
   private claims: TokenClaims | undefined;
@@ -63,6 +65,8 @@ export class Connection implements Subscriber {
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private presenceAdded = false;
+  /** True while this turn's writes are held back by the coalescer. */
+  private corked = false;
   /** Set by the heartbeat: false after a ping until the peer shows a sign of life. */
   alive = true;
 
@@ -115,8 +119,13 @@ export class Connection implements Subscriber {
   }
 
   private writePrepared(frame: Buffer): void {
-    const sender = (this.ws as unknown as WsInternals)._sender;
+    const internals = this.ws as unknown as WsInternals;
+    const sender = internals._sender;
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.corked && internals._socket !== undefined) {
+      this.corked = true;
+      this.ctx.coalescer.cork(this);
+    }
     // ws has no public "send pre-framed bytes"; engine.io uses the same internal for the same reason.
     // Without compression ws writes synchronously, so ordering with ws.send() is preserved.
     if (sender?.sendFrame !== undefined) sender.sendFrame([frame]);
@@ -125,6 +134,15 @@ export class Connection implements Subscriber {
       this.ctx.metrics.closes.inc({ reason: 'slow_consumer' });
       this.close(CloseCodes.tryAgainLater, 'slow consumer');
     }
+  }
+
+  cork(): void {
+    (this.ws as unknown as WsInternals)._socket?.cork();
+  }
+
+  uncork(): void {
+    this.corked = false;
+    (this.ws as unknown as WsInternals)._socket?.uncork();
   }
 
   // ---- inbound ------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
  *    the JSON was produced once on the publishing node and is never parsed or re-encoded here;
  *  - per recipient: one `socket.write` of that shared buffer plus a buffered-bytes check. No
  *    per-recipient serialization, framing, masking, allocation or promise.
+ *  - per socket and event-loop turn: one syscall. A socket is corked at its first write of a turn and
+ *    uncorked once after it (WriteCoalescer), so a burst of N messages leaves in one writev, not N.
  * Server frames are unmasked and we never compress, so one frame's bytes are valid for every socket.
  */
 import type { ChannelKind } from '../../shared/protocol/channels.js';
@@ -50,6 +52,39 @@ export function channelKind(channel: string): ChannelKind {
     default:
       return channel.length === 10 ? 'promotions' : 'segment';
   }
+}
+
+/** A socket that can hold writes back (net.Socket's cork/uncork), as the coalescer sees it. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Corks each written socket once per event-loop turn and uncorks them all in one `setImmediate`
+ * after the turn, so everything delivered in one turn (a bus burst, a batch) goes out per socket in
+ * a single syscall. Costs one array push per socket per turn; adds at most one turn of latency.
+ */
+export class WriteCoalescer {
+  private corked: Corkable[] = [];
+  private scheduled = false;
+
+  /** Call before the first write of a turn to `target`; the caller tracks "already corked". */
+  cork(target: Corkable): void {
+    target.cork();
+    this.corked.push(target);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const corked = this.corked;
+    this.corked = [];
+    for (const target of corked) target.uncork();
+  };
 }
 
 export class Fanout {

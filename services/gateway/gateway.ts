@@ -17,7 +17,7 @@ import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import { Fanout } from './fanout.js';
+import { Fanout, WriteCoalescer } from './fanout.js';
 
 export const WS_PATH = '/ws';
 
@@ -57,6 +57,7 @@ export class Gateway implements DeliverySink {
       verifier: options.verifier,
       access: new ChannelAccess(options.state.orderOwners),
       fanout: this.fanout,
+      coalescer: new WriteCoalescer(),
       state: options.state,
       metrics,
       log,

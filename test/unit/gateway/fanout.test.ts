@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelKind } from '../../../shared/protocol/channels.js';
-import { channelKind, Fanout, prepareTextFrame, type Subscriber } from '../../../services/gateway/fanout.js';
+import {
+  channelKind,
+  Fanout,
+  prepareTextFrame,
+  WriteCoalescer,
+  type Subscriber,
+} from '../../../services/gateway/fanout.js';
 
 interface Call {
   channel: string;
@@ -221,5 +227,36 @@ describe('Fanout.deliver', () => {
     expect(subs.map((s) => s.calls.length)).toEqual([1, 1, 1, 1]);
     expect([fanout.subscriptions, fanout.channelCount]).toEqual([0, 0]);
     expect(fanout.deliver(channel, 2, Buffer.from('{}'))).toBe(0);
+  });
+});
+
+describe('WriteCoalescer', () => {
+  const target = () => {
+    const calls: string[] = [];
+    return { calls, cork: () => calls.push('cork'), uncork: () => calls.push('uncork') };
+  };
+
+  it('when targets are corked during a turn, then each is uncorked once after the turn, in order', async () => {
+    const coalescer = new WriteCoalescer();
+    const a = target();
+    const b = target();
+    coalescer.cork(a);
+    coalescer.cork(b);
+    expect(a.calls).toEqual(['cork']);
+    expect(b.calls).toEqual(['cork']);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(a.calls).toEqual(['cork', 'uncork']);
+    expect(b.calls).toEqual(['cork', 'uncork']);
+  });
+
+  it('when a target is corked again in a later turn, then that turn gets its own flush', async () => {
+    const coalescer = new WriteCoalescer();
+    const a = target();
+    coalescer.cork(a);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    coalescer.cork(a);
+    expect(a.calls).toEqual(['cork', 'uncork', 'cork']);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(a.calls).toEqual(['cork', 'uncork', 'cork', 'uncork']);
   });
 });
