@@ -61,6 +61,8 @@ export class Connection implements Subscriber, Corkable {
   private readonly pending = new Map<string, { offset: number; frame: Buffer }[]>();
   private readonly bucket: TokenBucket;
   private rejectedFrames = 0;
+  /** Set once a flood is to be closed: later frames are ignored while earlier replies drain. */
+  private flooded = false;
   private queue: Promise<void> = Promise.resolve();
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -148,14 +150,18 @@ export class Connection implements Subscriber, Corkable {
   // ---- inbound ------------------------------------------------------------------------------------
 
   private onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.flooded) return;
     this.alive = true;
     if (!this.bucket.take()) {
       this.rejectedFrames++;
       if (this.rejectedFrames === 1) this.enqueue(() => this.sendError('rate_limited', undefined));
       if (this.rejectedFrames >= this.ctx.limits.floodCloseAfter) {
-        this.ctx.metrics.closes.inc({ reason: 'flood' });
-        this.close(CloseCodes.policyViolation, 'flood');
+        // Closed after the replies to the frames before it, so the client sees rate_limited first.
+        this.flooded = true;
+        this.enqueue(() => {
+          this.ctx.metrics.closes.inc({ reason: 'flood' });
+          this.close(CloseCodes.policyViolation, 'flood');
+        });
       }
       return;
     }
@@ -175,7 +181,7 @@ export class Connection implements Subscriber, Corkable {
   private reject(code: WsErrorCode, requestRef: Ref | undefined, message: string): void {
     this.enqueue(() => {
       if (this.state === 'authenticating')
-        this.fail(code, CloseCodes.unauthorized, 'not authenticated', requestRef);
+        this.fail(code, CloseCodes.unauthorized, 'not authenticated', requestRef, message);
       else this.sendError(code, requestRef, message);
     });
   }
@@ -374,9 +380,9 @@ export class Connection implements Subscriber, Corkable {
   }
 
   /** Sends a coded error, then closes with `closeCode`. */
-  fail(code: WsErrorCode, closeCode: number, reason: string, requestRef?: Ref): void {
+  fail(code: WsErrorCode, closeCode: number, reason: string, requestRef?: Ref, message?: string): void {
     if (this.state === 'closed') return;
-    this.sendError(code, requestRef);
+    this.sendError(code, requestRef, message);
     this.close(closeCode, reason);
   }
 

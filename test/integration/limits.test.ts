@@ -68,6 +68,18 @@ describe('bad input and limits on the WebSocket', () => {
     await expectOthersServed();
   });
 
+  it('when a whole flood arrives in one network read, then the accepted frames are answered and rate_limited comes before the 1008 close', async () => {
+    const c = await TestClient.open(t.wsUrl, await mintToken('flood-burst'));
+    const socket = (c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (let i = 0; i < 40; i++) c.send({ type: 'ping', ref: i });
+    socket.uncork();
+    expect(await c.waitClose()).toBe(1008);
+    const types = c.frames.slice(1).map((f) => f.type);
+    expect(types).toEqual(['pong', 'pong', 'pong', 'pong', 'pong', 'error']);
+    expect(c.frames.at(-1)).toMatchObject({ code: 'rate_limited' });
+  });
+
   it('when a client floods, then rate_limited first and close 1008 if it goes on', async () => {
     const c = await TestClient.open(t.wsUrl, await mintToken('flood'));
     for (let i = 0; i < 40; i++) c.send({ type: 'ping', ref: i });

@@ -30,6 +30,16 @@ describe('frame ordering and failures', () => {
     expect(await c.waitClose()).toBe(4001);
   });
 
+  it('when a binary frame comes before authentication, then bad_frame says why and the connection closes 4001', async () => {
+    const c = await TestClient.connect(t.wsUrl);
+    c.ws.send(Buffer.from([0xde, 0xad]), { binary: true });
+    expect(await c.next('error')).toMatchObject({
+      code: 'bad_frame',
+      message: 'Frames must be JSON text frames',
+    });
+    expect(await c.waitClose()).toBe(4001);
+  });
+
   it('when a ping comes before authentication, then it is answered and the connection stays', async () => {
     const c = await TestClient.connect(t.wsUrl);
     c.send({ type: 'ping', ref: 'early' });
