@@ -108,8 +108,14 @@ export class HeraldNode {
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
     await this.drivers.bus.close();
-    const { sessions, presence, orderOwners, offsets } = this.drivers.state;
-    await Promise.all([sessions.close(), presence.close(), orderOwners.close(), offsets.close()]);
+    const { sessions, presence, orderOwners, offsets, registry } = this.drivers.state;
+    await Promise.all([
+      sessions.close(),
+      presence.close(),
+      orderOwners.close(),
+      offsets.close(),
+      registry.close(),
+    ]);
     this.log.info('herald node stopped');
   }
 }

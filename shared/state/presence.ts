@@ -8,6 +8,10 @@
  *  - `get` answers the user's connection count and the distinct nodes holding them (sorted); an
  *    unknown user has 0 connections and no nodes. Three tabs of one browser are one user with three
  *    connections.
+ *  - Connections added through a driver stay while that driver is open. A driver that goes away
+ *    without removing them (its process crashed) stops refreshing them, and they disappear within the
+ *    driver's presence TTL, so a dead node never keeps users "online". (Memory: they die with it.)
+ *  - `close` stops refreshing; it does not remove the connections (removal is the gateway's job).
  */
 export interface UserPresence {
   connections: number;

@@ -1,4 +1,5 @@
 import type { ChannelOffsets } from './channel-offsets.js';
+import type { NodeRegistry } from './node-registry.js';
 import type { OrderOwners } from './order-owners.js';
 import type { Presence } from './presence.js';
 import type { SessionStore } from './session-store.js';
@@ -9,4 +10,5 @@ export interface StateDrivers {
   presence: Presence;
   orderOwners: OrderOwners;
   offsets: ChannelOffsets;
+  registry: NodeRegistry;
 }

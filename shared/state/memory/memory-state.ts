@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelOffsets, ChannelPosition } from '../channel-offsets.js';
+import type { NodeAnnouncement, NodeRecord, NodeRegistry } from '../node-registry.js';
 import type { OrderOwners } from '../order-owners.js';
 import type { Presence, UserPresence } from '../presence.js';
 import type { SessionRecord, SessionStore } from '../session-store.js';
@@ -142,11 +143,45 @@ export class MemoryChannelOffsets implements ChannelOffsets {
   }
 }
 
+export class MemoryNodeRegistry implements NodeRegistry {
+  private readonly nodes = new ExpiringMap<string, NodeRecord>();
+  private readonly ids = new Set<string>();
+
+  heartbeat(node: NodeAnnouncement, ttlSeconds: number): Promise<void> {
+    this.nodes.set(node.id, { ...node, lastHeartbeat: Date.now() }, ttlSeconds);
+    this.ids.add(node.id);
+    return done;
+  }
+
+  list(): Promise<NodeRecord[]> {
+    const live: NodeRecord[] = [];
+    for (const id of [...this.ids].sort()) {
+      const record = this.nodes.get(id);
+      if (record === undefined) this.ids.delete(id);
+      else live.push({ ...record });
+    }
+    return Promise.resolve(live);
+  }
+
+  remove(nodeId: string): Promise<void> {
+    this.nodes.delete(nodeId);
+    this.ids.delete(nodeId);
+    return done;
+  }
+
+  close(): Promise<void> {
+    this.nodes.close();
+    this.ids.clear();
+    return done;
+  }
+}
+
 export function createMemoryState(): StateDrivers {
   return {
     sessions: new MemorySessionStore(),
     presence: new MemoryPresence(),
     orderOwners: new MemoryOrderOwners(),
     offsets: new MemoryChannelOffsets(),
+    registry: new MemoryNodeRegistry(),
   };
 }
