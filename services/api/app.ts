@@ -14,6 +14,7 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ApiError, ApiErrors, type ApiErrorCode } from './errors.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import { publishRoutes } from './routes/publish.js';
 import { userRoutes } from './routes/users.js';
@@ -111,6 +112,7 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(healthRoutes, { deps });
   await app.register(publishRoutes, { deps, prefix: '/v1' });
   await app.register(userRoutes, { deps, prefix: '/v1' });
+  await app.register(clusterRoutes, { deps, prefix: '/v1' });
   return app;
 }
 

@@ -112,3 +112,18 @@ export const ReadyReply = Type.Object({
   node: Type.String(),
   reasons: Type.Array(Type.String()),
 });
+
+export const ClusterNode = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  connections: Type.Integer(),
+  capacity: Type.Number(),
+  load: Type.Number({ description: 'connections / capacity' }),
+  draining: Type.Boolean(),
+  startedAt: Type.Integer({ description: 'ms since the Unix epoch' }),
+  lastHeartbeat: Type.Integer({ description: 'ms since the Unix epoch' }),
+});
+export const ClusterReply = Type.Object({
+  self: Type.String({ description: 'Id of the node that answered' }),
+  nodes: Type.Array(ClusterNode),
+});

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
 import { channelKind } from '../gateway/fanout.js';
 import { createDrivers, type Drivers } from './drivers.js';
+import { RegistryHeartbeat } from './registry-heartbeat.js';
 
 export interface HeraldNodeOptions {
   config: Config;
@@ -39,6 +40,8 @@ class Readiness {
 
 export class HeraldNode {
   private stopped: Promise<void> | undefined;
+  private heartbeat: RegistryHeartbeat | undefined;
+  private readonly startedAt = Date.now();
 
   private constructor(
     readonly config: Config,
@@ -89,8 +92,26 @@ export class HeraldNode {
     await this.app.listen({ port: this.config.port, host: this.config.host });
     const { port } = this.app.server.address() as AddressInfo;
     const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
-    this.log.info({ port, node: this.config.nodeId }, 'herald node listening');
-    return { port, url: `http://${host}:${port}` };
+    const url = `http://${host}:${port}`;
+    // With PORT=0 the configured public URL names port 0; announce the bound one instead.
+    const publicUrl = this.config.port === 0 ? url : this.config.node.publicUrl;
+    const { nodeId, node } = this.config;
+    this.heartbeat = new RegistryHeartbeat(
+      this.drivers.state.registry,
+      () => ({
+        id: nodeId,
+        url: publicUrl,
+        connections: this.gateway.connectionCount,
+        capacity: node.capacity,
+        draining: this.readiness.stopping,
+        startedAt: this.startedAt,
+      }),
+      node,
+      this.log.child({ service: 'registry' }),
+    );
+    await this.heartbeat.start();
+    this.log.info({ port, node: nodeId, publicUrl }, 'herald node listening');
+    return { port, url };
   }
 
   notReadyReasons(): string[] {
@@ -105,6 +126,7 @@ export class HeraldNode {
 
   private async shutdown(): Promise<void> {
     this.readiness.stopping = true;
+    await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
     await this.drivers.bus.close();

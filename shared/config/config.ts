@@ -46,6 +46,22 @@ export interface Config {
   sessionTtlSeconds: number;
   orderOwnerTtlSeconds: number;
   shutdownTimeoutMs: number;
+  /** This node in the registry: where clients reach it and how much load it takes. */
+  node: { publicUrl: string; capacity: number; heartbeatMs: number; ttlSeconds: number };
+  /** Cluster drivers; both set, or neither (then the embedded memory drivers run). */
+  redis: {
+    prefix: string;
+    commandTimeoutMs: number;
+    presenceTtlSeconds: number;
+    channelStateTtlSeconds: number;
+  };
+  amqp: {
+    exchange: string;
+    prefetch: number;
+    queueMaxLength: number;
+    queueExpiresMs: number;
+    publishTimeoutMs: number;
+  };
   /** True when demo secrets were filled in because none were configured (development only). */
   demoCredentials: { jwt: boolean; apiKeys: boolean };
 }
@@ -139,6 +155,61 @@ export const INT_OPTIONS = {
     min: 100,
     max: 600_000,
   },
+  NODE_CAPACITY: {
+    doc: 'Relative capacity weight of this node (the director balances by load/capacity)',
+    def: 1,
+    min: 1,
+    max: 1000,
+  },
+  NODE_HEARTBEAT_MS: {
+    doc: 'How often the node refreshes its node-registry entry',
+    def: 2_000,
+    min: 100,
+    max: 60_000,
+  },
+  NODE_TTL_SECONDS: {
+    doc: 'A node that stopped heartbeating leaves the registry after this long',
+    def: 10,
+    min: 1,
+    max: 3_600,
+  },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    doc: 'Timeout of one Redis command on the request path',
+    def: 1_000,
+    min: 50,
+    max: 60_000,
+  },
+  PRESENCE_TTL_SECONDS: {
+    doc: "A crashed node's connections leave presence after this long",
+    def: 30,
+    min: 3,
+    max: 3_600,
+  },
+  CHANNEL_STATE_TTL_SECONDS: {
+    doc: 'Idle time after which a channel offset counter expires (its epoch then changes)',
+    def: 604_800,
+    min: 60,
+    max: 31_536_000,
+  },
+  AMQP_PREFETCH: { doc: 'Unacknowledged bus messages a node takes at once', def: 1_000, min: 1, max: 65_535 },
+  AMQP_QUEUE_MAX_LENGTH: {
+    doc: "Bound of a node's bus queue; the oldest messages go first when it is full",
+    def: 100_000,
+    min: 100,
+    max: 10_000_000,
+  },
+  AMQP_QUEUE_EXPIRES_MS: {
+    doc: "A dead node's bus queue is deleted after it has had no consumer this long",
+    def: 60_000,
+    min: 1_000,
+    max: 86_400_000,
+  },
+  AMQP_PUBLISH_TIMEOUT_MS: {
+    doc: 'Longest wait for the broker on a publish before answering 503 bus_unavailable',
+    def: 2_000,
+    min: 50,
+    max: 60_000,
+  },
 } as const satisfies Record<string, IntSpec>;
 
 export const STRING_OPTIONS = {
@@ -154,6 +225,10 @@ export const STRING_OPTIONS = {
   JWT_AUDIENCE: 'Required `aud` claim, when set',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
   ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
+  PUBLIC_URL:
+    'Base URL clients reach this node at, published in the node registry (default http://HOST:PORT)',
+  REDIS_PREFIX: 'Prefix of every Redis key Herald writes (default herald:)',
+  AMQP_EXCHANGE: 'Name of the durable fanout exchange of the cluster bus (default herald.bus)',
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -257,10 +332,27 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('REDIS_URL must start with redis:// or rediss://');
   if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl))
     problems.push('AMQP_URL must start with amqp:// or amqps://');
+  if ((redisUrl === undefined) !== (amqpUrl === undefined)) {
+    problems.push(
+      'REDIS_URL and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',
+    );
+  }
+  const redisPrefix = nonEmpty(env, 'REDIS_PREFIX') ?? 'herald:';
+  if (!/^[A-Za-z0-9:._-]{1,64}$/.test(redisPrefix))
+    problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9:._-]');
+  const exchange = nonEmpty(env, 'AMQP_EXCHANGE') ?? 'herald.bus';
+  if (!/^[A-Za-z0-9:._-]{1,200}$/.test(exchange))
+    problems.push('AMQP_EXCHANGE must be 1-200 characters of [A-Za-z0-9:._-]');
+  const port = int('PORT');
+  const host = nonEmpty(env, 'HOST') ?? '0.0.0.0';
+  const publicUrl = nonEmpty(env, 'PUBLIC_URL');
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+$/.test(publicUrl)) {
+    problems.push('PUBLIC_URL must look like http://10.0.0.5:8080 (no path)');
+  }
 
   const config: Config = {
-    port: int('PORT'),
-    host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
+    port,
+    host,
     nodeId,
     nodeEnv,
     logLevel,
@@ -288,11 +380,34 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: int('SESSION_TTL_SECONDS'),
     orderOwnerTtlSeconds: int('ORDER_OWNER_TTL_SECONDS'),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS'),
+    node: {
+      // PORT=0 (tests) binds an ephemeral port; the node then fills this in once it is listening.
+      publicUrl: publicUrl ?? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+      capacity: int('NODE_CAPACITY'),
+      heartbeatMs: int('NODE_HEARTBEAT_MS'),
+      ttlSeconds: int('NODE_TTL_SECONDS'),
+    },
+    redis: {
+      prefix: redisPrefix,
+      commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
+      presenceTtlSeconds: int('PRESENCE_TTL_SECONDS'),
+      channelStateTtlSeconds: int('CHANNEL_STATE_TTL_SECONDS'),
+    },
+    amqp: {
+      exchange,
+      prefetch: int('AMQP_PREFETCH'),
+      queueMaxLength: int('AMQP_QUEUE_MAX_LENGTH'),
+      queueExpiresMs: int('AMQP_QUEUE_EXPIRES_MS'),
+      publishTimeoutMs: int('AMQP_PUBLISH_TIMEOUT_MS'),
+    },
     demoCredentials: { jwt: demoJwt, apiKeys: demoKeys },
   };
 
   if (config.ws.messageBurst < config.ws.messagesPerSecond) {
     problems.push('WS_MESSAGE_BURST must be at least WS_MESSAGES_PER_SECOND');
+  }
+  if (config.node.ttlSeconds * 1000 < 2 * config.node.heartbeatMs) {
+    problems.push('NODE_TTL_SECONDS must cover at least two NODE_HEARTBEAT_MS intervals');
   }
   if (config.api.maxDataBytes > config.api.bodyLimitBytes) {
     problems.push('API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES');

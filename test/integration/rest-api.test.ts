@@ -239,6 +239,32 @@ describe('REST API bad input', () => {
 });
 
 describe('operations endpoints', () => {
+  it('when the cluster view is asked for, then it lists this node with its URL and a fresh heartbeat', async () => {
+    expect((await call('GET', '/v1/cluster', { auth: PUBLISH_ONLY })).status).toBe(403);
+    const before = Date.now();
+    const res = await t.node.app.inject({
+      method: 'GET',
+      url: '/v1/cluster',
+      headers: { authorization: ADMIN },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{
+      self: string;
+      nodes: { id: string; url: string; lastHeartbeat: number; load: number }[];
+    }>();
+    expect(body.self).toBe(t.config.nodeId);
+    expect(body.nodes).toHaveLength(1);
+    expect(body.nodes[0]).toMatchObject({
+      id: t.config.nodeId,
+      url: t.url,
+      connections: 0,
+      capacity: 1,
+      load: 0,
+      draining: false,
+    });
+    expect(body.nodes[0]!.lastHeartbeat).toBeGreaterThan(before - 60_000);
+  });
+
   it('serves /healthz, /readyz, /metrics and the OpenAPI document', async () => {
     expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
