@@ -1,0 +1,286 @@
+/**
+ * The one ioredis client the five Redis state drivers share, and its lifecycle.
+ *
+ * Failure model (request path): a call never hangs and never runs late.
+ *  - ioredis' own offline queue is off (`enableOfflineQueue: false`): a command is only written to a
+ *    ready connection. While the client is connecting or reconnecting, calls wait here for `ready`, at
+ *    most `commandTimeoutMs`, and at most `maxOfflineQueue` of them at once (more reject at once). A
+ *    call that gave up is dropped, never sent later, so a caller told "failed" cannot find its write
+ *    applied minutes afterwards (an offset reserved twice would leave a gap).
+ *  - Every written command has `commandTimeout`; a connection that dies with commands in flight
+ *    rejects them at once (`maxRetriesPerRequest: 0`) and they are not resent on reconnect
+ *    (`autoResendUnfulfilledCommands: false`: `next` is not idempotent). A half-open socket that
+ *    stops answering is destroyed after `socketTimeout` and reconnected.
+ *  - The client reconnects by itself forever (jittered backoff capped at 2 s).
+ *  - Every failure surfaces as `StateUnavailableError` (cause: the ioredis error).
+ *
+ * Lifecycle: each driver takes a lease; closing a driver returns its lease (and only stops that
+ * driver). When the last lease is returned, or `close` is called, the client quits once.
+ */
+import { Redis, type ChainableCommander } from 'ioredis';
+import type { Logger } from 'pino';
+import { StateUnavailableError } from '../state-unavailable-error.js';
+
+export interface RedisConnectionOptions {
+  url: string;
+  nodeId: string;
+  commandTimeoutMs: number;
+  /** Calls allowed to wait for a (re)connection at once; more reject at once. 0: none wait. */
+  maxOfflineQueue: number;
+  log: Logger;
+}
+
+/** A Lua script run with EVALSHA (ioredis loads it on NOSCRIPT); `name` must be unique per client. */
+export interface LuaScript {
+  readonly name: string;
+  readonly lua: string;
+}
+
+/** Lua prologue: `now` is the Redis server's clock in milliseconds (one clock for every node). */
+export const LUA_NOW_MS =
+  "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
+
+/** A TTL in seconds (fractions allowed, like the memory drivers) as whole milliseconds, at least 1. */
+export function ttlMs(ttlSeconds: number): number {
+  if (!Number.isFinite(ttlSeconds)) throw new TypeError(`a TTL must be a finite number, got ${ttlSeconds}`);
+  return Math.max(1, Math.round(ttlSeconds * 1000));
+}
+
+type Arg = string | number;
+type ScriptHost = Record<string, (...args: Arg[]) => unknown>;
+type Replies = [error: Error | null, result: unknown][] | null;
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+export class RedisConnection {
+  readonly client: Redis;
+  /** The options' logger bound to `{ component: 'redis-state' }`, for the drivers too. */
+  readonly log: Logger;
+  private readonly waiters = new Set<Waiter>();
+  private readonly defined = new Set<string>();
+  private leases = 0;
+  private closing: Promise<void> | undefined;
+  private down = false;
+
+  constructor(private readonly options: RedisConnectionOptions) {
+    if (!Number.isInteger(options.commandTimeoutMs) || options.commandTimeoutMs <= 0)
+      throw new TypeError('commandTimeoutMs must be a positive integer');
+    if (!Number.isInteger(options.maxOfflineQueue) || options.maxOfflineQueue < 0)
+      throw new TypeError('maxOfflineQueue must be a non-negative integer');
+    this.log = options.log.child({ component: 'redis-state' });
+    this.client = new Redis(options.url, {
+      connectionName: `herald:${options.nodeId}`,
+      commandTimeout: options.commandTimeoutMs,
+      socketTimeout: Math.max(3 * options.commandTimeoutMs, 3_000),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: (attempt) =>
+        Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
+    });
+    // The URL may carry a password: it is never logged.
+    this.client.on('error', (err: Error) => {
+      if (this.down) this.log.debug({ err }, 'redis still unreachable');
+      else this.log.warn({ err }, 'redis error; state calls fail fast until it answers again');
+    });
+    this.client.on('close', () => {
+      if (!this.down && this.closing === undefined) this.log.warn('redis connection closed; reconnecting');
+      this.down = true;
+    });
+    this.client.on('ready', () => {
+      if (this.down) this.log.info('redis connection ready again');
+      this.down = false;
+      this.releaseWaiters();
+    });
+  }
+
+  /** True while commands can be written (the client is connected and ready). */
+  get ready(): boolean {
+    return this.closing === undefined && this.client.status === 'ready';
+  }
+
+  /**
+   * A driver's share of the client: its own closed flag; the last lease returned quits the client.
+   * `scripts` are the Lua scripts the driver runs (defined now, so pipelines made later know them).
+   */
+  lease(scripts: readonly LuaScript[] = []): RedisLease {
+    if (this.closing !== undefined) throw new StateUnavailableError('redis state drivers are closed');
+    for (const script of scripts) this.define(script);
+    this.leases += 1;
+    return new RedisLease(this, () => {
+      this.leases -= 1;
+      return this.leases === 0 ? this.close() : Promise.resolve();
+    });
+  }
+
+  /** Runs `op` once the client is ready (waiting at most commandTimeoutMs); failures become StateUnavailableError. */
+  async run<T>(what: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.closing !== undefined)
+      throw new StateUnavailableError(`redis ${what}: state drivers are closed`);
+    if (this.client.status !== 'ready') await this.waitUntilReady(what);
+    try {
+      return await op(this.client);
+    } catch (err) {
+      throw unavailable(what, err);
+    }
+  }
+
+  /** Runs a Lua script with explicit keys. */
+  script(what: string, script: LuaScript, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return this.run(
+      what,
+      (client) => this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>,
+    );
+  }
+
+  /** Queues a Lua script on a pipeline or transaction. */
+  queueScript(
+    pipeline: ChainableCommander,
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly Arg[],
+  ): void {
+    this.scriptOn(pipeline, script)(keys.length, ...keys, ...args);
+  }
+
+  /**
+   * Sends the commands `build` queues in one round trip, as a MULTI transaction when `atomic`;
+   * resolves with their results, or rejects with the first command error.
+   */
+  batch(what: string, atomic: boolean, build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
+    return this.run(what, async (client) => {
+      const pipeline = atomic ? client.multi() : client.pipeline();
+      build(pipeline);
+      return results(await pipeline.exec());
+    });
+  }
+
+  /** Quits the client once (pending waiters reject); later calls reject with StateUnavailableError. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new StateUnavailableError('redis state drivers closed while waiting for redis'));
+    }
+    this.waiters.clear();
+    if (this.client.status === 'ready') {
+      // QUIT lets replies to commands already sent arrive first; bounded by commandTimeout.
+      await this.client.quit().catch(() => undefined);
+    }
+    // Stops reconnecting too, when the client was not connected.
+    this.client.disconnect();
+  }
+
+  private define(script: LuaScript): void {
+    if (this.defined.has(script.name)) return;
+    this.client.defineCommand(script.name, { lua: script.lua });
+    this.defined.add(script.name);
+  }
+
+  /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
+  private scriptOn(target: Redis | ChainableCommander, script: LuaScript): (...args: Arg[]) => unknown {
+    const method = (target as unknown as ScriptHost)[script.name];
+    if (method === undefined || !this.defined.has(script.name))
+      throw new Error(`lua script ${script.name} was not declared when the driver took its lease`);
+    return method.bind(target);
+  }
+
+  private waitUntilReady(what: string): Promise<void> {
+    const { commandTimeoutMs, maxOfflineQueue } = this.options;
+    if (this.waiters.size >= maxOfflineQueue)
+      return Promise.reject(
+        new StateUnavailableError(
+          `redis ${what}: redis is ${this.client.status} and ${this.waiters.size} calls already wait for it`,
+        ),
+      );
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(
+            new StateUnavailableError(
+              `redis ${what}: redis not ready within ${commandTimeoutMs} ms (${this.client.status})`,
+            ),
+          );
+        }, commandTimeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  private releaseWaiters(): void {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+    this.waiters.clear();
+  }
+}
+
+/** One driver's handle on the shared connection. */
+export class RedisLease {
+  private closed = false;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  run<T>(what: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    return this.closed ? closedDriver(what) : this.connection.run(what, op);
+  }
+
+  script(what: string, script: LuaScript, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return this.closed ? closedDriver(what) : this.connection.script(what, script, keys, args);
+  }
+
+  queueScript(
+    pipeline: ChainableCommander,
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly Arg[],
+  ): void {
+    this.connection.queueScript(pipeline, script, keys, args);
+  }
+
+  batch(what: string, atomic: boolean, build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
+    return this.closed ? closedDriver(what) : this.connection.batch(what, atomic, build);
+  }
+
+  /** Idempotent: stops this driver; the client quits when every driver has closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return this.release();
+  }
+}
+
+function closedDriver(what: string): Promise<never> {
+  return Promise.reject(new StateUnavailableError(`redis ${what}: the driver is closed`));
+}
+
+function unavailable(what: string, err: unknown): StateUnavailableError {
+  if (err instanceof StateUnavailableError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StateUnavailableError(`redis ${what} failed: ${reason}`, { cause: err });
+}
+
+function results(replies: Replies): unknown[] {
+  if (replies === null) throw new Error('transaction aborted');
+  return replies.map(([error, result]) => {
+    if (error !== null) throw error;
+    return result;
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * Presence on Redis, per user: a sorted set of connection ids scored by their expiry (milliseconds on
+ * the Redis clock, so nodes with skewed clocks agree) and a hash connection id → node id, changed
+ * together by Lua scripts. Expired members are dropped by every add and get; both keys expire with
+ * their newest member, so a user nobody refreshes leaves no key behind.
+ *
+ * Liveness: the driver remembers the connections it added and re-adds them (fresh expiry) every
+ * presenceTtl/3 in one pipeline. A node that dies stops refreshing, and its connections vanish
+ * within presenceTtlSeconds. A refresh also restores connections Redis lost (restart, failover).
+ */
+import type { Logger } from 'pino';
+import type { Presence, UserPresence } from '../presence.js';
+import type { RedisKeys } from './keys.js';
+import {
+  LUA_NOW_MS,
+  ttlMs,
+  type LuaScript,
+  type RedisConnection,
+  type RedisLease,
+} from './redis-connection.js';
+import { asArray, asInteger, asStrings } from './replies.js';
+
+/** KEYS[1] zset, KEYS[2] hash: drops members whose expiry is not after `now`, from both. */
+const PURGE_EXPIRED = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for i = 1, #expired, 1000 do
+  redis.call('HDEL', KEYS[2], unpack(expired, i, math.min(i + 999, #expired)))
+end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end`;
+
+/** ARGV[1] TTL in ms, then connectionId, nodeId pairs: adds or refreshes them; returns the count. */
+const UPSERT: LuaScript = {
+  name: 'heraldPresenceUpsert',
+  lua: `${LUA_NOW_MS}
+${PURGE_EXPIRED}
+local expiry = now + tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] then
+  redis.call('PEXPIREAT', KEYS[1], newest[2])
+  redis.call('PEXPIREAT', KEYS[2], newest[2])
+end
+return redis.call('ZCARD', KEYS[1])`,
+};
+
+/** Returns { live connection count, distinct nodes (unsorted) }. */
+const GET: LuaScript = {
+  name: 'heraldPresenceGet',
+  lua: `${LUA_NOW_MS}
+${PURGE_EXPIRED}
+local count = redis.call('ZCARD', KEYS[1])
+local seen, nodes = {}, {}
+if count > 0 then
+  for _, node in ipairs(redis.call('HVALS', KEYS[2])) do
+    if not seen[node] then
+      seen[node] = true
+      nodes[#nodes + 1] = node
+    end
+  end
+end
+return {count, nodes}`,
+};
+
+/** What the driver added: userId → connectionId → entry (object identity tells one add from another). */
+type Added = Map<string, Map<string, { nodeId: string }>>;
+
+export class RedisPresence implements Presence {
+  private readonly lease: RedisLease;
+  private readonly added: Added = new Map();
+  private readonly ttlMs: number;
+  private readonly refresher: NodeJS.Timeout;
+  private refreshing = false;
+
+  constructor(
+    connection: RedisConnection,
+    private readonly keys: RedisKeys,
+    presenceTtlSeconds: number,
+    private readonly log: Logger,
+  ) {
+    if (!(presenceTtlSeconds > 0)) throw new TypeError('presenceTtlSeconds must be positive');
+    this.lease = connection.lease([UPSERT, GET]);
+    this.ttlMs = ttlMs(presenceTtlSeconds);
+    this.refresher = setInterval(() => void this.refresh(), Math.max(Math.floor(this.ttlMs / 3), 50));
+    this.refresher.unref();
+  }
+
+  async add(userId: string, connectionId: string, nodeId: string): Promise<number> {
+    // Remembered before the command is sent, so a remove issued meanwhile forgets it in the same order
+    // the two commands reach Redis.
+    const entry = { nodeId };
+    let connections = this.added.get(userId);
+    if (connections === undefined)
+      this.added.set(userId, (connections = new Map<string, { nodeId: string }>()));
+    connections.set(connectionId, entry);
+    try {
+      const count = await this.lease.script('presence add', UPSERT, this.userKeys(userId), [
+        this.ttlMs,
+        connectionId,
+        nodeId,
+      ]);
+      return asInteger(count, 'presence add');
+    } catch (err) {
+      // The caller sees a failure and will not remove it: stop refreshing it (if it did reach Redis,
+      // it expires within the presence TTL).
+      if (this.added.get(userId)?.get(connectionId) === entry) this.forget(userId, connectionId);
+      throw err;
+    }
+  }
+
+  async remove(userId: string, connectionId: string): Promise<void> {
+    this.forget(userId, connectionId);
+    const [connectionsKey, nodesKey] = this.userKeys(userId);
+    await this.lease.batch('presence remove', true, (tx) => {
+      tx.zrem(connectionsKey, connectionId);
+      tx.hdel(nodesKey, connectionId);
+    });
+  }
+
+  async get(userId: string): Promise<UserPresence> {
+    const reply = asArray(
+      await this.lease.script('presence get', GET, this.userKeys(userId), []),
+      'presence get',
+    );
+    return {
+      connections: asInteger(reply[0], 'presence get count'),
+      nodes: asStrings(reply[1], 'presence get nodes').sort(),
+    };
+  }
+
+  /** Stops refreshing; the connections stay in Redis until removed or expired. */
+  close(): Promise<void> {
+    clearInterval(this.refresher);
+    this.added.clear();
+    return this.lease.close();
+  }
+
+  /** Re-adds every connection this driver added, one script call per user, in one pipeline. */
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.added.size === 0) return;
+    this.refreshing = true;
+    try {
+      await this.lease.batch('presence refresh', false, (pipeline) => {
+        for (const [userId, connections] of this.added) {
+          const args: (string | number)[] = [this.ttlMs];
+          for (const [connectionId, { nodeId }] of connections) args.push(connectionId, nodeId);
+          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), args);
+        }
+      });
+    } catch (err) {
+      this.log.warn({ err, users: this.added.size }, 'presence refresh failed; retrying next interval');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private forget(userId: string, connectionId: string): void {
+    const connections = this.added.get(userId);
+    if (connections?.delete(connectionId) && connections.size === 0) this.added.delete(userId);
+  }
+
+  private userKeys(userId: string): [string, string] {
+    return [this.keys.presenceConnections(userId), this.keys.presenceNodes(userId)];
+  }
+}

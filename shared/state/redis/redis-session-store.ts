@@ -1,0 +1,76 @@
+/**
+ * SessionStore on Redis: one hash per session holding the user, the node and the channels (`c:{name}`
+ * fields), so the channels are a set that expires with the session by construction: one key, one TTL.
+ */
+import type { SessionRecord, SessionStore } from '../session-store.js';
+import type { RedisKeys } from './keys.js';
+import { ttlMs, type LuaScript, type RedisConnection, type RedisLease } from './redis-connection.js';
+
+const USER = 'u';
+const NODE = 'n';
+const CHANNEL = 'c:';
+
+/** HSET on a live session only: an unknown or expired session stays unknown (no TTL-less key). */
+const ADD_CHANNEL: LuaScript = {
+  name: 'heraldSessionAddChannel',
+  lua: `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end return 0`,
+};
+
+export class RedisSessionStore implements SessionStore {
+  private readonly lease: RedisLease;
+
+  constructor(
+    connection: RedisConnection,
+    private readonly keys: RedisKeys,
+  ) {
+    this.lease = connection.lease([ADD_CHANNEL]);
+  }
+
+  async create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
+    const key = this.keys.session(session.id);
+    await this.lease.batch('session create', true, (tx) => {
+      tx.del(key);
+      tx.hset(key, USER, session.userId, NODE, session.nodeId);
+      tx.pexpire(key, ttlMs(ttlSeconds));
+    });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const fields = await this.lease.run('session get', (client) => client.hgetall(this.keys.session(id)));
+    const userId = fields[USER];
+    const nodeId = fields[NODE];
+    if (userId === undefined || nodeId === undefined) return undefined;
+    const channels: string[] = [];
+    for (const field of Object.keys(fields))
+      if (field.startsWith(CHANNEL)) channels.push(field.slice(CHANNEL.length));
+    return { id, userId, nodeId, channels };
+  }
+
+  async addChannel(id: string, channel: string): Promise<void> {
+    await this.lease.script('session addChannel', ADD_CHANNEL, [this.keys.session(id)], [CHANNEL + channel]);
+  }
+
+  async removeChannel(id: string, channel: string): Promise<void> {
+    // HDEL on a missing key is a no-op, and the user/node fields keep a live key from emptying.
+    await this.lease.run('session removeChannel', (client) =>
+      client.hdel(this.keys.session(id), CHANNEL + channel),
+    );
+  }
+
+  async touch(ids: readonly string[], ttlSeconds: number): Promise<void> {
+    if (ids.length === 0) return;
+    const ms = ttlMs(ttlSeconds);
+    // EXPIRE on a missing (unknown or expired) key does nothing: unknown ids are ignored for free.
+    await this.lease.batch('session touch', false, (pipeline) => {
+      for (const id of ids) pipeline.pexpire(this.keys.session(id), ms);
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.lease.run('session delete', (client) => client.del(this.keys.session(id)));
+  }
+
+  close(): Promise<void> {
+    return this.lease.close();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The Redis state drivers (cluster mode): sessions, presence, order owners, channel offsets and the
+ * node registry over one shared ioredis client. Key layout: ./keys.ts; failure model and lifecycle:
+ * ./redis-connection.ts.
+ *
+ * Closing: each driver's `close` stops that driver only (presence stops refreshing) and returns its
+ * share of the client; the client quits when all five are closed. `close` on the returned object
+ * closes every driver at once. Both are idempotent.
+ */
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { StateDrivers } from '../state.js';
+import { redisKeys } from './keys.js';
+import { RedisChannelOffsets } from './redis-channel-offsets.js';
+import { RedisConnection } from './redis-connection.js';
+import { RedisNodeRegistry } from './redis-node-registry.js';
+import { RedisOrderOwners } from './redis-order-owners.js';
+import { RedisPresence } from './redis-presence.js';
+import { RedisSessionStore } from './redis-session-store.js';
+
+export interface RedisStateOptions {
+  /** redis:// or rediss:// URL (may carry credentials; never logged). */
+  url: string;
+  /** Prepended verbatim to every key, e.g. `herald:`. */
+  prefix: string;
+  /** This node's id: names the Redis connection (`herald:{nodeId}` in CLIENT LIST). */
+  nodeId: string;
+  /** Longest wait for one command, and for a (re)connection before a call fails. */
+  commandTimeoutMs: number;
+  /** Calls that may wait for a (re)connection at once; more fail at once (default 1000; 0: none). */
+  maxOfflineQueue?: number;
+  /** A crashed node's presence entries vanish within this; live ones are refreshed every third of it. */
+  presenceTtlSeconds: number;
+  /** Idle time after which a channel's offset counter expires (its next run has a new epoch). */
+  channelStateTtlSeconds: number;
+  /** Usually the node's logger (already bound to nodeId); the drivers log as component redis-state. */
+  log: Logger;
+}
+
+export interface RedisState extends StateDrivers {
+  sessions: RedisSessionStore;
+  presence: RedisPresence;
+  orderOwners: RedisOrderOwners;
+  offsets: RedisChannelOffsets;
+  registry: RedisNodeRegistry;
+  /** The one client the drivers share (health checks, tests); do not quit it directly. */
+  readonly client: Redis;
+  /** True while the client is connected and ready (for /readyz). */
+  readonly ready: boolean;
+  /** Closes every driver, which quits the shared client once. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_OFFLINE_QUEUE = 1_000;
+
+export function createRedisState(options: RedisStateOptions): RedisState {
+  // Checked before the client exists, so a bad option cannot leak a connection.
+  if (options.prefix === '') throw new TypeError('prefix must not be empty: every key needs one');
+  if (!(options.presenceTtlSeconds > 0)) throw new TypeError('presenceTtlSeconds must be positive');
+  if (!(options.channelStateTtlSeconds > 0)) throw new TypeError('channelStateTtlSeconds must be positive');
+  const connection = new RedisConnection({
+    url: options.url,
+    nodeId: options.nodeId,
+    commandTimeoutMs: options.commandTimeoutMs,
+    maxOfflineQueue: options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE,
+    log: options.log,
+  });
+  const keys = redisKeys(options.prefix);
+  const drivers = {
+    sessions: new RedisSessionStore(connection, keys),
+    presence: new RedisPresence(connection, keys, options.presenceTtlSeconds, connection.log),
+    orderOwners: new RedisOrderOwners(connection, keys),
+    offsets: new RedisChannelOffsets(connection, keys, options.channelStateTtlSeconds),
+    registry: new RedisNodeRegistry(connection, keys, connection.log),
+  };
+  return {
+    ...drivers,
+    client: connection.client,
+    get ready() {
+      return connection.ready;
+    },
+    async close() {
+      await Promise.all(Object.values(drivers).map((driver) => driver.close()));
+      await connection.close();
+    },
+  };
+}

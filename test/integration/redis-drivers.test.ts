@@ -1,0 +1,497 @@
+/**
+ * The state contract suites against the Redis drivers on the machine's Redis (127.0.0.1:6379), plus
+ * what only a real Redis shows: a crashed node's presence expiring, offsets across two clients, data
+ * loss, key TTLs, and failing fast while Redis is unreachable.
+ *
+ * The Redis is shared: every factory call gets its own key prefix under one per-run root, its keys are
+ * deleted (SCAN + DEL) after the test, and nothing here flushes or stops Redis. Unreachable Redis is a
+ * closed port or a TCP proxy this file starts and stops.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeAnnouncement } from '../../shared/state/node-registry.js';
+import {
+  createRedisState,
+  type RedisState,
+  type RedisStateOptions,
+} from '../../shared/state/redis/redis-state.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
+import type { StateDrivers } from '../../shared/state/state.js';
+import { channelOffsetsContract } from '../contracts/channel-offsets.contract.js';
+import { nodeRegistryContract } from '../contracts/node-registry.contract.js';
+import { orderOwnersContract } from '../contracts/order-owners.contract.js';
+import { presenceContract } from '../contracts/presence.contract.js';
+import { sessionStoreContract } from '../contracts/session-store.contract.js';
+import type { ContractFactory } from '../contracts/subject.js';
+import { waitFor } from '../helpers/wait.js';
+
+const REDIS_HOST = '127.0.0.1';
+const REDIS_PORT = 6379;
+const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}`;
+/** Every key this file writes lives under this root; afterAll checks none is left. */
+const ROOT = `herald-test:redis-drivers:${randomUUID()}:`;
+
+let admin: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  admin = new Redis(REDIS_URL, { lazyConnect: true });
+  admin.on('error', () => undefined);
+  await admin.connect();
+});
+
+afterAll(async () => {
+  const left = await scanKeys(ROOT);
+  await deleteKeys(ROOT);
+  await admin.quit();
+  expect(left, 'keys left behind by the Redis driver tests').toEqual([]);
+});
+
+function newPrefix(): string {
+  prefixes += 1;
+  return `${ROOT}${prefixes}:`;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+async function scanKeys(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return [...new Set(keys)].sort();
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const keys = await scanKeys(prefix);
+  if (keys.length > 0) await admin.del(...keys);
+}
+
+function stateOptions(prefix: string, overrides: Partial<RedisStateOptions> = {}): RedisStateOptions {
+  return {
+    url: REDIS_URL,
+    prefix,
+    nodeId: 'node-test',
+    commandTimeoutMs: 2_000,
+    presenceTtlSeconds: 30,
+    channelStateTtlSeconds: 300,
+    log: pino({ level: 'silent' }),
+    ...overrides,
+  };
+}
+
+/** A contract factory: a whole Redis state per test (own prefix); cleanup closes it and deletes its keys. */
+function contractFactory<K extends keyof StateDrivers>(kind: K): ContractFactory<StateDrivers[K]> {
+  return () => {
+    const prefix = newPrefix();
+    const state = createRedisState(stateOptions(prefix));
+    const driver: StateDrivers[K] = state[kind];
+    return Promise.resolve(
+      Object.assign(driver, {
+        cleanup: async () => {
+          await state.close();
+          await deleteKeys(prefix);
+        },
+      }),
+    );
+  };
+}
+
+sessionStoreContract('redis', contractFactory('sessions'));
+presenceContract('redis', contractFactory('presence'));
+orderOwnersContract('redis', contractFactory('orderOwners'));
+channelOffsetsContract('redis', contractFactory('offsets'));
+nodeRegistryContract('redis', contractFactory('registry'));
+
+/** States a test opens, closed and their keys deleted after it. */
+const opened: { state: RedisState; prefix: string }[] = [];
+
+function openState(prefix: string, overrides: Partial<RedisStateOptions> = {}): RedisState {
+  const state = createRedisState(stateOptions(prefix, overrides));
+  opened.push({ state, prefix });
+  return state;
+}
+
+afterEach(async () => {
+  const states = opened.splice(0);
+  await Promise.all(states.map(({ state }) => state.close()));
+  for (const prefix of new Set(states.map((s) => s.prefix))) await deleteKeys(prefix);
+});
+
+function announcement(id: string): NodeAnnouncement {
+  return { id, url: 'http://10.0.0.1:8080', connections: 0, capacity: 1, draining: false, startedAt: 1 };
+}
+
+/** Forwards TCP to the shared Redis; stopping it makes Redis unreachable for its clients only. */
+class TcpProxy {
+  port = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((downstream) => {
+      const upstream = connect(REDIS_PORT, REDIS_HOST);
+      for (const socket of [downstream, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          downstream.destroy();
+          upstream.destroy();
+        });
+      }
+      downstream.pipe(upstream).pipe(downstream);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** Every driver call once, each expected to reject. */
+function everyDriverCall(state: RedisState): [string, () => Promise<unknown>][] {
+  return [
+    ['sessions.create', () => state.sessions.create({ id: 's', userId: 'u', nodeId: 'n' }, 60)],
+    ['sessions.get', () => state.sessions.get('s')],
+    ['sessions.addChannel', () => state.sessions.addChannel('s', 'user:u')],
+    ['sessions.touch', () => state.sessions.touch(['s'], 60)],
+    ['presence.add', () => state.presence.add('u', 'c', 'n')],
+    ['presence.get', () => state.presence.get('u')],
+    ['presence.remove', () => state.presence.remove('u', 'c')],
+    ['orderOwners.claim', () => state.orderOwners.claim('o', 'u', 60)],
+    ['orderOwners.get', () => state.orderOwners.get('o')],
+    ['offsets.next', () => state.offsets.next('user:u')],
+    ['offsets.current', () => state.offsets.current('user:u')],
+    ['registry.heartbeat', () => state.registry.heartbeat(announcement('n'), 60)],
+    ['registry.list', () => state.registry.list()],
+    ['registry.remove', () => state.registry.remove('n')],
+  ];
+}
+
+/** Runs every call concurrently; each must reject with StateUnavailableError within `withinMs`. */
+async function expectAllFailFast(state: RedisState, withinMs: number): Promise<void> {
+  const outcomes = await Promise.all(
+    everyDriverCall(state).map(async ([name, call]) => {
+      const started = Date.now();
+      const error = await call().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      return { name, error, elapsed: Date.now() - started };
+    }),
+  );
+  for (const { name, error, elapsed } of outcomes) {
+    expect(error, name).toBeInstanceOf(StateUnavailableError);
+    expect(elapsed, `${name} rejected after ${elapsed} ms`).toBeLessThan(withinMs);
+  }
+}
+
+describe('Redis state drivers', () => {
+  it('when a presence driver goes away without removing its connections, then another node sees them vanish within presenceTtlSeconds while a live driver keeps its own', async () => {
+    const prefix = newPrefix();
+    const ttl = 1;
+    const crashing = openState(prefix, { presenceTtlSeconds: ttl, nodeId: 'node-crashing' });
+    const live = openState(prefix, { presenceTtlSeconds: ttl, nodeId: 'node-live' });
+    const observer = openState(prefix, { presenceTtlSeconds: ttl, nodeId: 'node-observer' });
+    await crashing.presence.add('alice', 'c-crashing-1', 'node-crashing');
+    await crashing.presence.add('alice', 'c-crashing-2', 'node-crashing');
+    await live.presence.add('alice', 'c-live', 'node-live');
+    // Added after alice's connections with the same TTL by a driver that never refreshes: once it is
+    // gone, alice's connections have outlived their first TTL and are only there because of refreshes.
+    const control = openState(prefix, { presenceTtlSeconds: ttl, nodeId: 'node-control' });
+    await control.presence.add('bob', 'c-control', 'node-control');
+    await control.close();
+
+    await waitFor(
+      async () => (await observer.presence.get('bob')).connections === 0,
+      'the unrefreshed control connection to expire',
+    );
+    expect(await observer.presence.get('alice')).toEqual({
+      connections: 3,
+      nodes: ['node-crashing', 'node-live'],
+    });
+
+    await crashing.close(); // stops refreshing, removes nothing: what a crash leaves behind
+    const crashedAt = Date.now();
+    expect((await observer.presence.get('alice')).connections).toBe(3);
+    await waitFor(
+      async () => (await observer.presence.get('alice')).connections === 1,
+      "the crashed node's connections to vanish",
+    );
+    const vanishedAfter = Date.now() - crashedAt;
+
+    expect(vanishedAfter).toBeLessThanOrEqual(ttl * 1000 + 500);
+    expect(await observer.presence.get('alice')).toEqual({ connections: 1, nodes: ['node-live'] });
+  });
+
+  it('when Redis loses the presence keys of a live driver, then its refresh restores them', async () => {
+    const prefix = newPrefix();
+    const node = openState(prefix, { presenceTtlSeconds: 1 });
+    await node.presence.add('alice', 'c-1', 'node-a');
+    await node.presence.add('alice', 'c-2', 'node-b');
+
+    await admin.del(`${prefix}presence:conns:alice`, `${prefix}presence:nodes:alice`);
+    expect(await node.presence.get('alice')).toEqual({ connections: 0, nodes: [] });
+
+    await waitFor(
+      async () => (await node.presence.get('alice')).connections === 2,
+      'the refresh to restore the lost connections',
+    );
+    expect(await node.presence.get('alice')).toEqual({ connections: 2, nodes: ['node-a', 'node-b'] });
+  });
+
+  it('when two nodes (two clients) call next 200 times each at once, then offsets are exactly 1..400 on one epoch', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix, { nodeId: 'node-a' });
+    const b = openState(prefix, { nodeId: 'node-b' });
+
+    const positions = await Promise.all(
+      Array.from({ length: 200 }, () => [a.offsets.next('broadcast'), b.offsets.next('broadcast')]).flat(),
+    );
+
+    const offsets = positions.map((p) => p.offset).sort((x, y) => x - y);
+    expect(offsets).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    const epochs = new Set(positions.map((p) => p.epoch));
+    expect(epochs.size).toBe(1);
+    const [epoch] = [...epochs];
+    expect(await a.offsets.current('broadcast')).toEqual({ offset: 400, epoch });
+    expect(await b.offsets.current('broadcast')).toEqual({ offset: 400, epoch });
+  });
+
+  it('when current and next race on new channels from two clients, then next carries the epoch current reported', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix);
+    const b = openState(prefix);
+    const channels = Array.from({ length: 30 }, (_, i) => `order:o-${i}`);
+
+    const pairs = await Promise.all(
+      channels.map((channel, i) =>
+        i % 2
+          ? Promise.all([a.offsets.current(channel), b.offsets.next(channel)])
+          : Promise.all([b.offsets.next(channel), a.offsets.current(channel)]).then(([n, c]) => [c, n]),
+      ),
+    );
+
+    for (const [current, next] of pairs) {
+      expect(next!.offset).toBe(1);
+      expect([0, 1]).toContain(current!.offset);
+      expect(next!.epoch).toBe(current!.epoch);
+    }
+  });
+
+  it('when the offset counter is lost (Redis data loss), then the next offset is 1 on a new epoch', async () => {
+    const prefix = newPrefix();
+    const state = openState(prefix);
+    for (let i = 0; i < 3; i++) await state.offsets.next('user:alice');
+    const before = await state.offsets.current('user:alice');
+    expect(before.offset).toBe(3);
+
+    expect(await admin.del(`${prefix}offset:user:alice`)).toBe(1);
+
+    const after = await state.offsets.next('user:alice');
+    expect(after.offset).toBe(1);
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(await state.offsets.current('user:alice')).toEqual(after);
+    expect(await state.offsets.next('user:alice')).toEqual({ offset: 2, epoch: after.epoch });
+  });
+
+  it('when the counter is lost and current is asked first, then current reports the new epoch the next next carries', async () => {
+    const prefix = newPrefix();
+    const state = openState(prefix);
+    const old = await state.offsets.next('user:alice');
+
+    await admin.del(`${prefix}offset:user:alice`);
+
+    const current = await state.offsets.current('user:alice');
+    expect(current.offset).toBe(0);
+    expect(current.epoch).not.toBe(old.epoch);
+    expect(await state.offsets.next('user:alice')).toEqual({ offset: 1, epoch: current.epoch });
+  });
+
+  it('when a channel stays idle for channelStateTtlSeconds, then its counter expires and the next run has a new epoch', async () => {
+    const prefix = newPrefix();
+    const state = openState(prefix, { channelStateTtlSeconds: 1 });
+    const old = await state.offsets.next('user:alice');
+    await state.offsets.next('user:alice');
+
+    await waitFor(
+      async () => (await admin.exists(`${prefix}offset:user:alice`)) === 0,
+      'the idle counter to expire',
+    );
+
+    const fresh = await state.offsets.next('user:alice');
+    expect(fresh.offset).toBe(1);
+    expect(fresh.epoch).not.toBe(old.epoch);
+  });
+
+  it('when every driver has been used, then every key it created is under the prefix and has a TTL', async () => {
+    const prefix = newPrefix();
+    const state = openState(prefix);
+    await state.sessions.create({ id: 's-1', userId: 'alice', nodeId: 'node-a' }, 300);
+    await state.sessions.addChannel('s-1', 'user:alice');
+    await state.sessions.touch(['s-1'], 300);
+    await state.presence.add('alice', 'c-1', 'node-a');
+    await state.presence.add('alice', 'c-2', 'node-a');
+    await state.presence.remove('alice', 'c-2');
+    await state.presence.get('alice');
+    await state.orderOwners.claim('o-1', 'alice', 300);
+    await state.orderOwners.claim('o-1', 'bob', 300);
+    await state.offsets.next('user:alice');
+    await state.offsets.current('user:bob');
+    await state.registry.heartbeat(announcement('node-a'), 300);
+    await state.registry.list();
+
+    const keys = await scanKeys(prefix);
+    expect(keys.map((key) => key.slice(prefix.length))).toEqual(
+      [
+        'session:s-1',
+        'presence:conns:alice',
+        'presence:nodes:alice',
+        'owner:o-1',
+        'offset:user:alice',
+        'offset:user:bob',
+        'node:node-a',
+        'nodes',
+      ].sort(),
+    );
+    for (const key of keys) expect(await admin.pttl(key), key).toBeGreaterThan(0);
+  });
+
+  it('when a node entry expires, then list also drops it from the index', async () => {
+    const prefix = newPrefix();
+    const state = openState(prefix);
+    await state.registry.heartbeat(announcement('node-long'), 300);
+    await state.registry.heartbeat(announcement('node-short'), 1);
+
+    await waitFor(
+      async () => (await state.registry.list()).length === 1,
+      'the short-lived node to leave the list',
+    );
+
+    expect(await admin.zrange(`${prefix}nodes`, '0', '-1')).toEqual(['node-long']);
+  });
+
+  it('when two nodes share the registry, then each sees both, and a removal is seen by the other', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix, { nodeId: 'node-a' });
+    const b = openState(prefix, { nodeId: 'node-b' });
+    await a.registry.heartbeat(announcement('node-a'), 300);
+    await b.registry.heartbeat(announcement('node-b'), 300);
+
+    expect((await a.registry.list()).map((n) => n.id)).toEqual(['node-a', 'node-b']);
+    await b.registry.remove('node-b');
+    expect((await a.registry.list()).map((n) => n.id)).toEqual(['node-a']);
+  });
+
+  it('when one driver is closed, then the others keep working, and the client quits once all five are closed', async () => {
+    const state = openState(newPrefix());
+    await state.sessions.close();
+    await expect(state.sessions.get('s-1')).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(state.sessions.close()).resolves.toBeUndefined();
+
+    expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
+    await state.orderOwners.close();
+    await state.offsets.close();
+    await state.registry.close();
+    expect(await state.presence.add('alice', 'c-1', 'node-a')).toBe(1);
+    expect(state.client.status).toBe('ready');
+
+    await state.presence.close();
+    await waitFor(() => state.client.status === 'end', 'the shared client to quit');
+    await expect(state.close()).resolves.toBeUndefined();
+    await expect(state.offsets.next('user:alice')).rejects.toBeInstanceOf(StateUnavailableError);
+  });
+
+  it('when the state is closed, then every driver rejects with StateUnavailableError at once', async () => {
+    const state = openState(newPrefix());
+    await state.presence.add('alice', 'c-1', 'node-a');
+
+    await state.close();
+    await waitFor(() => state.client.status === 'end', 'the shared client to quit');
+
+    await expectAllFailFast(state, 100);
+  });
+
+  it('when Redis is unreachable, then every call rejects with StateUnavailableError within about commandTimeoutMs', async () => {
+    const commandTimeoutMs = 300;
+    const state = openState(newPrefix(), { url: 'redis://127.0.0.1:1', commandTimeoutMs });
+
+    await expectAllFailFast(state, commandTimeoutMs + 500);
+    expect(state.ready).toBe(false);
+  });
+
+  it('when more calls wait for an unreachable Redis than maxOfflineQueue allows, then the extra ones reject at once', async () => {
+    const commandTimeoutMs = 1_000;
+    const state = openState(newPrefix(), {
+      url: 'redis://127.0.0.1:1',
+      commandTimeoutMs,
+      maxOfflineQueue: 2,
+    });
+
+    const started = Date.now();
+    const settled = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        state.orderOwners.get(`o-${i}`).then(
+          () => ({ error: undefined, elapsed: Date.now() - started }),
+          (error: unknown) => ({ error, elapsed: Date.now() - started }),
+        ),
+      ),
+    );
+
+    for (const { error } of settled) expect(error).toBeInstanceOf(StateUnavailableError);
+    const elapsed = settled.map((s) => s.elapsed);
+    expect(elapsed.filter((ms) => ms < commandTimeoutMs / 2)).toHaveLength(3);
+    expect(elapsed.filter((ms) => ms >= commandTimeoutMs - 50)).toHaveLength(2);
+  });
+
+  it('when Redis goes away and comes back, then calls fail fast meanwhile and work again without intervention', async () => {
+    const proxy = new TcpProxy();
+    await proxy.start();
+    try {
+      const commandTimeoutMs = 500;
+      const state = openState(newPrefix(), { url: proxy.url, commandTimeoutMs });
+      expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
+
+      await proxy.stop();
+      await expectAllFailFast(state, commandTimeoutMs + 500);
+
+      await proxy.start();
+      await waitFor(
+        () =>
+          state.orderOwners.get('o-1').then(
+            (owner) => owner === 'alice',
+            () => false,
+          ),
+        'the client to reconnect by itself',
+        10_000,
+        50,
+      );
+      expect(state.ready).toBe(true);
+      expect(await state.offsets.next('user:alice')).toMatchObject({ offset: 1 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
