@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyError } from 'fastify';
 import { ApiKeyring, type Scope } from '../../shared/auth/api-keys.js';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import type { Config } from '../../shared/config/config.js';
 import type { Publisher } from '../../shared/core/publisher.js';
 import { redactUrl, type Logger } from '../../shared/logger/logger.js';
@@ -90,7 +91,11 @@ export async function buildApi(deps: ApiDeps) {
 
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
     const answer = toApiError(error);
-    if (answer.statusCode >= 500 && !(error instanceof BusUnavailableError)) {
+    if (
+      answer.statusCode >= 500 &&
+      !(error instanceof BusUnavailableError) &&
+      !(error instanceof StateUnavailableError)
+    ) {
       request.log.error({ err: error, url: redactUrl(request.url) }, 'request failed');
     }
     return reply.status(answer.statusCode).send({
@@ -121,6 +126,7 @@ export type HeraldApi = Awaited<ReturnType<typeof buildApi>>;
 function toApiError(error: FastifyError | ApiError | Error): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof BusUnavailableError) return new ApiError('bus_unavailable');
+  if (error instanceof StateUnavailableError) return new ApiError('state_unavailable');
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {
     const where = fastifyError.validationContext ?? 'request';

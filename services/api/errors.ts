@@ -16,6 +16,7 @@ export const ApiErrors = {
   promotion_expired: { status: 422, message: 'expiresAt is in the past' },
   internal: { status: 500, message: 'Internal error' },
   bus_unavailable: { status: 503, message: 'Cluster bus unavailable; retry later' },
+  state_unavailable: { status: 503, message: 'State store unavailable; retry later' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof ApiErrors;

@@ -25,6 +25,8 @@ import type { StateDrivers } from '../../shared/state/state.js';
 import type { ChannelAccess } from './channel-access.js';
 import type { Corkable, Fanout, Subscriber, WriteCoalescer } from './fanout.js';
 import { TokenBucket } from './rate-limiter.js';
+import { BusUnavailableError } from '../../shared/bus/bus.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 
 /** What every connection of one gateway shares. */
 export interface ConnectionContext {
@@ -189,8 +191,13 @@ export class Connection implements Subscriber, Corkable {
   /** Runs `task` after every earlier frame's; a failure becomes an `internal` error for that request. */
   private enqueue(task: () => Promise<void> | void, requestRef?: Ref, channel?: string): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
-      this.log.error({ err }, 'frame handling failed');
-      this.sendError('internal', requestRef, undefined, channel);
+      if (err instanceof StateUnavailableError || err instanceof BusUnavailableError) {
+        this.log.warn({ err: err.message }, 'frame handling failed: a backing service is unavailable');
+        this.sendError('unavailable', requestRef, undefined, channel);
+      } else {
+        this.log.error({ err }, 'frame handling failed');
+        this.sendError('internal', requestRef, undefined, channel);
+      }
     });
   }
 
@@ -238,8 +245,9 @@ export class Connection implements Subscriber, Corkable {
   /** Registers an authenticated connection (presence, session) and sends `welcome`. */
   private async open(claims: TokenClaims, requestRef: Ref | undefined): Promise<void> {
     const { presence, sessions } = this.ctx.state;
-    const count = await presence.add(claims.userId, this.id, this.ctx.nodeId);
+    // Marked before the call: an add that reached the store but timed out is still undone.
     this.presenceAdded = true;
+    const count = await presence.add(claims.userId, this.id, this.ctx.nodeId);
     // The socket may have closed during the awaits; onClose then skipped presence, so undo here.
     if (this.state !== 'authenticating') return this.releasePresence(claims.userId);
     if (count > this.ctx.limits.maxConnectionsPerUser) {

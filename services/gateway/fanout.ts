@@ -2,7 +2,8 @@
  * HOT PATH — local fan-out of published messages to this node's subscribers.
  *
  * Cost model (keep it this way; measure with `npm run bench` before changing anything here):
- *  - per message and node: one map lookup, one WebSocket frame built (header + payload, one buffer);
+ *  - per message and node: one map lookup, a duplicate check (a few bit operations), one WebSocket
+ *    frame built (header + payload, one buffer);
  *    the JSON was produced once on the publishing node and is never parsed or re-encoded here;
  *  - per recipient: one `socket.write` of that shared buffer plus a buffered-bytes check. No
  *    per-recipient serialization, framing, masking, allocation or promise.
@@ -10,6 +11,7 @@
  *    uncorked once after it (WriteCoalescer), so a burst of N messages leaves in one writev, not N.
  * Server frames are unmasked and we never compress, so one frame's bytes are valid for every socket.
  */
+import { RecentOffsets } from '../../shared/core/recent-offsets.js';
 import type { ChannelKind } from '../../shared/protocol/channels.js';
 
 /** A connection as the fan-out sees it. */
@@ -20,6 +22,8 @@ export interface Subscriber {
 
 export interface FanoutObserver {
   delivered(kind: ChannelKind, recipients: number): void;
+  /** A message the bus delivered again, dropped. */
+  duplicate(kind: ChannelKind): void;
 }
 
 /**
@@ -87,26 +91,34 @@ export class WriteCoalescer {
   };
 }
 
+/** The local subscribers of one channel, and the offsets already delivered to them. */
+interface LocalChannel {
+  subscribers: Set<Subscriber>;
+  recent: RecentOffsets;
+}
+
 export class Fanout {
-  private readonly channels = new Map<string, Set<Subscriber>>();
+  private readonly channels = new Map<string, LocalChannel>();
   private subscriptionCount = 0;
+  private duplicateCount = 0;
 
   constructor(private readonly observer?: FanoutObserver) {}
 
   add(channel: string, subscriber: Subscriber): void {
-    let set = this.channels.get(channel);
-    if (set === undefined) this.channels.set(channel, (set = new Set()));
-    if (!set.has(subscriber)) {
-      set.add(subscriber);
+    let local = this.channels.get(channel);
+    if (local === undefined)
+      this.channels.set(channel, (local = { subscribers: new Set(), recent: new RecentOffsets() }));
+    if (!local.subscribers.has(subscriber)) {
+      local.subscribers.add(subscriber);
       this.subscriptionCount++;
     }
   }
 
   remove(channel: string, subscriber: Subscriber): void {
-    const set = this.channels.get(channel);
-    if (set?.delete(subscriber)) {
+    const local = this.channels.get(channel);
+    if (local?.subscribers.delete(subscriber)) {
       this.subscriptionCount--;
-      if (set.size === 0) this.channels.delete(channel);
+      if (local.subscribers.size === 0) this.channels.delete(channel);
     }
   }
 
@@ -118,14 +130,27 @@ export class Fanout {
     return this.channels.size;
   }
 
-  /** Sends one message (its JSON frame bytes) to every local subscriber of `channel`. */
-  deliver(channel: string, offset: number, payload: Buffer): number {
-    const set = this.channels.get(channel);
-    if (set === undefined) return 0;
+  /** Messages dropped because the bus delivered them again. */
+  get duplicates(): number {
+    return this.duplicateCount;
+  }
+
+  /**
+   * Sends one message (its JSON frame bytes) to every local subscriber of `channel`, once: a repeat
+   * of an (epoch, offset) already delivered here is dropped.
+   */
+  deliver(channel: string, offset: number, epoch: string, payload: Buffer): number {
+    const local = this.channels.get(channel);
+    if (local === undefined) return 0;
+    if (!local.recent.firstSight(epoch, offset)) {
+      this.duplicateCount++;
+      this.observer?.duplicate(channelKind(channel));
+      return 0;
+    }
     const frame = prepareTextFrame(payload);
-    const recipients = set.size;
+    const recipients = local.subscribers.size;
     // A subscriber may remove itself (slow consumer) during the loop; Set iteration tolerates that.
-    for (const subscriber of set) subscriber.sendPrepared(channel, offset, frame);
+    for (const subscriber of local.subscribers) subscriber.sendPrepared(channel, offset, frame);
     this.observer?.delivered(channelKind(channel), recipients);
     return recipients;
   }

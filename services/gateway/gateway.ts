@@ -43,7 +43,10 @@ export class Gateway implements DeliverySink {
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
     this.allowedOrigins = new Set(config.allowedOrigins);
-    this.fanout = new Fanout({ delivered: (kind, n) => metrics.countDelivered(kind, n) });
+    this.fanout = new Fanout({
+      delivered: (kind, n) => metrics.countDelivered(kind, n),
+      duplicate: (kind) => metrics.duplicates.inc({ kind }),
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.ws.maxFrameBytes,
@@ -104,8 +107,8 @@ export class Gateway implements DeliverySink {
 
   // ---- DeliverySink ------------------------------------------------------------------------------
 
-  deliver(channel: string, offset: number, frame: Buffer): void {
-    this.fanout.deliver(channel, offset, frame);
+  deliver(channel: string, offset: number, epoch: string, frame: Buffer): void {
+    this.fanout.deliver(channel, offset, epoch, frame);
   }
 
   disconnectUser(userId: string, reason: string): void {

@@ -1,27 +1,57 @@
 /**
- * Chooses the drivers a node runs on: memory (embedded default) unless REDIS_URL / AMQP_URL are set.
+ * Chooses the drivers a node runs on: the embedded memory drivers, or — with REDIS_URL and AMQP_URL —
+ * Redis state and the RabbitMQ bus, which make the process a cluster member.
  */
 import type { Bus } from '../../shared/bus/bus.js';
 import { MemoryBus } from '../../shared/bus/memory-bus.js';
-import { ConfigError, type Config } from '../../shared/config/config.js';
+import { RabbitMqBus } from '../../shared/bus/rabbitmq-bus.js';
+import type { Config } from '../../shared/config/config.js';
+import type { Logger } from '../../shared/logger/logger.js';
 import { createMemoryState } from '../../shared/state/memory/memory-state.js';
+import { createRedisState } from '../../shared/state/redis/redis-state.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 
 export interface Drivers {
   bus: Bus;
   state: StateDrivers;
+  /** True while the state store answers (drives /readyz). */
+  stateReady(): boolean;
+  /** Closes the state drivers (the bus is closed separately, after the gateway). */
+  closeState(): Promise<void>;
 }
 
-export function createDrivers(config: Config): Drivers {
-  const problems: string[] = [];
-  if (config.redisUrl !== undefined)
-    problems.push(
-      'REDIS_URL is set, but this build has no Redis state driver yet; unset it to run on in-memory state',
-    );
-  if (config.amqpUrl !== undefined)
-    problems.push(
-      'AMQP_URL is set, but this build has no RabbitMQ bus driver yet; unset it to run on the in-memory bus',
-    );
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { bus: new MemoryBus(), state: createMemoryState() };
+export function createMemoryDrivers(): Drivers {
+  const state = createMemoryState();
+  return { bus: new MemoryBus(), state, stateReady: () => true, closeState: () => closeAll(state) };
+}
+
+export function createDrivers(config: Config, log: Logger): Drivers {
+  if (config.redisUrl === undefined || config.amqpUrl === undefined) return createMemoryDrivers();
+  const state = createRedisState({
+    url: config.redisUrl,
+    prefix: config.redis.prefix,
+    nodeId: config.nodeId,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    presenceTtlSeconds: config.redis.presenceTtlSeconds,
+    channelStateTtlSeconds: config.redis.channelStateTtlSeconds,
+    log: log.child({ service: 'redis' }),
+  });
+  const bus = new RabbitMqBus({
+    url: config.amqpUrl,
+    nodeId: config.nodeId,
+    ...config.amqp,
+    log: log.child({ service: 'bus' }),
+  });
+  return { bus, state, stateReady: () => state.ready, closeState: () => state.close() };
+}
+
+async function closeAll(state: StateDrivers): Promise<void> {
+  const { sessions, presence, orderOwners, offsets, registry } = state;
+  await Promise.all([
+    sessions.close(),
+    presence.close(),
+    orderOwners.close(),
+    offsets.close(),
+    registry.close(),
+  ]);
 }

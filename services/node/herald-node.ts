@@ -34,6 +34,7 @@ class Readiness {
     const reasons: string[] = [];
     if (this.stopping) reasons.push('shutting down');
     if (!this.drivers.bus.ready) reasons.push('bus unavailable');
+    if (!this.drivers.stateReady()) reasons.push('state store unavailable');
     return reasons;
   }
 }
@@ -56,7 +57,7 @@ export class HeraldNode {
   static async create(options: HeraldNodeOptions): Promise<HeraldNode> {
     const { config } = options;
     const log = options.log;
-    const drivers = options.drivers ?? createDrivers(config);
+    const drivers = options.drivers ?? createDrivers(config, log);
     const metrics = new Metrics(options.processMetrics ?? true);
     const verifier = new TokenVerifier(config.jwt);
     const gateway = new Gateway({
@@ -130,14 +131,7 @@ export class HeraldNode {
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
     await this.drivers.bus.close();
-    const { sessions, presence, orderOwners, offsets, registry } = this.drivers.state;
-    await Promise.all([
-      sessions.close(),
-      presence.close(),
-      orderOwners.close(),
-      offsets.close(),
-      registry.close(),
-    ]);
+    await this.drivers.closeState();
     this.log.info('herald node stopped');
   }
 }

@@ -8,7 +8,7 @@ import { decodeEnvelope } from './envelope.js';
 
 export interface DeliverySink {
   /** Delivers one message frame (already-encoded JSON bytes) to local subscribers of `channel`. */
-  deliver(channel: string, offset: number, frame: Buffer): void;
+  deliver(channel: string, offset: number, epoch: string, frame: Buffer): void;
   /** Closes every local connection of `userId`. */
   disconnectUser(userId: string, reason: string): void;
 }
@@ -31,8 +31,9 @@ export class Dispatcher {
       return;
     }
     try {
-      if (envelope.kind === 'message') this.sink.deliver(envelope.channel, envelope.offset, envelope.frame);
-      else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
+      if (envelope.kind === 'message') {
+        this.sink.deliver(envelope.channel, envelope.offset, envelope.epoch, envelope.frame);
+      } else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
     } catch (err) {
       this.log.error({ err }, 'delivery failed');
     }

@@ -3,9 +3,11 @@
  *
  * Cost model: a published message is serialized exactly once, on the publishing node, as the final
  * client `message` frame text. Receiving nodes never parse it: they read the small binary header
- * (kind, channel, offset) to route it and hand the frame bytes to the fan-out untouched.
+ * (kind, channel, offset, epoch) to route and deduplicate it, and hand the frame bytes to the fan-out
+ * untouched.
  *
- *   message:  [0x01][u16 channel length][channel utf8][f64 offset][client frame json utf8 …]
+ *   message:  [0x01][u16 channel length][channel utf8][f64 offset][u8 epoch length][epoch utf8]
+ *             [client frame json utf8 …]
  *   control:  [0x02][json …]            (rare: disconnects, node events)
  */
 const KIND_MESSAGE = 0x01;
@@ -16,18 +18,28 @@ export type ControlMessage =
   { kind: 'disconnect-user'; userId: string; reason: string };
 
 export type Envelope =
-  | { kind: 'message'; channel: string; offset: number; frame: Buffer }
+  | { kind: 'message'; channel: string; offset: number; epoch: string; frame: Buffer }
   | { kind: 'control'; control: ControlMessage };
 
-/** `frameJson` is the complete client `message` frame for (channel, offset). */
-export function encodeMessageEnvelope(channel: string, offset: number, frameJson: string): Buffer {
+/** `frameJson` is the complete client `message` frame for (channel, offset); epochs are ASCII, < 256 bytes. */
+export function encodeMessageEnvelope(
+  channel: string,
+  offset: number,
+  epoch: string,
+  frameJson: string,
+): Buffer {
   const channelBytes = Buffer.byteLength(channel, 'utf8');
-  const header = 1 + 2 + channelBytes + 8;
+  const epochBytes = Buffer.byteLength(epoch, 'utf8');
+  if (epochBytes > 255) throw new RangeError('epoch must be at most 255 bytes');
+  const epochAt = 3 + channelBytes + 8;
+  const header = epochAt + 1 + epochBytes;
   const envelope = Buffer.allocUnsafe(header + Buffer.byteLength(frameJson, 'utf8'));
   envelope[0] = KIND_MESSAGE;
   envelope.writeUInt16BE(channelBytes, 1);
   envelope.write(channel, 3, 'utf8');
   envelope.writeDoubleBE(offset, 3 + channelBytes);
+  envelope[epochAt] = epochBytes;
+  envelope.write(epoch, epochAt + 1, 'utf8');
   envelope.write(frameJson, header, 'utf8');
   return envelope;
 }
@@ -46,12 +58,15 @@ export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
   if (bytes[0] === KIND_MESSAGE) {
     if (bytes.length < 3) return undefined;
     const channelBytes = bytes.readUInt16BE(1);
-    const frameStart = 3 + channelBytes + 8;
+    const epochAt = 3 + channelBytes + 8;
+    if (bytes.length <= epochAt) return undefined;
+    const frameStart = epochAt + 1 + bytes[epochAt]!;
     if (bytes.length <= frameStart) return undefined;
     return {
       kind: 'message',
       channel: bytes.toString('utf8', 3, 3 + channelBytes),
       offset: bytes.readDoubleBE(3 + channelBytes),
+      epoch: bytes.toString('utf8', epochAt + 1, frameStart),
       frame: bytes.subarray(frameStart),
     };
   }

@@ -43,7 +43,7 @@ export class Publisher {
     const frameJson =
       `{"type":"message","channel":${JSON.stringify(input.channel)},"offset":${offset},"id":"${id}",` +
       `"event":${JSON.stringify(input.event)},"data":${input.dataJson},"ts":${ts}}`;
-    const envelope = encodeMessageEnvelope(input.channel, offset, frameJson);
+    const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson);
     const started = performance.now();
     await this.bus.publish(envelope);
     this.observer?.published(input.channel, performance.now() - started);

@@ -30,6 +30,12 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly duplicates = new Counter({
+    name: 'herald_bus_duplicates_total',
+    help: 'Messages the bus delivered again (at-least-once after a reconnect), dropped before fan-out',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'herald_connection_closes_total',
     help: 'Connections closed by the server, by reason',

@@ -44,10 +44,6 @@ async function listeningPort(proc: Proc): Promise<number> {
   return (JSON.parse(line) as { port: number }).port;
 }
 
-beforeAll(async () => {
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
-}, 120_000);
-
 describe('quick start (compiled service in its own process)', () => {
   let proc: Proc;
   let port: number;

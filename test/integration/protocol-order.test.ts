@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBus } from '../../shared/bus/memory-bus.js';
-import { createMemoryState } from '../../shared/state/memory/memory-state.js';
+import { createMemoryDrivers } from '../../services/node/drivers.js';
 import { TestClient } from '../helpers/test-client.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
@@ -50,10 +49,11 @@ describe('frame ordering and failures', () => {
   });
 
   it('when state is unreachable while a connection opens, then unavailable and close 1011, and presence is not leaked', async () => {
-    const state = createMemoryState();
+    const drivers = createMemoryDrivers();
+    const state = drivers.state;
     let failing = true;
     state.sessions.create = () => (failing ? Promise.reject(new Error('redis down')) : Promise.resolve());
-    const node = await startTestNode({}, { bus: new MemoryBus(), state });
+    const node = await startTestNode({}, drivers);
     try {
       const c = await TestClient.connect(node.wsUrl, { token: await mintToken('flaky') });
       expect(await c.next('error')).toMatchObject({ code: 'unavailable', retryable: true });
@@ -68,9 +68,10 @@ describe('frame ordering and failures', () => {
   });
 
   it('when reading the channel position fails, then the subscribe gets internal with its ref and channel', async () => {
-    const state = createMemoryState();
+    const drivers = createMemoryDrivers();
+    const state = drivers.state;
     state.offsets.current = () => Promise.reject(new Error('redis down'));
-    const node = await startTestNode({}, { bus: new MemoryBus(), state });
+    const node = await startTestNode({}, drivers);
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('sub-fail'));
       expect(await c.subscribe('user:sub-fail')).toMatchObject({

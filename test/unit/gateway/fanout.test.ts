@@ -132,7 +132,7 @@ describe('Fanout bookkeeping', () => {
     fanout.add('user:u1', a);
     fanout.add('user:u1', a);
     expect(fanout.subscriptions).toBe(1);
-    expect(fanout.deliver('user:u1', 1, Buffer.from('{}'))).toBe(1);
+    expect(fanout.deliver('user:u1', 1, 'e1', Buffer.from('{}'))).toBe(1);
     expect(a.calls).toHaveLength(1);
   });
 
@@ -151,14 +151,17 @@ describe('Fanout bookkeeping', () => {
 describe('Fanout.deliver', () => {
   it('when a channel has subscribers, then each gets the same prepared frame once and the count is returned', () => {
     const seen: [ChannelKind, number][] = [];
-    const fanout = new Fanout({ delivered: (kind, recipients) => seen.push([kind, recipients]) });
+    const fanout = new Fanout({
+      delivered: (kind, recipients) => seen.push([kind, recipients]),
+      duplicate: () => {},
+    });
     const subs = [new FakeSubscriber(), new FakeSubscriber(), new FakeSubscriber()];
     const other = new FakeSubscriber();
     for (const s of subs) fanout.add('order:o1', s);
     fanout.add('order:o2', other);
     const payload = Buffer.from('{"type":"message","channel":"order:o1","offset":5}');
 
-    expect(fanout.deliver('order:o1', 5, payload)).toBe(3);
+    expect(fanout.deliver('order:o1', 5, 'e1', payload)).toBe(3);
 
     const expected = prepareTextFrame(payload);
     for (const s of subs) {
@@ -174,20 +177,23 @@ describe('Fanout.deliver', () => {
 
   it('when a channel has no subscribers, then nothing is sent, 0 is returned and the observer is not told', () => {
     const seen: unknown[] = [];
-    const fanout = new Fanout({ delivered: (...args) => seen.push(args) });
+    const fanout = new Fanout({ delivered: (...args) => seen.push(args), duplicate: () => {} });
     const a = new FakeSubscriber();
     fanout.add('user:u1', a);
-    expect(fanout.deliver('user:u2', 1, Buffer.from('{}'))).toBe(0);
+    expect(fanout.deliver('user:u2', 1, 'e1', Buffer.from('{}'))).toBe(0);
     expect(a.calls).toHaveLength(0);
     expect(seen).toEqual([]);
   });
 
   it('when the observer is told, then it receives the channel kind for each kind of channel', () => {
     const seen: [ChannelKind, number][] = [];
-    const fanout = new Fanout({ delivered: (kind, recipients) => seen.push([kind, recipients]) });
+    const fanout = new Fanout({
+      delivered: (kind, recipients) => seen.push([kind, recipients]),
+      duplicate: () => {},
+    });
     const channels = ['user:u1', 'order:o1', 'promotions', 'promotions:vip'];
     for (const c of channels) fanout.add(c, new FakeSubscriber());
-    for (const c of channels) fanout.deliver(c, 1, Buffer.from('{}'));
+    for (const c of channels) fanout.deliver(c, 1, 'e1', Buffer.from('{}'));
     expect(seen).toEqual([
       ['user', 1],
       ['order', 1],
@@ -206,11 +212,11 @@ describe('Fanout.deliver', () => {
     fanout.add(channel, quitter);
     fanout.add(channel, after);
 
-    expect(fanout.deliver(channel, 1, Buffer.from('{}'))).toBe(3);
+    expect(fanout.deliver(channel, 1, 'e1', Buffer.from('{}'))).toBe(3);
     expect([before.calls.length, quitter.calls.length, after.calls.length]).toEqual([1, 1, 1]);
     expect(fanout.subscriptions).toBe(2);
 
-    fanout.deliver(channel, 2, Buffer.from('{}'));
+    fanout.deliver(channel, 2, 'e1', Buffer.from('{}'));
     expect([before.calls.length, quitter.calls.length, after.calls.length]).toEqual([2, 1, 2]);
   });
 
@@ -223,10 +229,10 @@ describe('Fanout.deliver', () => {
       subs.push(s);
       fanout.add(channel, s);
     }
-    expect(fanout.deliver(channel, 1, Buffer.from('{}'))).toBe(4);
+    expect(fanout.deliver(channel, 1, 'e1', Buffer.from('{}'))).toBe(4);
     expect(subs.map((s) => s.calls.length)).toEqual([1, 1, 1, 1]);
     expect([fanout.subscriptions, fanout.channelCount]).toEqual([0, 0]);
-    expect(fanout.deliver(channel, 2, Buffer.from('{}'))).toBe(0);
+    expect(fanout.deliver(channel, 2, 'e1', Buffer.from('{}'))).toBe(0);
   });
 });
 
@@ -258,5 +264,19 @@ describe('WriteCoalescer', () => {
     expect(a.calls).toEqual(['cork', 'uncork', 'cork']);
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(a.calls).toEqual(['cork', 'uncork', 'cork', 'uncork']);
+  });
+});
+
+describe('Fanout duplicate filter', () => {
+  it('when the bus delivers the same (epoch, offset) twice, then subscribers get it once', () => {
+    const fanout = new Fanout();
+    const got: number[] = [];
+    fanout.add('user:d', { sendPrepared: (_c, offset) => void got.push(offset) });
+    expect(fanout.deliver('user:d', 1, 'e', Buffer.from('{}'))).toBe(1);
+    expect(fanout.deliver('user:d', 2, 'e', Buffer.from('{}'))).toBe(1);
+    expect(fanout.deliver('user:d', 1, 'e', Buffer.from('{}'))).toBe(0);
+    expect(fanout.deliver('user:d', 1, 'e2', Buffer.from('{}'))).toBe(1);
+    expect(got).toEqual([1, 2, 1]);
+    expect(fanout.duplicates).toBe(1);
   });
 });

@@ -1,0 +1,225 @@
+/**
+ * Cluster mode with separate node processes against the machine's real Redis and RabbitMQ: any node
+ * reaches any user, presence and disconnects span nodes, dead nodes leave the registry, offsets stay
+ * contiguous under concurrent publishers on different nodes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from '../helpers/test-client.js';
+import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
+import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { mintToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+
+let cluster: TestCluster;
+let a: NodeProcess;
+let b: NodeProcess;
+let c: NodeProcess;
+const clients: TestClient[] = [];
+
+async function open(node: NodeProcess, userId: string, segments?: string[]): Promise<TestClient> {
+  const client = await TestClient.open(node.wsUrl, await mintToken(userId, segments ? { segments } : {}));
+  clients.push(client);
+  return client;
+}
+
+async function post(node: NodeProcess, path: string, body: unknown): Promise<Response> {
+  return fetch(`${node.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function getJson<T>(node: NodeProcess, path: string): Promise<T> {
+  const res = await fetch(`${node.url}${path}`, { headers: { authorization: ADMIN } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+  [a, b, c] = cluster.nodes as [NodeProcess, NodeProcess, NodeProcess];
+}, 60_000);
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await cluster?.stop();
+});
+
+describe('cluster of three node processes', () => {
+  it('when an order event is posted to node C, then the user connected to node A receives it', async () => {
+    const alice = await open(a, 'c-alice');
+    expect(await alice.subscribe('user:c-alice')).toMatchObject({ type: 'subscribed' });
+    const res = await post(c, '/v1/orders/c-o1/events', { userId: 'c-alice', status: 'shipped' });
+    expect(res.status).toBe(202);
+    const [message] = await alice.waitForMessages(1, 'user:c-alice');
+    expect(message).toMatchObject({
+      event: 'order.status',
+      offset: 1,
+      data: { orderId: 'c-o1', status: 'shipped' },
+    });
+    // Ownership learned on C is known on B.
+    const tab = await open(b, 'c-alice');
+    expect(await tab.subscribe('order:c-o1')).toMatchObject({ type: 'subscribed', offset: 1 });
+  });
+
+  it('when a promotion is posted once, then every client on every node receives it exactly once', async () => {
+    const users = await Promise.all([a, b, c, a, b, c].map((node, i) => open(node, `c-promo-${i}`)));
+    for (const u of users) expect(await u.subscribe('promotions')).toMatchObject({ type: 'subscribed' });
+    expect((await post(b, '/v1/promotions', { promotionId: 'c-p1', title: 'T', body: 'B' })).status).toBe(
+      202,
+    );
+    // A second promotion as a marker: once it arrived everywhere, any duplicate of the first would have too.
+    expect((await post(a, '/v1/promotions', { promotionId: 'c-p2', title: 'T', body: 'B' })).status).toBe(
+      202,
+    );
+    for (const u of users) {
+      const msgs = await u.waitForMessages(2, 'promotions');
+      expect(msgs.map((m) => (m.data as { promotionId: string }).promotionId)).toEqual(['c-p1', 'c-p2']);
+    }
+  });
+
+  it('when a user is connected on several nodes, then presence from any node counts them all', async () => {
+    await Promise.all([open(a, 'c-bob'), open(b, 'c-bob'), open(b, 'c-bob'), open(c, 'c-bob')]);
+    for (const node of [a, b, c]) {
+      const presence = await getJson<{ connections: number; nodes: string[] }>(
+        node,
+        '/v1/users/c-bob/presence',
+      );
+      expect(presence).toMatchObject({ connections: 4, nodes: [a.id, b.id, c.id].sort() });
+    }
+  });
+
+  it('when connections are deleted on one node, then the user is disconnected on all nodes', async () => {
+    const tabs = await Promise.all([open(a, 'c-carol'), open(b, 'c-carol'), open(c, 'c-carol')]);
+    const bystander = await open(b, 'c-dave');
+    const res = await fetch(`${c.url}/v1/users/c-carol/connections`, {
+      method: 'DELETE',
+      headers: { authorization: ADMIN },
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ userId: 'c-carol', connections: 3 });
+    for (const tab of tabs) expect(await tab.waitClose()).toBe(4004);
+    await waitFor(
+      async () => (await getJson<{ connections: number }>(a, '/v1/users/c-carol/presence')).connections === 0,
+      'presence of c-carol to drop to 0',
+    );
+    bystander.send({ type: 'ping', ref: 'alive' });
+    expect(await bystander.next('pong')).toMatchObject({ ref: 'alive' });
+  });
+
+  it('when two nodes publish to one channel concurrently, then offsets stay contiguous and every message arrives once', async () => {
+    const erin = await open(c, 'c-erin');
+    expect(await erin.subscribe('user:c-erin')).toMatchObject({ type: 'subscribed', offset: 0 });
+    const publishFrom = (node: NodeProcess, tag: string) =>
+      Promise.all(
+        Array.from({ length: 5 }, (_, batch) =>
+          post(node, '/v1/publish/batch', {
+            messages: Array.from({ length: 20 }, (_, i) => ({
+              channel: 'user:c-erin',
+              event: 'tick',
+              data: `${tag}-${batch}-${i}`,
+            })),
+          }).then(async (res) => {
+            expect(res.status).toBe(202);
+            return ((await res.json()) as { messages: { offset: number }[] }).messages.map((m) => m.offset);
+          }),
+        ),
+      );
+    const [fromA, fromB] = await Promise.all([publishFrom(a, 'a'), publishFrom(b, 'b')]);
+    const offsets = [...fromA.flat(), ...fromB.flat()].sort((x, y) => x - y);
+    expect(offsets).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const received = await erin.waitForMessages(200, 'user:c-erin', 10_000);
+    expect(new Set(received.map((m) => m.offset)).size).toBe(200);
+  });
+
+  it('when the cluster view is asked on any node, then it lists all three nodes with fresh heartbeats', async () => {
+    for (const node of [a, b, c]) {
+      const view = await getJson<{
+        self: string;
+        nodes: { id: string; url: string; lastHeartbeat: number }[];
+      }>(node, '/v1/cluster');
+      expect(view.self).toBe(node.id);
+      const ids = view.nodes.map((n) => n.id);
+      for (const n of [a, b, c]) expect(ids).toContain(n.id);
+      expect(view.nodes.find((n) => n.id === a.id)?.url).toBe(a.url);
+    }
+  });
+
+  it('when a node is killed with SIGKILL, then it leaves the registry within its TTL', async () => {
+    const doomed = await cluster.start(`${a.id}-doomed`);
+    await waitFor(
+      async () =>
+        (await getJson<{ nodes: { id: string }[] }>(a, '/v1/cluster')).nodes.some((n) => n.id === doomed.id),
+      'the new node in the registry',
+    );
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const killedAt = Date.now();
+    await waitFor(
+      async () =>
+        !(await getJson<{ nodes: { id: string }[] }>(b, '/v1/cluster')).nodes.some((n) => n.id === doomed.id),
+      'the killed node to leave the registry',
+      5_000,
+      50,
+    );
+    // NODE_TTL_SECONDS is 2 in this cluster; allow the poll interval on top.
+    expect(Date.now() - killedAt).toBeLessThan(2_000 + 500);
+  });
+});
+
+describe('broker outage', () => {
+  it('when a node loses RabbitMQ, then publishing there fails fast with 503, its clients stay served, and it recovers by itself', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5672 });
+    const outage = await startCluster(1, {
+      AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      AMQP_PUBLISH_TIMEOUT_MS: '500',
+    });
+    const [node] = outage.nodes as [NodeProcess];
+    const other = await outage.start(`${node.id}-direct`, { AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' });
+    try {
+      const client = await TestClient.open(node.wsUrl, await mintToken('o-user'));
+      await client.subscribe('user:o-user');
+      expect(
+        (await post(node, '/v1/publish', { channel: 'user:o-user', event: 'before', data: 1 })).status,
+      ).toBe(202);
+      await client.waitForMessages(1);
+
+      proxy.refuse();
+      proxy.cut();
+      const started = Date.now();
+      const res = await post(node, '/v1/publish', { channel: 'user:o-user', event: 'during', data: 2 });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'bus_unavailable' });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      const ready = await fetch(`${node.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ reasons: ['bus unavailable'] });
+      client.send({ type: 'ping', ref: 'still-served' });
+      expect(await client.next('pong')).toMatchObject({ ref: 'still-served' });
+
+      proxy.accept();
+      await waitFor(
+        async () => (await fetch(`${node.url}/readyz`)).status === 200,
+        'the node to be ready again',
+        15_000,
+        100,
+      );
+      // Published on the other node: it reaches the client of the recovered node through its re-declared queue.
+      expect(
+        (await post(other, '/v1/publish', { channel: 'user:o-user', event: 'after', data: 3 })).status,
+      ).toBe(202);
+      expect(
+        (await post(node, '/v1/publish', { channel: 'user:o-user', event: 'after-local', data: 4 })).status,
+      ).toBe(202);
+      const events = (await client.waitForMessages(3)).map((m) => m.event);
+      expect(events.slice(0, 1)).toEqual(['before']);
+      expect(events).toEqual(expect.arrayContaining(['after', 'after-local']));
+      expect(events).not.toContain('during');
+      client.close();
+    } finally {
+      await outage.stop();
+      await proxy.close();
+    }
+  }, 40_000);
+});
