@@ -73,6 +73,8 @@ export class Connection implements Subscriber, Corkable {
   private corked = false;
   /** Set by the heartbeat: false after a ping until the peer shows a sign of life. */
   alive = true;
+  /** Which tick of the gateway's sliced periodic work (pings, session refresh) visits this connection. */
+  slice = 0;
 
   private readonly log: Logger;
 

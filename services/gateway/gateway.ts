@@ -18,8 +18,11 @@ import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { Fanout, WriteCoalescer } from './fanout.js';
+import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 
 export const WS_PATH = '/ws';
+/** Periodic per-connection work is spread over this many ticks per period. */
+const WORK_SLICES = 10;
 
 export interface GatewayOptions {
   config: Config;
@@ -35,8 +38,9 @@ export class Gateway implements DeliverySink {
   private readonly connections = new Set<Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly ctx: ConnectionContext;
-  private readonly heartbeat: NodeJS.Timeout;
-  private readonly sessionRefresh: NodeJS.Timeout;
+  private readonly heartbeat: SlicedInterval;
+  private readonly sessionRefresh: SlicedInterval;
+  private nextSlice = 0;
   private readonly allowedOrigins: ReadonlySet<string>;
   private accepting = true;
 
@@ -67,11 +71,12 @@ export class Gateway implements DeliverySink {
       onAuthenticated: (c) => this.index(c),
       onClosed: (c) => this.unindex(c),
     };
-    this.heartbeat = setInterval(() => this.beat(), config.ws.heartbeatMs);
-    this.heartbeat.unref();
+    // Pings and session refreshes are spread over their period (a tenth of the connections per tick).
+    this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
     // Sessions of open connections must outlive their TTL: refresh them three times per TTL.
-    this.sessionRefresh = setInterval(() => this.refreshSessions(), (config.sessionTtlSeconds * 1000) / 3);
-    this.sessionRefresh.unref();
+    this.sessionRefresh = new SlicedInterval((config.sessionTtlSeconds * 1000) / 3, WORK_SLICES, (slice) =>
+      this.refreshSessions(slice),
+    );
   }
 
   get connectionCount(): number {
@@ -92,6 +97,7 @@ export class Gateway implements DeliverySink {
     const token = url.searchParams.get('token') ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new Connection(ws, this.ctx, token === '' ? undefined : token);
+      connection.slice = this.nextSlice++ % WORK_SLICES;
       this.options.log.debug(
         { conn: connection.id, url: redactUrl(req.url), ip: req.socket.remoteAddress },
         'connection opened',
@@ -140,8 +146,8 @@ export class Gateway implements DeliverySink {
     timeoutMs = 5_000,
   ): Promise<void> {
     this.stopAccepting();
-    clearInterval(this.heartbeat);
-    clearInterval(this.sessionRefresh);
+    this.heartbeat.stop();
+    this.sessionRefresh.stop();
     const all = [...this.connections];
     const gone = all.map((c) => new Promise<void>((resolve) => c.onceGone(resolve)));
     for (const connection of all) connection.close(code, reason);
@@ -151,8 +157,9 @@ export class Gateway implements DeliverySink {
     this.wss.close();
   }
 
-  private beat(): void {
+  private beat(slice: number): void {
     for (const connection of this.connections) {
+      if (connection.slice !== slice) continue;
       if (!connection.alive) {
         this.options.metrics.closes.inc({ reason: 'heartbeat' });
         connection.terminate();
@@ -163,9 +170,10 @@ export class Gateway implements DeliverySink {
     }
   }
 
-  private refreshSessions(): void {
+  private refreshSessions(slice: number): void {
     const ids: string[] = [];
     for (const connection of this.connections) {
+      if (connection.slice !== slice) continue;
       const session = connection.session;
       if (session !== undefined) ids.push(session);
     }

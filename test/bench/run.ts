@@ -36,6 +36,12 @@ const cpuMs = (pid: number): number => {
 const rssKb = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const totalCpu = (nodes: NodeProcess[]): number => nodes.reduce((sum, n) => sum + cpuMs(n.child.pid!), 0);
+/** Max event-loop lag of a node since its previous scrape (prom-client resets the histogram on scrape). */
+async function eventLoopLagMaxMs(node: NodeProcess): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const value = /^herald_process_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1];
+  return value === undefined ? NaN : Number(value) * 1000;
+}
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
@@ -115,6 +121,7 @@ async function main(): Promise<void> {
     const total = RATE * SECONDS;
     const inflight: Promise<unknown>[] = [];
     const latencyCpuBefore = totalCpu(nodes);
+    await Promise.all(nodes.map(eventLoopLagMaxMs));
     await new Promise<void>((resolve) => {
       const started = now();
       const timer = setInterval(() => {
@@ -143,6 +150,7 @@ async function main(): Promise<void> {
       latencies = latencies.concat((await receive('latencies', 10_000)).values as number[]);
     }
     const latencyCpu = totalCpu(nodes) - latencyCpuBefore;
+    const lagMaxMs = Math.max(...(await Promise.all(nodes.map(eventLoopLagMaxMs))));
     latencies.sort((x, y) => x - y);
 
     const result = {
@@ -168,6 +176,7 @@ async function main(): Promise<void> {
         p99Ms: round(percentile(latencies, 99)),
         maxMs: round(latencies.at(-1) ?? NaN),
         gatewayCpuMsPerEvent: round(latencyCpu / total),
+        gatewayEventLoopLagMaxMs: round(lagMaxMs),
       },
     };
     printTable(result);
@@ -204,6 +213,7 @@ function printTable(r: {
     p50Ms: number;
     p99Ms: number;
     maxMs: number;
+    gatewayEventLoopLagMaxMs: number;
   };
 }): void {
   const rows: [string, string][] = [
@@ -219,6 +229,7 @@ function printTable(r: {
       `${r.userEvents.p50Ms} / ${r.userEvents.p99Ms} ms (max ${r.userEvents.maxMs}) at ${r.userEvents.ratePerSecond}/s`,
     ],
     ['user events received', `${r.userEvents.received} / ${r.userEvents.sent}`],
+    ['gateway event-loop lag, max', `${r.userEvents.gatewayEventLoopLagMaxMs} ms (during the latency phase)`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log('\nHerald benchmark');

@@ -24,8 +24,12 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
-export async function startNodeProcess(id: string, env: Record<string, string>): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['dist/services/main.js'], {
+export async function startNodeProcess(
+  id: string,
+  env: Record<string, string>,
+  execArgv: string[] = [],
+): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [...execArgv, 'dist/services/main.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -65,7 +69,12 @@ export interface TestCluster {
 }
 
 /** Starts `count` node processes sharing a fresh key prefix and exchange on the machine's Redis/RabbitMQ. */
-export async function startCluster(count: number, env: Record<string, string> = {}): Promise<TestCluster> {
+/** `execArgv` goes to every node's `node` command line (e.g. --cpu-prof for profiling). */
+export async function startCluster(
+  count: number,
+  env: Record<string, string> = {},
+  execArgv: string[] = [],
+): Promise<TestCluster> {
   const tag = `t${randomBytes(4).toString('hex')}`;
   const clusterEnv: Record<string, string> = {
     REDIS_URL,
@@ -80,7 +89,7 @@ export async function startCluster(count: number, env: Record<string, string> = 
     nodes: [],
     env: clusterEnv,
     async start(id, extraEnv = {}) {
-      const node = await startNodeProcess(id, { ...clusterEnv, ...extraEnv });
+      const node = await startNodeProcess(id, { ...clusterEnv, ...extraEnv }, execArgv);
       cluster.nodes.push(node);
       return node;
     },

@@ -5,10 +5,11 @@
  * their newest member, so a user nobody refreshes leaves no key behind.
  *
  * Liveness: the driver remembers the connections it added and re-adds them (fresh expiry) every
- * presenceTtl/3 in one pipeline. A node that dies stops refreshing, and its connections vanish
+ * presenceTtl/3 (a tenth of the users per tick). A node that dies stops refreshing, and its connections vanish
  * within presenceTtlSeconds. A refresh also restores connections Redis lost (restart, failover).
  */
 import type { Logger } from 'pino';
+import { SlicedInterval, sliceOf } from '../../scheduling/sliced-interval.js';
 import type { Presence, UserPresence } from '../presence.js';
 import type { RedisKeys } from './keys.js';
 import {
@@ -19,6 +20,8 @@ import {
   type RedisLease,
 } from './redis-connection.js';
 import { asArray, asInteger, asStrings } from './replies.js';
+
+const REFRESH_SLICES = 10;
 
 /** KEYS[1] zset, KEYS[2] hash: drops members whose expiry is not after `now`, from both. */
 const PURGE_EXPIRED = `
@@ -71,7 +74,7 @@ export class RedisPresence implements Presence {
   private readonly lease: RedisLease;
   private readonly added: Added = new Map();
   private readonly ttlMs: number;
-  private readonly refresher: NodeJS.Timeout;
+  private readonly refresher: SlicedInterval;
   private refreshing = false;
 
   constructor(
@@ -83,8 +86,11 @@ export class RedisPresence implements Presence {
     if (!(presenceTtlSeconds > 0)) throw new TypeError('presenceTtlSeconds must be positive');
     this.lease = connection.lease([UPSERT, GET]);
     this.ttlMs = ttlMs(presenceTtlSeconds);
-    this.refresher = setInterval(() => void this.refresh(), Math.max(Math.floor(this.ttlMs / 3), 50));
-    this.refresher.unref();
+    // Each user is refreshed once per TTL/3, spread over REFRESH_SLICES ticks, so thousands of users
+    // never become one burst of scripts on this node or on Redis.
+    this.refresher = new SlicedInterval(Math.max(Math.floor(this.ttlMs / 3), 50), REFRESH_SLICES, (slice) => {
+      void this.refresh(slice);
+    });
   }
 
   async add(userId: string, connectionId: string, nodeId: string): Promise<number> {
@@ -132,18 +138,20 @@ export class RedisPresence implements Presence {
 
   /** Stops refreshing; the connections stay in Redis until removed or expired. */
   close(): Promise<void> {
-    clearInterval(this.refresher);
+    this.refresher.stop();
     this.added.clear();
     return this.lease.close();
   }
 
-  /** Re-adds every connection this driver added, one script call per user, in one pipeline. */
-  private async refresh(): Promise<void> {
+  /** Re-adds the connections of this slice's users, one script call per user, in one pipeline. */
+  private async refresh(slice: number): Promise<void> {
     if (this.refreshing || this.added.size === 0) return;
+    const users = [...this.added].filter(([userId]) => sliceOf(userId, REFRESH_SLICES) === slice);
+    if (users.length === 0) return;
     this.refreshing = true;
     try {
       await this.lease.batch('presence refresh', false, (pipeline) => {
-        for (const [userId, connections] of this.added) {
+        for (const [userId, connections] of users) {
           const args: (string | number)[] = [this.ttlMs];
           for (const [connectionId, { nodeId }] of connections) args.push(connectionId, nodeId);
           this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), args);
