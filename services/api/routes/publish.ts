@@ -43,11 +43,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     }
     return { channel, event, dataJson };
   };
-  const publishAll = async (inputs: PublishInput[]): Promise<PublishedMessage[]> => {
-    const out: PublishedMessage[] = [];
-    for (const input of inputs) out.push(await publisher.publish(input));
-    return out;
-  };
+  const publishAll = (inputs: PublishInput[]): Promise<PublishedMessage[]> => publisher.publishMany(inputs);
 
   app.post(
     '/orders/:orderId/events',
