@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryDrivers } from '../../services/node/drivers.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import { TestClient } from '../helpers/test-client.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
@@ -81,6 +82,26 @@ describe('frame ordering and failures', () => {
         retryable: true,
       });
       expect(node.node.gateway.fanout.subscriptions).toBe(0);
+      c.close();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('when the state store is unavailable during a subscribe, then unavailable (retryable) with its ref and channel', async () => {
+    const drivers = createMemoryDrivers();
+    drivers.state.offsets.current = () => Promise.reject(new StateUnavailableError('redis down'));
+    const node = await startTestNode({}, drivers);
+    try {
+      const c = await TestClient.open(node.wsUrl, await mintToken('sub-down'));
+      expect(await c.subscribe('user:sub-down')).toMatchObject({
+        type: 'error',
+        code: 'unavailable',
+        channel: 'user:sub-down',
+        retryable: true,
+      });
+      c.send({ type: 'ping', ref: 'still-open' });
+      expect(await c.next('pong')).toMatchObject({ ref: 'still-open' });
       c.close();
     } finally {
       await node.stop();
