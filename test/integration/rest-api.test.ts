@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryDrivers } from '../../services/node/drivers.js';
+import { BusUnavailableError } from '../../shared/bus/bus.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;
@@ -287,5 +290,32 @@ describe('operations endpoints', () => {
     );
     const ui = await t.node.app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(ui.statusCode);
+  });
+});
+
+describe('REST API when a backing service is down', () => {
+  it('when the state store does not answer, then 503 state_unavailable; when the bus does not, 503 bus_unavailable', async () => {
+    const drivers = createMemoryDrivers();
+    const node = await startTestNode({}, drivers);
+    try {
+      const publish = () =>
+        node.node.app.inject({
+          method: 'POST',
+          url: '/v1/publish',
+          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+          payload: JSON.stringify({ channel: 'promotions', event: 'e', data: 1 }),
+        });
+      drivers.state.offsets.next = () => Promise.reject(new StateUnavailableError('redis down'));
+      const stateDown = await publish();
+      expect(stateDown.statusCode).toBe(503);
+      expect(stateDown.json()).toMatchObject({ code: 'state_unavailable' });
+      drivers.state.offsets.next = () => Promise.resolve({ offset: 1, epoch: 'e' });
+      drivers.bus.publish = () => Promise.reject(new BusUnavailableError());
+      const busDown = await publish();
+      expect(busDown.statusCode).toBe(503);
+      expect(busDown.json()).toMatchObject({ code: 'bus_unavailable' });
+    } finally {
+      await node.stop();
+    }
   });
 });
