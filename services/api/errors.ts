@@ -10,6 +10,15 @@ export const ApiErrors = {
   insufficient_scope: { status: 403, message: 'API key lacks the scope this route needs' },
   not_found: { status: 404, message: 'Route not found' },
   order_owner_conflict: { status: 409, message: 'Order belongs to another user' },
+  idempotency_key_reused: {
+    status: 409,
+    message: 'Idempotency-Key was already used with a different request',
+  },
+  idempotency_in_progress: {
+    status: 409,
+    message: 'A request with this Idempotency-Key is still running; retry later',
+  },
+  invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 visible ASCII characters' },
   payload_too_large: { status: 413, message: 'Request body too large' },
   data_too_large: { status: 413, message: 'Message data too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },

@@ -24,6 +24,8 @@ export interface FanoutObserver {
   delivered(kind: ChannelKind, recipients: number): void;
   /** A message the bus delivered again, dropped. */
   duplicate(kind: ChannelKind): void;
+  /** A gap repair (or catch-up) from history finished; `ok` false when history could not be read. */
+  repaired?(channel: string, ok: boolean): void;
 }
 
 /**
@@ -91,10 +93,25 @@ export class WriteCoalescer {
   };
 }
 
+/** A message as the fan-out handles it: its position and its client frame JSON bytes. */
+export interface PositionedFrame {
+  offset: number;
+  epoch: string;
+  payload: Buffer;
+}
+
+/**
+ * Reads the messages of `channel` with offsets in (after, upTo] from history, oldest first (fewer if
+ * some were trimmed). Used to fill a gap (offset n+2 arrived right after n) before delivering on.
+ */
+export type GapRepair = (channel: string, after: number, upTo: number) => Promise<PositionedFrame[]>;
+
 /** The local subscribers of one channel, and the offsets already delivered to them. */
 interface LocalChannel {
   subscribers: Set<Subscriber>;
   recent: RecentOffsets;
+  /** Set while a gap is being repaired: messages arriving meanwhile wait here. */
+  held?: PositionedFrame[];
 }
 
 export class Fanout {
@@ -102,7 +119,10 @@ export class Fanout {
   private subscriptionCount = 0;
   private duplicateCount = 0;
 
-  constructor(private readonly observer?: FanoutObserver) {}
+  constructor(
+    private readonly observer?: FanoutObserver,
+    private readonly repair?: GapRepair,
+  ) {}
 
   add(channel: string, subscriber: Subscriber): void {
     let local = this.channels.get(channel);
@@ -122,6 +142,15 @@ export class Fanout {
     }
   }
 
+  /**
+   * Tells the fan-out the channel's position a subscriber just read, when this node has no run for
+   * the channel yet (or an older epoch): gaps after it can then be detected from the first message.
+   */
+  seed(channel: string, epoch: string, offset: number): void {
+    const local = this.channels.get(channel);
+    if (local !== undefined && local.recent.highIn(epoch) === 0) local.recent.seed(epoch, offset);
+  }
+
   get subscriptions(): number {
     return this.subscriptionCount;
   }
@@ -136,12 +165,56 @@ export class Fanout {
   }
 
   /**
-   * Sends one message (its JSON frame bytes) to every local subscriber of `channel`, once: a repeat
-   * of an (epoch, offset) already delivered here is dropped.
+   * Sends one message (its JSON frame bytes) to every local subscriber of `channel`, once and in
+   * offset order: a repeat of an (epoch, offset) already delivered here is dropped, and when offsets
+   * were skipped (n+2 right after n) the missing ones are read from history and delivered first.
    */
   deliver(channel: string, offset: number, epoch: string, payload: Buffer): number {
     const local = this.channels.get(channel);
     if (local === undefined) return 0;
+    if (local.held !== undefined) {
+      local.held.push({ offset, epoch, payload });
+      return 0;
+    }
+    const high = local.recent.highIn(epoch);
+    if (this.repair !== undefined && high > 0 && offset > high + 1) {
+      local.held = [{ offset, epoch, payload }];
+      void this.fill(channel, local, high, offset - 1);
+      return 0;
+    }
+    return this.send(channel, local, offset, epoch, payload);
+  }
+
+  /** Delivers what history holds after the newest offset seen on every local channel (after a bus outage). */
+  catchUp(): void {
+    if (this.repair === undefined) return;
+    for (const [channel, local] of this.channels) {
+      if (local.held !== undefined) continue;
+      const high = local.recent.highIn(local.recent.currentEpoch);
+      if (high === 0) continue;
+      local.held = [];
+      void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER);
+    }
+  }
+
+  private async fill(channel: string, local: LocalChannel, after: number, upTo: number): Promise<void> {
+    try {
+      for (const missing of await this.repair!(channel, after, upTo)) {
+        this.send(channel, local, missing.offset, missing.epoch, missing.payload);
+      }
+      this.observer?.repaired?.(channel, true);
+    } catch {
+      // History unreachable: deliver what we have rather than hold the channel; the gap stays.
+      this.observer?.repaired?.(channel, false);
+    }
+    // Held messages go out in offset order without another repair round: a range history could not
+    // fill stays a gap (never an endless retry), and duplicates among them are still dropped.
+    const held = (local.held ?? []).sort((x, y) => x.offset - y.offset);
+    local.held = undefined;
+    for (const message of held) this.send(channel, local, message.offset, message.epoch, message.payload);
+  }
+
+  private send(channel: string, local: LocalChannel, offset: number, epoch: string, payload: Buffer): number {
     if (!local.recent.firstSight(epoch, offset)) {
       this.duplicateCount++;
       this.observer?.duplicate(channelKind(channel));

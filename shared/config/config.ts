@@ -62,6 +62,13 @@ export interface Config {
     queueExpiresMs: number;
     publishTimeoutMs: number;
   };
+  /** Recovery history per channel kind, and how far one subscribe may replay. */
+  history: {
+    user: { maxMessages: number; maxAgeMs: number };
+    promotions: { maxMessages: number; maxAgeMs: number };
+    replayLimit: number;
+  };
+  idempotencyTtlSeconds: number;
   /** True when demo secrets were filled in because none were configured (development only). */
   demoCredentials: { jwt: boolean; apiKeys: boolean };
 }
@@ -203,6 +210,42 @@ export const INT_OPTIONS = {
     def: 60_000,
     min: 1_000,
     max: 86_400_000,
+  },
+  HISTORY_USER_MAX_MESSAGES: {
+    doc: 'Messages kept per user:/order: channel for recovery',
+    def: 1_000,
+    min: 1,
+    max: 1_000_000,
+  },
+  HISTORY_USER_MAX_AGE_SECONDS: {
+    doc: 'How long user:/order: messages stay recoverable',
+    def: 86_400,
+    min: 1,
+    max: 2_592_000,
+  },
+  HISTORY_PROMOTIONS_MAX_MESSAGES: {
+    doc: 'Messages kept per promotions channel for recovery',
+    def: 100,
+    min: 1,
+    max: 1_000_000,
+  },
+  HISTORY_PROMOTIONS_MAX_AGE_SECONDS: {
+    doc: 'How long promotions messages stay recoverable',
+    def: 3_600,
+    min: 1,
+    max: 2_592_000,
+  },
+  HISTORY_REPLAY_LIMIT: {
+    doc: 'Most messages one subscribe replays; further back answers recovered:false',
+    def: 1_000,
+    min: 1,
+    max: 1_000_000,
+  },
+  IDEMPOTENCY_TTL_SECONDS: {
+    doc: 'How long an Idempotency-Key and its first answer are remembered',
+    def: 86_400,
+    min: 1,
+    max: 2_592_000,
   },
   AMQP_PUBLISH_TIMEOUT_MS: {
     doc: 'Longest wait for the broker on a publish before answering 503 bus_unavailable',
@@ -400,6 +443,18 @@ export function loadConfig(env: Env = process.env): Config {
       queueExpiresMs: int('AMQP_QUEUE_EXPIRES_MS'),
       publishTimeoutMs: int('AMQP_PUBLISH_TIMEOUT_MS'),
     },
+    history: {
+      user: {
+        maxMessages: int('HISTORY_USER_MAX_MESSAGES'),
+        maxAgeMs: int('HISTORY_USER_MAX_AGE_SECONDS') * 1000,
+      },
+      promotions: {
+        maxMessages: int('HISTORY_PROMOTIONS_MAX_MESSAGES'),
+        maxAgeMs: int('HISTORY_PROMOTIONS_MAX_AGE_SECONDS') * 1000,
+      },
+      replayLimit: int('HISTORY_REPLAY_LIMIT'),
+    },
+    idempotencyTtlSeconds: int('IDEMPOTENCY_TTL_SECONDS'),
     demoCredentials: { jwt: demoJwt, apiKeys: demoKeys },
   };
 

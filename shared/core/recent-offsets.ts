@@ -14,6 +14,25 @@ export class RecentOffsets {
   private high = 0;
   private readonly seen = new Uint32Array(RECENT_OFFSETS_WINDOW / 32);
 
+  get currentEpoch(): string {
+    return this.epoch;
+  }
+
+  /** Highest offset seen in `epoch` (0 when nothing was seen in it). */
+  highIn(epoch: string): number {
+    return epoch === this.epoch ? this.high : 0;
+  }
+
+  /**
+   * Starts a run at a known position (a subscriber read it from history): `offset` and everything
+   * below it count as seen, so a late copy of an older message is never delivered after it.
+   */
+  seed(epoch: string, offset: number): void {
+    this.epoch = epoch;
+    this.high = offset;
+    this.seen.fill(0xffffffff);
+  }
+
   /** True the first time (epoch, offset) is offered; false for a repeat inside the window. */
   firstSight(epoch: string, offset: number): boolean {
     if (epoch !== this.epoch) {

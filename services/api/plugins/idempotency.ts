@@ -1,0 +1,100 @@
+/**
+ * Idempotent publishing. A route with `config.idempotent` honours an `Idempotency-Key` header:
+ *  - the first request with a key runs and its 2xx answer is recorded for IDEMPOTENCY_TTL_SECONDS;
+ *  - a retry with the same key and the same request (method, path, body) gets the recorded answer
+ *    again, with `Idempotent-Replayed: true`, and publishes nothing;
+ *  - the same key with a different request is `409 idempotency_key_reused`; a retry while the first
+ *    is still running is `409 idempotency_in_progress` (retryable);
+ *  - a request that failed (4xx/5xx) is forgotten, so its retry runs again.
+ * Keys are scoped to the API key that sent them, so two backends cannot collide.
+ */
+import { createHash } from 'node:crypto';
+import fp from 'fastify-plugin';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { IdempotencyStore } from '../../../shared/state/idempotency.js';
+import { ApiError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route honours Idempotency-Key. */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    idempotency?: { key: string; fingerprint: string };
+  }
+}
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+interface RecordedAnswer {
+  status: number;
+  body: string;
+}
+
+function fingerprintOf(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
+    .digest('base64url');
+}
+
+const plugin: FastifyPluginCallback<{ store: IdempotencyStore; ttlSeconds: number }> = (
+  app,
+  { store, ttlSeconds },
+  done,
+) => {
+  app.decorateRequest('idempotency', undefined);
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.config.idempotent !== true) return;
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return;
+    if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
+      throw new ApiError('invalid_idempotency_key');
+    }
+    const key = `${request.apiKey?.name ?? '-'}:${header}`;
+    const fingerprint = fingerprintOf(request);
+    const begun = await store.begin(key, fingerprint, ttlSeconds);
+    switch (begun.state) {
+      case 'new':
+        request.idempotency = { key, fingerprint };
+        return;
+      case 'pending':
+        throw new ApiError('idempotency_in_progress');
+      case 'conflict':
+        throw new ApiError('idempotency_key_reused');
+      case 'done': {
+        const answer = JSON.parse(begun.answer) as RecordedAnswer;
+        return reply
+          .status(answer.status)
+          .header('content-type', 'application/json; charset=utf-8')
+          .header('idempotent-replayed', 'true')
+          .send(answer.body);
+      }
+    }
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const claim = request.idempotency;
+    if (claim === undefined) return payload;
+    request.idempotency = undefined;
+    try {
+      if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
+        const answer: RecordedAnswer = { status: reply.statusCode, body: payload };
+        await store.complete(claim.key, claim.fingerprint, JSON.stringify(answer), ttlSeconds);
+      } else {
+        await store.abandon(claim.key, claim.fingerprint);
+      }
+    } catch (err) {
+      // The publish happened; failing to record it only weakens a later retry, so the answer stands.
+      request.log.warn({ err }, 'could not record the idempotent answer');
+    }
+    return payload;
+  });
+  done();
+};
+
+export const idempotency = fp(plugin, {
+  name: 'herald-idempotency',
+  fastify: '5.x',
+  dependencies: ['herald-api-key-auth'],
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { Fanout, type GapRepair, type PositionedFrame } from '../../../services/gateway/fanout.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const frame = (offset: number, epoch = 'e'): PositionedFrame => ({
+  offset,
+  epoch,
+  payload: Buffer.from(`{"o":${offset}}`),
+});
+
+function setup(history: Map<number, PositionedFrame>, fail = false) {
+  const calls: [number, number][] = [];
+  const repair: GapRepair = (_channel, after, upTo) => {
+    calls.push([after, upTo]);
+    if (fail) return Promise.reject(new Error('history down'));
+    const out: PositionedFrame[] = [];
+    for (let o = after + 1; o <= Math.min(upTo, 10_000); o++) {
+      const m = history.get(o);
+      if (m === undefined) break;
+      out.push(m);
+    }
+    return Promise.resolve(out);
+  };
+  const received: number[] = [];
+  const fanout = new Fanout(undefined, repair);
+  fanout.add('user:g', { sendPrepared: (_c, offset) => void received.push(offset) });
+  return { fanout, received, calls };
+}
+
+describe('Fanout gap repair', () => {
+  it('when n+2 arrives right after n, then n+1 is read from history and delivered first, and its late copy is dropped', async () => {
+    const history = new Map([2, 3].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.deliver('user:g', 3, 'e', frame(3).payload);
+    fanout.deliver('user:g', 4, 'e', frame(4).payload); // arrives while the repair runs: held
+    await waitFor(() => received.length === 4, 'the repair to finish');
+    expect(received).toEqual([1, 2, 3, 4]);
+    expect(calls).toEqual([[1, 2]]);
+    fanout.deliver('user:g', 2, 'e', frame(2).payload);
+    expect(received).toEqual([1, 2, 3, 4]);
+    expect(fanout.duplicates).toBe(1);
+  });
+
+  it('when history cannot be read, then the held messages are still delivered in offset order', async () => {
+    const { fanout, received } = setup(new Map(), true);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.deliver('user:g', 5, 'e', frame(5).payload);
+    fanout.deliver('user:g', 4, 'e', frame(4).payload);
+    await waitFor(() => received.length === 3, 'held messages');
+    expect(received).toEqual([1, 4, 5]);
+  });
+
+  it('when a subscriber seeded the position, then the first message after a gap is repaired too, and older copies are dropped', async () => {
+    const history = new Map([11, 12].map((o) => [o, frame(o)] as const));
+    const { fanout, received } = setup(history);
+    fanout.seed('user:g', 'e', 10);
+    fanout.deliver('user:g', 9, 'e', frame(9).payload);
+    fanout.deliver('user:g', 12, 'e', frame(12).payload);
+    await waitFor(() => received.length === 2, 'the repair');
+    expect(received).toEqual([11, 12]);
+  });
+
+  it('when the bus reconnects, then catchUp delivers what history holds past the newest offset seen', async () => {
+    const history = new Map([2, 3, 4].map((o) => [o, frame(o)] as const));
+    const { fanout, received } = setup(history);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.catchUp();
+    await waitFor(() => received.length === 4, 'the catch-up');
+    expect(received).toEqual([1, 2, 3, 4]);
+  });
+
+  it('when the epoch changes, then no gap is assumed across epochs', () => {
+    const { fanout, received, calls } = setup(new Map());
+    fanout.deliver('user:g', 7, 'old', frame(7, 'old').payload);
+    fanout.deliver('user:g', 1, 'new', frame(1, 'new').payload);
+    expect(received).toEqual([7, 1]);
+    expect(calls).toEqual([]);
+  });
+});
