@@ -15,8 +15,10 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ApiError, ApiErrors, type ApiErrorCode } from './errors.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
+import { idempotency } from './plugins/idempotency.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
+import { historyRoutes } from './routes/history.js';
 import { publishRoutes } from './routes/publish.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorReply } from './schemas.js';
@@ -114,10 +116,15 @@ export async function buildApi(deps: ApiDeps) {
   );
 
   await app.register(apiKeyAuth, { keyring: new ApiKeyring(config.apiKeys) });
+  await app.register(idempotency, {
+    store: deps.state.idempotency,
+    ttlSeconds: config.idempotencyTtlSeconds,
+  });
   await app.register(healthRoutes, { deps });
   await app.register(publishRoutes, { deps, prefix: '/v1' });
   await app.register(userRoutes, { deps, prefix: '/v1' });
   await app.register(clusterRoutes, { deps, prefix: '/v1' });
+  await app.register(historyRoutes, { deps, prefix: '/v1' });
   return app;
 }
 

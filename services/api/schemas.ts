@@ -127,3 +127,36 @@ export const ClusterReply = Type.Object({
   self: Type.String({ description: 'Id of the node that answered' }),
   nodes: Type.Array(ClusterNode),
 });
+
+export const ChannelParams = Type.Object({
+  channel: Type.String({
+    pattern: CHANNEL_PATTERN,
+    description: 'user:{id}, order:{id}, promotions or promotions:{segment}',
+  }),
+});
+export const HistoryQuery = Type.Object(
+  {
+    since: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Return messages with a greater offset (default 0)' }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'Most messages returned (default 100)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const HistoryReply = Type.Object({
+  channel: Type.String(),
+  epoch: Type.String(),
+  offset: Type.Integer({ description: 'Newest offset of the channel' }),
+  complete: Type.Boolean({ description: 'False when messages right after `since` were trimmed or aged out' }),
+  messages: Type.Array(
+    Type.Object({
+      offset: Type.Integer(),
+      id: Type.String(),
+      event: Type.String(),
+      data: Type.Unknown(),
+      ts: Type.Integer(),
+    }),
+  ),
+});

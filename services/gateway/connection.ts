@@ -25,6 +25,7 @@ import type { StateDrivers } from '../../shared/state/state.js';
 import type { ChannelAccess } from './channel-access.js';
 import type { Corkable, Fanout, Subscriber, WriteCoalescer } from './fanout.js';
 import { TokenBucket } from './rate-limiter.js';
+import { recoverChannel } from './recovery.js';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 
@@ -37,6 +38,8 @@ export interface ConnectionContext {
   access: ChannelAccess;
   fanout: Fanout;
   coalescer: WriteCoalescer;
+  /** Most messages one subscribe may replay from history. */
+  replayLimit: number;
   state: StateDrivers;
   metrics: Metrics;
   log: Logger;
@@ -323,19 +326,30 @@ export class Connection implements Subscriber, Corkable {
     this.ctx.fanout.add(channel, this);
     this.ctx.metrics.subscriptions.inc();
     try {
-      const position = await this.ctx.state.offsets.current(channel);
-      if (this.state !== 'open') return;
-      this.send({
-        type: 'subscribed',
+      const since =
+        frame.offset !== undefined && frame.epoch !== undefined
+          ? { offset: frame.offset, epoch: frame.epoch }
+          : undefined;
+      const { position, recovered, replay } = await recoverChannel(
+        this.ctx.state.history,
         channel,
-        offset: position.offset,
-        epoch: position.epoch,
-        recovered: false,
-        ...ref(frame.ref),
-      });
-      const held = this.pending.get(channel) ?? [];
+        since,
+        this.ctx.replayLimit,
+      );
+      if (this.state !== 'open') return;
+      this.ctx.fanout.seed(channel, position.epoch, position.offset);
+      this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
+      this.send({ type: 'subscribed', channel, ...position, recovered, ...ref(frame.ref) });
+      // Missed messages first, then what arrived live meanwhile, each offset once, in order.
+      for (const message of replay) this.writePrepared(message.frame);
+      const held = (this.pending.get(channel) ?? []).sort((x, y) => x.offset - y.offset);
       this.pending.delete(channel);
-      for (const message of held) if (message.offset > position.offset) this.writePrepared(message.frame);
+      let last = position.offset;
+      for (const message of held) {
+        if (message.offset <= last) continue;
+        last = message.offset;
+        this.writePrepared(message.frame);
+      }
     } catch (err) {
       this.dropChannel(channel);
       throw err;

@@ -17,7 +17,9 @@ import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import { Fanout, WriteCoalescer } from './fanout.js';
+import { Fanout, WriteCoalescer, type GapRepair } from './fanout.js';
+import { messageFrameJson } from '../../shared/core/message-frame.js';
+import type { History } from '../../shared/state/history.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 
 export const WS_PATH = '/ws';
@@ -47,10 +49,14 @@ export class Gateway implements DeliverySink {
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
     this.allowedOrigins = new Set(config.allowedOrigins);
-    this.fanout = new Fanout({
-      delivered: (kind, n) => metrics.countDelivered(kind, n),
-      duplicate: (kind) => metrics.duplicates.inc({ kind }),
-    });
+    this.fanout = new Fanout(
+      {
+        delivered: (kind, n) => metrics.countDelivered(kind, n),
+        duplicate: (kind) => metrics.duplicates.inc({ kind }),
+        repaired: (_channel, ok) => metrics.repairs.inc({ outcome: ok ? 'ok' : 'failed' }),
+      },
+      gapRepair(options.state.history, config.history.replayLimit),
+    );
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.ws.maxFrameBytes,
@@ -65,6 +71,7 @@ export class Gateway implements DeliverySink {
       access: new ChannelAccess(options.state.orderOwners),
       fanout: this.fanout,
       coalescer: new WriteCoalescer(),
+      replayLimit: config.history.replayLimit,
       state: options.state,
       metrics,
       log,
@@ -115,6 +122,10 @@ export class Gateway implements DeliverySink {
 
   deliver(channel: string, offset: number, epoch: string, frame: Buffer): void {
     this.fanout.deliver(channel, offset, epoch, frame);
+  }
+
+  resync(): void {
+    this.fanout.catchUp();
   }
 
   disconnectUser(userId: string, reason: string): void {
@@ -201,4 +212,18 @@ export class Gateway implements DeliverySink {
 
 function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Fills fan-out gaps from history: the missing messages rebuilt as the very frames publishers sent. */
+function gapRepair(history: History, limit: number): GapRepair {
+  return async (channel, after, upTo) => {
+    const range = await history.read(channel, after, Math.min(limit, upTo - after));
+    return range.messages
+      .filter((m) => m.offset <= upTo)
+      .map((m) => ({
+        offset: m.offset,
+        epoch: range.epoch,
+        payload: Buffer.from(messageFrameJson({ channel, ...m })),
+      }));
+  };
 }

@@ -5,10 +5,11 @@
 import type { Bus } from '../../shared/bus/bus.js';
 import { MemoryBus } from '../../shared/bus/memory-bus.js';
 import { RabbitMqBus } from '../../shared/bus/rabbitmq-bus.js';
-import type { Config } from '../../shared/config/config.js';
+import { defaultHistory, type Config } from '../../shared/config/config.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import { createMemoryState } from '../../shared/state/memory/memory-state.js';
 import { createRedisState } from '../../shared/state/redis/redis-state.js';
+import { retentionResolver } from '../../shared/state/retention.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 
 export interface Drivers {
@@ -20,20 +21,21 @@ export interface Drivers {
   closeState(): Promise<void>;
 }
 
-export function createMemoryDrivers(): Drivers {
-  const state = createMemoryState();
+export function createMemoryDrivers(history: Config['history'] = defaultHistory()): Drivers {
+  const state = createMemoryState(retentionResolver(history));
   return { bus: new MemoryBus(), state, stateReady: () => true, closeState: () => closeAll(state) };
 }
 
 export function createDrivers(config: Config, log: Logger): Drivers {
-  if (config.redisUrl === undefined || config.amqpUrl === undefined) return createMemoryDrivers();
+  if (config.redisUrl === undefined || config.amqpUrl === undefined)
+    return createMemoryDrivers(config.history);
   const state = createRedisState({
     url: config.redisUrl,
     prefix: config.redis.prefix,
     nodeId: config.nodeId,
     commandTimeoutMs: config.redis.commandTimeoutMs,
     presenceTtlSeconds: config.redis.presenceTtlSeconds,
-    channelStateTtlSeconds: config.redis.channelStateTtlSeconds,
+    retention: retentionResolver(config.history),
     log: log.child({ service: 'redis' }),
   });
   const bus = new RabbitMqBus({
@@ -46,12 +48,5 @@ export function createDrivers(config: Config, log: Logger): Drivers {
 }
 
 async function closeAll(state: StateDrivers): Promise<void> {
-  const { sessions, presence, orderOwners, offsets, registry } = state;
-  await Promise.all([
-    sessions.close(),
-    presence.close(),
-    orderOwners.close(),
-    offsets.close(),
-    registry.close(),
-  ]);
+  await Promise.all(Object.values(state).map((driver: { close(): Promise<void> }) => driver.close()));
 }

@@ -67,10 +67,14 @@ export class HeraldNode {
       metrics,
       log: log.child({ service: 'gateway' }),
     });
-    const publisher = new Publisher(drivers.bus, drivers.state.offsets, {
+    const publisher = new Publisher(drivers.bus, drivers.state.history, {
       published: (channel, busMs) => {
         metrics.published.inc({ kind: channelKind(channel) });
         metrics.busPublishSeconds.observe(busMs / 1000);
+      },
+      busFailed: (channel, err) => {
+        metrics.busFailures.inc({ kind: channelKind(channel) });
+        log.warn({ err, channel }, 'bus refused a stored message; nodes will repair it from history');
       },
     });
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }));

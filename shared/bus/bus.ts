@@ -12,7 +12,12 @@
  *  - The handler must not throw; a driver logs and drops a payload whose handler threw.
  */
 export interface Bus {
-  start(handler: BusHandler): Promise<void>;
+  /**
+   * Starts consuming. `hooks.resumed` is called after the bus reconnected following an outage:
+   * payloads published while this node was cut off may never arrive, so the core catches up from
+   * history then.
+   */
+  start(handler: BusHandler, hooks?: BusHooks): Promise<void>;
   publish(payload: Buffer): Promise<void>;
   /** True while publishing is expected to succeed (drives /readyz). */
   readonly ready: boolean;
@@ -20,6 +25,10 @@ export interface Bus {
 }
 
 export type BusHandler = (payload: Buffer) => void;
+
+export interface BusHooks {
+  resumed?(): void;
+}
 
 export class BusUnavailableError extends Error {
   constructor(message = 'cluster bus unavailable') {

@@ -32,7 +32,7 @@ import amqplib, {
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from '../logger/logger.js';
-import { BusUnavailableError, type Bus, type BusHandler } from './bus.js';
+import { BusUnavailableError, type Bus, type BusHandler, type BusHooks } from './bus.js';
 
 export interface RabbitMqBusOptions {
   /** amqp:// or amqps:// URL (`?heartbeat=` is honoured); credentials never reach the log. */
@@ -135,6 +135,7 @@ export class RabbitMqBus implements Bus {
   private readonly ackBatch: number;
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private handler: BusHandler | undefined;
+  private hooks: BusHooks | undefined;
   private connection: RecoveringChannelModel | undefined;
   private link: Link | undefined;
   private starting: Promise<void> | undefined;
@@ -184,9 +185,10 @@ export class RabbitMqBus implements Bus {
    * the last failure) when that has not happened within startTimeoutMs; the bus may then be started
    * again. A second call while started only replaces the handler.
    */
-  async start(handler: BusHandler): Promise<void> {
+  async start(handler: BusHandler, hooks?: BusHooks): Promise<void> {
     if (this.state === 'closed') throw new BusUnavailableError('cluster bus is closed');
     this.handler = handler;
+    this.hooks = hooks;
     this.state = 'running';
     this.starting ??= this.connect();
     try {
@@ -343,7 +345,14 @@ export class RabbitMqBus implements Bus {
       this.disconnectedAt = undefined;
       this.lastFailure = undefined;
       if (downMs === undefined) this.log.info('cluster bus connected; topology declared');
-      else this.log.info({ downMs }, 'cluster bus recovered; topology declared again');
+      else {
+        this.log.info({ downMs }, 'cluster bus recovered; topology declared again');
+        try {
+          this.hooks?.resumed?.();
+        } catch (err) {
+          this.log.error({ err }, 'bus resumed hook threw');
+        }
+      }
     });
     connection.on('disconnect', (err: Error) => {
       this.disconnectedAt = Date.now();

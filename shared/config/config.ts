@@ -53,7 +53,6 @@ export interface Config {
     prefix: string;
     commandTimeoutMs: number;
     presenceTtlSeconds: number;
-    channelStateTtlSeconds: number;
   };
   amqp: {
     exchange: string;
@@ -71,6 +70,19 @@ export interface Config {
   idempotencyTtlSeconds: number;
   /** True when demo secrets were filled in because none were configured (development only). */
   demoCredentials: { jwt: boolean; apiKeys: boolean };
+}
+
+/** History retention with every default (for drivers built outside a loaded configuration, e.g. tests). */
+export function defaultHistory(): Config['history'] {
+  const d = (name: keyof typeof INT_OPTIONS): number => INT_OPTIONS[name].def;
+  return {
+    user: { maxMessages: d('HISTORY_USER_MAX_MESSAGES'), maxAgeMs: d('HISTORY_USER_MAX_AGE_SECONDS') * 1000 },
+    promotions: {
+      maxMessages: d('HISTORY_PROMOTIONS_MAX_MESSAGES'),
+      maxAgeMs: d('HISTORY_PROMOTIONS_MAX_AGE_SECONDS') * 1000,
+    },
+    replayLimit: d('HISTORY_REPLAY_LIMIT'),
+  };
 }
 
 export class ConfigError extends Error {
@@ -191,12 +203,6 @@ export const INT_OPTIONS = {
     def: 30,
     min: 3,
     max: 3_600,
-  },
-  CHANNEL_STATE_TTL_SECONDS: {
-    doc: 'Idle time after which a channel offset counter expires (its epoch then changes)',
-    def: 604_800,
-    min: 60,
-    max: 31_536_000,
   },
   AMQP_PREFETCH: { doc: 'Unacknowledged bus messages a node takes at once', def: 1_000, min: 1, max: 65_535 },
   AMQP_QUEUE_MAX_LENGTH: {
@@ -434,7 +440,6 @@ export function loadConfig(env: Env = process.env): Config {
       prefix: redisPrefix,
       commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
       presenceTtlSeconds: int('PRESENCE_TTL_SECONDS'),
-      channelStateTtlSeconds: int('CHANNEL_STATE_TTL_SECONDS'),
     },
     amqp: {
       exchange,

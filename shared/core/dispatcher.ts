@@ -11,6 +11,8 @@ export interface DeliverySink {
   deliver(channel: string, offset: number, epoch: string, frame: Buffer): void;
   /** Closes every local connection of `userId`. */
   disconnectUser(userId: string, reason: string): void;
+  /** The bus came back after an outage: catch up from history on every local channel. */
+  resync(): void;
 }
 
 export class Dispatcher {
@@ -21,7 +23,12 @@ export class Dispatcher {
   ) {}
 
   start(): Promise<void> {
-    return this.bus.start((payload) => this.onPayload(payload));
+    return this.bus.start((payload) => this.onPayload(payload), {
+      resumed: () => {
+        this.log.info('bus resumed; catching up local channels from history');
+        this.sink.resync();
+      },
+    });
   }
 
   private onPayload(payload: Buffer): void {

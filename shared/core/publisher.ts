@@ -3,9 +3,10 @@
  * to the bus as one envelope. Every node (this one included) delivers it from the bus.
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../bus/bus.js';
-import type { ChannelOffsets } from '../state/channel-offsets.js';
+import { BusUnavailableError, type Bus } from '../bus/bus.js';
+import type { History } from '../state/history.js';
 import { encodeControlEnvelope, encodeMessageEnvelope, type ControlMessage } from './envelope.js';
+import { messageFrameJson } from './message-frame.js';
 
 export interface PublishInput {
   channel: string;
@@ -25,12 +26,14 @@ export interface PublishedMessage {
 
 export interface PublishObserver {
   published(channel: string, busMs: number): void;
+  /** The bus refused a message already in history: nodes get it by gap repair or catch-up. */
+  busFailed(channel: string, err: unknown): void;
 }
 
 export class Publisher {
   constructor(
     private readonly bus: Bus,
-    private readonly offsets: ChannelOffsets,
+    private readonly history: History,
     private readonly observer?: PublishObserver,
   ) {}
 
@@ -41,28 +44,40 @@ export class Publisher {
   }
 
   /**
-   * Publishes several messages in order. Offsets are reserved together (one round trip's worth of
-   * waiting, in call order) and the envelopes are handed to the bus back to back, in input order,
-   * without waiting for each confirm: receiving nodes get the burst in few reads and write it to each
-   * socket in one syscall. Rejects if any message was not taken; earlier ones may have been.
+   * Publishes several messages in order.
+   *  - While the bus is known to be down, nothing is stored: rejects with BusUnavailableError (503).
+   *  - Each message is appended to history first (offset assignment and storage in one step), so a
+   *    resolved publish means durable.
+   *  - Then the envelopes are handed to the bus back to back, in input order, without waiting for each
+   *    confirm: receiving nodes get the burst in few reads and write it to each socket in one syscall.
+   *  - A message the bus then refuses is still durable: nodes fill the gap from history when the next
+   *    message of the channel arrives, or when their bus resumes; recovering clients get it. So that
+   *    failure is reported to the observer, not to the caller.
    */
   async publishMany(inputs: readonly PublishInput[]): Promise<PublishedMessage[]> {
-    const positions = await Promise.all(inputs.map((input) => this.offsets.next(input.channel)));
+    if (!this.bus.ready) throw new BusUnavailableError('cluster bus unavailable; nothing was published');
+    const messages = inputs.map((input) => ({
+      id: input.id ?? randomUUID(),
+      event: input.event,
+      dataJson: input.dataJson,
+      ts: Date.now(),
+    }));
+    const positions = await Promise.all(
+      inputs.map((input, i) => this.history.append(input.channel, messages[i]!)),
+    );
     const started = performance.now();
     const sends: Promise<void>[] = [];
     const published = inputs.map((input, i): PublishedMessage => {
       const { offset, epoch } = positions[i]!;
-      const id = input.id ?? randomUUID();
-      // The frame is assembled around the pre-serialized data instead of re-stringifying it.
-      const frameJson =
-        `{"type":"message","channel":${JSON.stringify(input.channel)},"offset":${offset},"id":"${id}",` +
-        `"event":${JSON.stringify(input.event)},"data":${input.dataJson},"ts":${Date.now()}}`;
+      const message = messages[i]!;
+      const frameJson = messageFrameJson({ channel: input.channel, offset, ...message });
       sends.push(
-        this.bus.publish(encodeMessageEnvelope(input.channel, offset, epoch, frameJson)).then(() => {
-          this.observer?.published(input.channel, performance.now() - started);
-        }),
+        this.bus.publish(encodeMessageEnvelope(input.channel, offset, epoch, frameJson)).then(
+          () => this.observer?.published(input.channel, performance.now() - started),
+          (err: unknown) => this.observer?.busFailed(input.channel, err),
+        ),
       );
-      return { channel: input.channel, id, offset, epoch };
+      return { channel: input.channel, id: message.id, offset, epoch };
     });
     await Promise.all(sends);
     return published;

@@ -48,6 +48,24 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly recoveries = new Counter({
+    name: 'herald_history_recoveries_total',
+    help: 'Subscribes that named an offset, by outcome (recovered true/false; none = no offset given)',
+    labelNames: ['recovered'] as const,
+    registers: [this.registry],
+  });
+  readonly repairs = new Counter({
+    name: 'herald_gap_repairs_total',
+    help: 'Gaps in a channel filled from history (ok) or left open because history was unreachable',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly busFailures = new Counter({
+    name: 'herald_bus_publish_failures_total',
+    help: 'Messages stored in history that the bus then refused (delivered later by gap repair)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly busPublishSeconds = new Histogram({
     name: 'herald_bus_publish_seconds',
     help: 'Time for the bus to accept a published message',

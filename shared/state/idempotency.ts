@@ -17,10 +17,7 @@
  *  - Keys are independent of each other; expired keys behave as unknown.
  */
 export type IdempotencyBegin =
-  | { state: 'new' }
-  | { state: 'pending' }
-  | { state: 'conflict' }
-  | { state: 'done'; answer: string };
+  { state: 'new' } | { state: 'pending' } | { state: 'conflict' } | { state: 'done'; answer: string };
 
 export interface IdempotencyStore {
   begin(key: string, fingerprint: string, ttlSeconds: number): Promise<IdempotencyBegin>;

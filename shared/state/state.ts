@@ -1,4 +1,5 @@
-import type { ChannelOffsets } from './channel-offsets.js';
+import type { History } from './history.js';
+import type { IdempotencyStore } from './idempotency.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { OrderOwners } from './order-owners.js';
 import type { Presence } from './presence.js';
@@ -9,6 +10,8 @@ export interface StateDrivers {
   sessions: SessionStore;
   presence: Presence;
   orderOwners: OrderOwners;
-  offsets: ChannelOffsets;
+  /** Offsets, epochs and the recoverable messages of every channel. */
+  history: History;
+  idempotency: IdempotencyStore;
   registry: NodeRegistry;
 }

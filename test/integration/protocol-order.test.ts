@@ -71,7 +71,7 @@ describe('frame ordering and failures', () => {
   it('when reading the channel position fails, then the subscribe gets internal with its ref and channel', async () => {
     const drivers = createMemoryDrivers();
     const state = drivers.state;
-    state.offsets.current = () => Promise.reject(new Error('redis down'));
+    state.history.position = () => Promise.reject(new Error('redis down'));
     const node = await startTestNode({}, drivers);
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('sub-fail'));
@@ -90,7 +90,7 @@ describe('frame ordering and failures', () => {
 
   it('when the state store is unavailable during a subscribe, then unavailable (retryable) with its ref and channel', async () => {
     const drivers = createMemoryDrivers();
-    drivers.state.offsets.current = () => Promise.reject(new StateUnavailableError('redis down'));
+    drivers.state.history.position = () => Promise.reject(new StateUnavailableError('redis down'));
     const node = await startTestNode({}, drivers);
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('sub-down'));

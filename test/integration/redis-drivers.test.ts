@@ -7,13 +7,14 @@
  * deleted (SCAN + DEL) after the test, and nothing here flushes or stops Redis. Unreachable Redis is a
  * closed port or a TCP proxy this file starts and stops.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeAnnouncement } from '../../shared/state/node-registry.js';
+import { redisKeys } from '../../shared/state/redis/keys.js';
 import {
   createRedisState,
   type RedisState,
@@ -21,7 +22,13 @@ import {
 } from '../../shared/state/redis/redis-state.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import type { StateDrivers } from '../../shared/state/state.js';
-import { channelOffsetsContract } from '../contracts/channel-offsets.contract.js';
+import {
+  BRIEF_MAX_AGE_MS,
+  CONTRACT_RETENTION,
+  historyContract,
+  message,
+} from '../contracts/history.contract.js';
+import { idempotencyContract } from '../contracts/idempotency.contract.js';
 import { nodeRegistryContract } from '../contracts/node-registry.contract.js';
 import { orderOwnersContract } from '../contracts/order-owners.contract.js';
 import { presenceContract } from '../contracts/presence.contract.js';
@@ -83,17 +90,20 @@ function stateOptions(prefix: string, overrides: Partial<RedisStateOptions> = {}
     nodeId: 'node-test',
     commandTimeoutMs: 2_000,
     presenceTtlSeconds: 30,
-    channelStateTtlSeconds: 300,
+    retention: CONTRACT_RETENTION,
     log: pino({ level: 'silent' }),
     ...overrides,
   };
 }
 
 /** A contract factory: a whole Redis state per test (own prefix); cleanup closes it and deletes its keys. */
-function contractFactory<K extends keyof StateDrivers>(kind: K): ContractFactory<StateDrivers[K]> {
+function contractFactory<K extends keyof StateDrivers>(
+  kind: K,
+  overrides: Partial<RedisStateOptions> = {},
+): ContractFactory<StateDrivers[K]> {
   return () => {
     const prefix = newPrefix();
-    const state = createRedisState(stateOptions(prefix));
+    const state = createRedisState(stateOptions(prefix, overrides));
     const driver: StateDrivers[K] = state[kind];
     return Promise.resolve(
       Object.assign(driver, {
@@ -109,8 +119,9 @@ function contractFactory<K extends keyof StateDrivers>(kind: K): ContractFactory
 sessionStoreContract('redis', contractFactory('sessions'));
 presenceContract('redis', contractFactory('presence'));
 orderOwnersContract('redis', contractFactory('orderOwners'));
-channelOffsetsContract('redis', contractFactory('offsets'));
 nodeRegistryContract('redis', contractFactory('registry'));
+historyContract('redis', (retention) => contractFactory('history', { retention })());
+idempotencyContract('redis', contractFactory('idempotency'));
 
 /** States a test opens, closed and their keys deleted after it. */
 const opened: { state: RedisState; prefix: string }[] = [];
@@ -182,8 +193,12 @@ function everyDriverCall(state: RedisState): [string, () => Promise<unknown>][] 
     ['presence.remove', () => state.presence.remove('u', 'c')],
     ['orderOwners.claim', () => state.orderOwners.claim('o', 'u', 60)],
     ['orderOwners.get', () => state.orderOwners.get('o')],
-    ['offsets.next', () => state.offsets.next('user:u')],
-    ['offsets.current', () => state.offsets.current('user:u')],
+    ['history.append', () => state.history.append('user:u', message())],
+    ['history.position', () => state.history.position('user:u')],
+    ['history.read', () => state.history.read('user:u', 0, 10)],
+    ['idempotency.begin', () => state.idempotency.begin('k', 'fp', 60)],
+    ['idempotency.complete', () => state.idempotency.complete('k', 'fp', '{}', 60)],
+    ['idempotency.abandon', () => state.idempotency.abandon('k', 'fp')],
     ['registry.heartbeat', () => state.registry.heartbeat(announcement('n'), 60)],
     ['registry.list', () => state.registry.list()],
     ['registry.remove', () => state.registry.remove('n')],
@@ -262,90 +277,6 @@ describe('Redis state drivers', () => {
     expect(await node.presence.get('alice')).toEqual({ connections: 2, nodes: ['node-a', 'node-b'] });
   });
 
-  it('when two nodes (two clients) call next 200 times each at once, then offsets are exactly 1..400 on one epoch', async () => {
-    const prefix = newPrefix();
-    const a = openState(prefix, { nodeId: 'node-a' });
-    const b = openState(prefix, { nodeId: 'node-b' });
-
-    const positions = await Promise.all(
-      Array.from({ length: 200 }, () => [a.offsets.next('broadcast'), b.offsets.next('broadcast')]).flat(),
-    );
-
-    const offsets = positions.map((p) => p.offset).sort((x, y) => x - y);
-    expect(offsets).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
-    const epochs = new Set(positions.map((p) => p.epoch));
-    expect(epochs.size).toBe(1);
-    const [epoch] = [...epochs];
-    expect(await a.offsets.current('broadcast')).toEqual({ offset: 400, epoch });
-    expect(await b.offsets.current('broadcast')).toEqual({ offset: 400, epoch });
-  });
-
-  it('when current and next race on new channels from two clients, then next carries the epoch current reported', async () => {
-    const prefix = newPrefix();
-    const a = openState(prefix);
-    const b = openState(prefix);
-    const channels = Array.from({ length: 30 }, (_, i) => `order:o-${i}`);
-
-    const pairs = await Promise.all(
-      channels.map((channel, i) =>
-        i % 2
-          ? Promise.all([a.offsets.current(channel), b.offsets.next(channel)])
-          : Promise.all([b.offsets.next(channel), a.offsets.current(channel)]).then(([n, c]) => [c, n]),
-      ),
-    );
-
-    for (const [current, next] of pairs) {
-      expect(next!.offset).toBe(1);
-      expect([0, 1]).toContain(current!.offset);
-      expect(next!.epoch).toBe(current!.epoch);
-    }
-  });
-
-  it('when the offset counter is lost (Redis data loss), then the next offset is 1 on a new epoch', async () => {
-    const prefix = newPrefix();
-    const state = openState(prefix);
-    for (let i = 0; i < 3; i++) await state.offsets.next('user:alice');
-    const before = await state.offsets.current('user:alice');
-    expect(before.offset).toBe(3);
-
-    expect(await admin.del(`${prefix}offset:user:alice`)).toBe(1);
-
-    const after = await state.offsets.next('user:alice');
-    expect(after.offset).toBe(1);
-    expect(after.epoch).not.toBe(before.epoch);
-    expect(await state.offsets.current('user:alice')).toEqual(after);
-    expect(await state.offsets.next('user:alice')).toEqual({ offset: 2, epoch: after.epoch });
-  });
-
-  it('when the counter is lost and current is asked first, then current reports the new epoch the next next carries', async () => {
-    const prefix = newPrefix();
-    const state = openState(prefix);
-    const old = await state.offsets.next('user:alice');
-
-    await admin.del(`${prefix}offset:user:alice`);
-
-    const current = await state.offsets.current('user:alice');
-    expect(current.offset).toBe(0);
-    expect(current.epoch).not.toBe(old.epoch);
-    expect(await state.offsets.next('user:alice')).toEqual({ offset: 1, epoch: current.epoch });
-  });
-
-  it('when a channel stays idle for channelStateTtlSeconds, then its counter expires and the next run has a new epoch', async () => {
-    const prefix = newPrefix();
-    const state = openState(prefix, { channelStateTtlSeconds: 1 });
-    const old = await state.offsets.next('user:alice');
-    await state.offsets.next('user:alice');
-
-    await waitFor(
-      async () => (await admin.exists(`${prefix}offset:user:alice`)) === 0,
-      'the idle counter to expire',
-    );
-
-    const fresh = await state.offsets.next('user:alice');
-    expect(fresh.offset).toBe(1);
-    expect(fresh.epoch).not.toBe(old.epoch);
-  });
-
   it('when every driver has been used, then every key it created is under the prefix and has a TTL', async () => {
     const prefix = newPrefix();
     const state = openState(prefix);
@@ -358,8 +289,9 @@ describe('Redis state drivers', () => {
     await state.presence.get('alice');
     await state.orderOwners.claim('o-1', 'alice', 300);
     await state.orderOwners.claim('o-1', 'bob', 300);
-    await state.offsets.next('user:alice');
-    await state.offsets.current('user:bob');
+    await state.history.append('user:alice', message());
+    await state.history.position('user:bob');
+    await state.idempotency.begin('k-1', 'fp-a', 300);
     await state.registry.heartbeat(announcement('node-a'), 300);
     await state.registry.list();
 
@@ -371,7 +303,9 @@ describe('Redis state drivers', () => {
         'presence:nodes:alice',
         'owner:o-1',
         'offset:user:alice',
+        'history:user:alice',
         'offset:user:bob',
+        `idem:${createHash('sha256').update('k-1').digest('hex')}`,
         'node:node-a',
         'nodes',
       ].sort(),
@@ -405,7 +339,7 @@ describe('Redis state drivers', () => {
     expect((await a.registry.list()).map((n) => n.id)).toEqual(['node-a']);
   });
 
-  it('when one driver is closed, then the others keep working, and the client quits once all five are closed', async () => {
+  it('when one driver is closed, then the others keep working, and the client quits once all six are closed', async () => {
     const state = openState(newPrefix());
     await state.sessions.close();
     await expect(state.sessions.get('s-1')).rejects.toBeInstanceOf(StateUnavailableError);
@@ -413,7 +347,8 @@ describe('Redis state drivers', () => {
 
     expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
     await state.orderOwners.close();
-    await state.offsets.close();
+    await state.history.close();
+    await state.idempotency.close();
     await state.registry.close();
     expect(await state.presence.add('alice', 'c-1', 'node-a')).toBe(1);
     expect(state.client.status).toBe('ready');
@@ -421,7 +356,7 @@ describe('Redis state drivers', () => {
     await state.presence.close();
     await waitFor(() => state.client.status === 'end', 'the shared client to quit');
     await expect(state.close()).resolves.toBeUndefined();
-    await expect(state.offsets.next('user:alice')).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(state.history.append('user:alice', message())).rejects.toBeInstanceOf(StateUnavailableError);
   });
 
   it('when the state is closed, then every driver rejects with StateUnavailableError at once', async () => {
@@ -489,9 +424,330 @@ describe('Redis state drivers', () => {
         50,
       );
       expect(state.ready).toBe(true);
-      expect(await state.offsets.next('user:alice')).toMatchObject({ offset: 1 });
+      expect(await state.history.append('user:alice', message())).toMatchObject({ offset: 1 });
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+describe('Redis idempotency store', () => {
+  it('when keys are claimed, answered and abandoned, then each live one is a hash named by the SHA-256 of the key, under the prefix, with the TTL of its begin or complete', async () => {
+    const prefix = newPrefix();
+    const store = openState(prefix).idempotency;
+    const longKey = 'K'.repeat(200) + '*?[]:{} ~!'.repeat(5) + 'x'.repeat(5);
+    await store.begin('k-pending', 'fp-a', 300);
+    // Neither a pending nor a conflicting begin may extend the claim.
+    await store.begin('k-pending', 'fp-a', 600);
+    await store.begin('k-pending', 'fp-b', 600);
+    await store.begin('k-done', 'fp-a', 300);
+    await store.complete('k-done', 'fp-a', '{"ok":true}', 60);
+    await store.begin(longKey, 'fp-a', 300);
+    await store.begin('k-abandoned', 'fp-a', 300);
+    await store.abandon('k-abandoned', 'fp-a');
+
+    const keys = redisKeys(prefix);
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(longKey).toHaveLength(255);
+    expect(keys.idempotency(longKey)).toBe(`${prefix}idem:${sha256(longKey)}`);
+    expect(await scanKeys(prefix)).toEqual(
+      ['k-pending', 'k-done', longKey].map((key) => `${prefix}idem:${sha256(key)}`).sort(),
+    );
+    expect(await admin.hgetall(keys.idempotency('k-pending'))).toEqual({ f: 'fp-a', s: 'pending' });
+    expect(await admin.hgetall(keys.idempotency('k-done'))).toEqual({
+      f: 'fp-a',
+      s: 'done',
+      a: '{"ok":true}',
+    });
+    for (const [key, ttlMs] of [
+      ['k-pending', 300_000],
+      ['k-done', 60_000],
+      [longKey, 300_000],
+    ] as const) {
+      const pttl = await admin.pttl(keys.idempotency(key));
+      expect(pttl, key).toBeGreaterThan(ttlMs - 10_000);
+      expect(pttl, key).toBeLessThanOrEqual(ttlMs);
+    }
+  });
+
+  it('when two nodes (two clients) begin the same new keys at once, then exactly one request per key is new', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix, { nodeId: 'node-a' }).idempotency;
+    const b = openState(prefix, { nodeId: 'node-b' }).idempotency;
+    const keys = Array.from({ length: 50 }, (_, i) => `k-${i}`);
+
+    // Even keys: the same request twice; odd keys: two different requests.
+    const results = await Promise.all(
+      keys.map((key, i) =>
+        Promise.all([a.begin(key, 'fp-a', 300), b.begin(key, i % 2 ? 'fp-b' : 'fp-a', 300)]),
+      ),
+    );
+
+    for (const [i, pair] of results.entries()) {
+      expect(pair.map((r) => r.state).sort(), keys[i]).toEqual(
+        i % 2 ? ['conflict', 'new'] : ['new', 'pending'],
+      );
+    }
+  });
+
+  it('when the idempotency store is closed, then it rejects with StateUnavailableError while the other drivers keep working on the open client', async () => {
+    const state = openState(newPrefix());
+    const store = state.idempotency;
+    expect(await store.begin('k-1', 'fp-a', 60)).toEqual({ state: 'new' });
+    await store.close();
+
+    await expect(store.begin('k-1', 'fp-a', 60)).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(store.complete('k-1', 'fp-a', '{}', 60)).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(store.abandon('k-1', 'fp-a')).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(store.close()).resolves.toBeUndefined();
+    expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
+    expect(state.client.status).toBe('ready');
+    await state.close();
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it('when Redis is unreachable, then every idempotency call rejects with StateUnavailableError within about commandTimeoutMs', async () => {
+    const commandTimeoutMs = 300;
+    const store = openState(newPrefix(), {
+      url: 'redis://127.0.0.1:1',
+      commandTimeoutMs,
+    }).idempotency;
+    const calls: [string, () => Promise<unknown>][] = [
+      ['begin', () => store.begin('k-1', 'fp-a', 60)],
+      ['complete', () => store.complete('k-1', 'fp-a', '{}', 60)],
+      ['abandon', () => store.abandon('k-1', 'fp-a')],
+    ];
+
+    const outcomes = await Promise.all(
+      calls.map(async ([name, call]) => {
+        const started = Date.now();
+        const error = await call().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        return { name, error, elapsed: Date.now() - started };
+      }),
+    );
+
+    for (const { name, error, elapsed } of outcomes) {
+      expect(error, name).toBeInstanceOf(StateUnavailableError);
+      expect(elapsed, `${name} rejected after ${elapsed} ms`).toBeLessThan(commandTimeoutMs + 500);
+    }
+  });
+});
+
+describe('Redis history', () => {
+  const maxAgeMs = 300_000; // CONTRACT_RETENTION for user:/order: channels
+
+  it('when history is used, then each channel is an offset hash and a stream with ids {offset}-0, under the prefix, trimmed exactly, and every key has a TTL of maxAgeMs', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    const sent = [message(), message(), message()];
+    for (const m of sent) await history.append('user:alice', m);
+    for (let i = 0; i < 12; i++) await history.append('small:promo', message());
+    await history.position('user:bob');
+    await history.read('order:o-1', 0, 10);
+
+    const keys = redisKeys(prefix);
+    expect(await scanKeys(prefix)).toEqual(
+      [
+        keys.offset('user:alice'),
+        keys.history('user:alice'),
+        keys.offset('small:promo'),
+        keys.history('small:promo'),
+        keys.offset('user:bob'),
+        keys.offset('order:o-1'),
+      ].sort(),
+    );
+    const { epoch } = await history.position('user:alice');
+    expect(await admin.hgetall(keys.offset('user:alice'))).toEqual({ e: epoch, o: '3' });
+    expect(await admin.xrange(keys.history('user:alice'), '-', '+')).toEqual(
+      sent.map((m, i) => [
+        `${i + 1}-0`,
+        ['id', m.id, 'event', m.event, 'data', m.dataJson, 'ts', String(m.ts)],
+      ]),
+    );
+    expect(await admin.xlen(keys.history('small:promo'))).toBe(5);
+    for (const key of await scanKeys(prefix)) {
+      const pttl = await admin.pttl(key);
+      expect(pttl, key).toBeGreaterThan(maxAgeMs - 10_000);
+      expect(pttl, key).toBeLessThanOrEqual(maxAgeMs);
+    }
+  });
+
+  it('when the stream is lost but the offset hash is not, then offsets never repeat and the lost range reads as not complete', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    for (let i = 0; i < 3; i++) await history.append('user:alice', message());
+    const before = await history.position('user:alice');
+
+    expect(await admin.del(`${prefix}history:user:alice`)).toBe(1);
+    expect(await history.position('user:alice')).toEqual(before);
+    expect(await history.read('user:alice', 0, 10)).toEqual({ ...before, messages: [], complete: false });
+
+    const sent = message();
+    expect(await history.append('user:alice', sent)).toEqual({ offset: 4, epoch: before.epoch });
+    expect(await history.read('user:alice', 0, 10)).toEqual({
+      offset: 4,
+      epoch: before.epoch,
+      messages: [{ ...sent, offset: 4 }],
+      complete: false,
+    });
+    expect((await history.read('user:alice', 3, 10)).complete).toBe(true);
+    for (const key of await scanKeys(prefix)) expect(await admin.pttl(key), key).toBeGreaterThan(0);
+  });
+
+  it('when the offset hash is lost but the stream is not, then the old run is dropped and the next append is offset 1 on a new epoch', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    const old = await history.append('user:alice', message());
+    await history.append('user:alice', message());
+
+    await admin.del(`${prefix}offset:user:alice`);
+
+    const position = await history.position('user:alice');
+    expect(position.offset).toBe(0);
+    expect(position.epoch).not.toBe(old.epoch);
+    expect(await admin.exists(`${prefix}history:user:alice`)).toBe(0);
+    const sent = message();
+    expect(await history.append('user:alice', sent)).toEqual({ offset: 1, epoch: position.epoch });
+    expect(await history.read('user:alice', 0, 10)).toEqual({
+      offset: 1,
+      epoch: position.epoch,
+      messages: [{ ...sent, offset: 1 }],
+      complete: true,
+    });
+  });
+
+  it('when two nodes (two clients) append 200 times each at once, then offsets are exactly 1..400 on one epoch and all 400 read back in order', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix, { nodeId: 'node-a' }).history;
+    const b = openState(prefix, { nodeId: 'node-b' }).history;
+    const sent = Array.from({ length: 400 }, () => message());
+
+    const positions = await Promise.all(sent.map((m, i) => (i % 2 ? a : b).append('broadcast', m)));
+
+    expect(positions.map((p) => p.offset).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
+    const epochs = new Set(positions.map((p) => p.epoch));
+    expect(epochs.size).toBe(1);
+    const [epoch] = [...epochs];
+    expect(await a.position('broadcast')).toEqual({ offset: 400, epoch });
+    expect(await b.position('broadcast')).toEqual({ offset: 400, epoch });
+    const read = await b.read('broadcast', 0, 1_000);
+    expect(read.complete).toBe(true);
+    expect(read.messages).toEqual(
+      sent.map((m, i) => ({ ...m, offset: positions[i]!.offset })).sort((x, y) => x.offset - y.offset),
+    );
+  });
+
+  it('when position and append race on new channels from two clients, then append carries the epoch position reported', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix).history;
+    const b = openState(prefix).history;
+    const channels = Array.from({ length: 30 }, (_, i) => `order:o-${i}`);
+
+    const pairs = await Promise.all(
+      channels.map((channel, i) =>
+        i % 2
+          ? Promise.all([a.position(channel), b.append(channel, message())])
+          : Promise.all([b.append(channel, message()), a.position(channel)]).then(([n, c]) => [c, n]),
+      ),
+    );
+
+    for (const [position, appended] of pairs) {
+      expect(appended!.offset).toBe(1);
+      expect([0, 1]).toContain(position!.offset);
+      expect(appended!.epoch).toBe(position!.epoch);
+    }
+  });
+
+  it('when the offset hash is lost (Redis data loss) and append comes first, then it is offset 1 on a new epoch and the old run is gone', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    for (let i = 0; i < 3; i++) await history.append('user:alice', message());
+    const before = await history.position('user:alice');
+    expect(before.offset).toBe(3);
+
+    expect(await admin.del(`${prefix}offset:user:alice`)).toBe(1);
+
+    const sent = message();
+    const after = await history.append('user:alice', sent);
+    expect(after.offset).toBe(1);
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(await history.position('user:alice')).toEqual(after);
+    expect(await history.read('user:alice', 0, 10)).toEqual({
+      ...after,
+      messages: [{ ...sent, offset: 1 }],
+      complete: true,
+    });
+    expect(await history.append('user:alice', message())).toEqual({ offset: 2, epoch: after.epoch });
+  });
+
+  it('when a channel stays idle for its maxAgeMs, then both its keys expire and the next run has a new epoch', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    const old = await history.append('brief:alice', message());
+    await history.append('brief:alice', message());
+    for (const key of [`${prefix}offset:brief:alice`, `${prefix}history:brief:alice`]) {
+      const pttl = await admin.pttl(key);
+      expect(pttl, key).toBeGreaterThan(0);
+      expect(pttl, key).toBeLessThanOrEqual(BRIEF_MAX_AGE_MS);
+    }
+
+    await waitFor(
+      async () => (await admin.exists(`${prefix}offset:brief:alice`, `${prefix}history:brief:alice`)) === 0,
+      'the idle channel to expire',
+    );
+
+    const fresh = await history.append('brief:alice', message());
+    expect(fresh.offset).toBe(1);
+    expect(fresh.epoch).not.toBe(old.epoch);
+  });
+
+  it('when history is closed, then it rejects with StateUnavailableError while the other drivers keep working on the open client', async () => {
+    const state = openState(newPrefix());
+    const history = state.history;
+    expect((await history.append('user:alice', message())).offset).toBe(1);
+    await history.close();
+
+    await expect(history.append('user:alice', message())).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(history.position('user:alice')).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(history.read('user:alice', 0, 10)).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(history.close()).resolves.toBeUndefined();
+    expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
+    expect(state.client.status).toBe('ready');
+    await state.close();
+    await expect(history.close()).resolves.toBeUndefined();
+  });
+
+  it('when Redis is unreachable, then every history call rejects with StateUnavailableError within about commandTimeoutMs', async () => {
+    const commandTimeoutMs = 300;
+    const history = openState(newPrefix(), {
+      url: 'redis://127.0.0.1:1',
+      commandTimeoutMs,
+    }).history;
+    const calls: [string, () => Promise<unknown>][] = [
+      ['append', () => history.append('user:alice', message())],
+      ['position', () => history.position('user:alice')],
+      ['read', () => history.read('user:alice', 0, 10)],
+    ];
+
+    const outcomes = await Promise.all(
+      calls.map(async ([name, call]) => {
+        const started = Date.now();
+        const error = await call().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        return { name, error, elapsed: Date.now() - started };
+      }),
+    );
+
+    for (const { name, error, elapsed } of outcomes) {
+      expect(error, name).toBeInstanceOf(StateUnavailableError);
+      expect(elapsed, `${name} rejected after ${elapsed} ms`).toBeLessThan(commandTimeoutMs + 500);
     }
   });
 });

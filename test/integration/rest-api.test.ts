@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryDrivers } from '../../services/node/drivers.js';
-import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -305,12 +304,12 @@ describe('REST API when a backing service is down', () => {
           headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
           payload: JSON.stringify({ channel: 'promotions', event: 'e', data: 1 }),
         });
-      drivers.state.offsets.next = () => Promise.reject(new StateUnavailableError('redis down'));
+      drivers.state.history.append = () => Promise.reject(new StateUnavailableError('redis down'));
       const stateDown = await publish();
       expect(stateDown.statusCode).toBe(503);
       expect(stateDown.json()).toMatchObject({ code: 'state_unavailable' });
-      drivers.state.offsets.next = () => Promise.resolve({ offset: 1, epoch: 'e' });
-      drivers.bus.publish = () => Promise.reject(new BusUnavailableError());
+      drivers.state.history.append = () => Promise.resolve({ offset: 1, epoch: 'e' });
+      Object.defineProperty(drivers.bus, 'ready', { get: () => false });
       const busDown = await publish();
       expect(busDown.statusCode).toBe(503);
       expect(busDown.json()).toMatchObject({ code: 'bus_unavailable' });

@@ -25,6 +25,8 @@ declare module 'fastify' {
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** A claim outlives a crashed request by this much at most; the answer is kept IDEMPOTENCY_TTL_SECONDS. */
+const CLAIM_TTL_SECONDS = 60;
 
 interface RecordedAnswer {
   status: number;
@@ -53,7 +55,7 @@ const plugin: FastifyPluginCallback<{ store: IdempotencyStore; ttlSeconds: numbe
     }
     const key = `${request.apiKey?.name ?? '-'}:${header}`;
     const fingerprint = fingerprintOf(request);
-    const begun = await store.begin(key, fingerprint, ttlSeconds);
+    const begun = await store.begin(key, fingerprint, Math.min(CLAIM_TTL_SECONDS, ttlSeconds));
     switch (begun.state) {
       case 'new':
         request.idempotency = { key, fingerprint };

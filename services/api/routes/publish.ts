@@ -48,7 +48,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
   app.post(
     '/orders/:orderId/events',
     {
-      config: { scope: 'publish' },
+      config: { scope: 'publish', idempotent: true },
       schema: {
         tags: ['publish'],
         summary: 'Order status event → user:{userId} and order:{orderId} (event "order.status")',
@@ -81,7 +81,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
   app.post(
     '/promotions',
     {
-      config: { scope: 'publish' },
+      config: { scope: 'publish', idempotent: true },
       schema: {
         tags: ['publish'],
         summary:
@@ -104,7 +104,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
   app.post(
     '/publish',
     {
-      config: { scope: 'publish' },
+      config: { scope: 'publish', idempotent: true },
       schema: {
         tags: ['publish'],
         summary: 'Publish any event to any channel',
@@ -122,7 +122,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
   app.post(
     '/publish/batch',
     {
-      config: { scope: 'publish' },
+      config: { scope: 'publish', idempotent: true },
       schema: {
         tags: ['publish'],
         summary: `Publish up to ${config.api.maxBatch} messages in order`,

@@ -1,15 +1,17 @@
 /**
  * Memory drivers for the state contracts: the embedded default, and what unit tests run on. They keep
- * the same semantics as the Redis drivers (one contract suite runs against both).
+ * the same semantics as the Redis drivers (one contract suite runs against both). History and the
+ * idempotency store have their own modules (./memory-history.ts, ./memory-idempotency.ts).
  */
-import { randomUUID } from 'node:crypto';
-import type { ChannelOffsets, ChannelPosition } from '../channel-offsets.js';
+import type { RetentionResolver } from '../history.js';
 import type { NodeAnnouncement, NodeRecord, NodeRegistry } from '../node-registry.js';
 import type { OrderOwners } from '../order-owners.js';
 import type { Presence, UserPresence } from '../presence.js';
 import type { SessionRecord, SessionStore } from '../session-store.js';
 import type { StateDrivers } from '../state.js';
 import { ExpiringMap } from './expiring-map.js';
+import { MemoryHistory } from './memory-history.js';
+import { MemoryIdempotencyStore } from './memory-idempotency.js';
 
 const done = Promise.resolve();
 
@@ -113,36 +115,6 @@ export class MemoryOrderOwners implements OrderOwners {
   }
 }
 
-/**
- * Offsets live as long as the process: the epoch is minted when a channel is first seen, so a restart
- * of a single memory node starts every channel on a new epoch (which clients can detect).
- */
-export class MemoryChannelOffsets implements ChannelOffsets {
-  private readonly channels = new Map<string, ChannelPosition>();
-
-  next(channel: string): Promise<ChannelPosition> {
-    const position = this.position(channel);
-    position.offset += 1;
-    return Promise.resolve({ ...position });
-  }
-
-  current(channel: string): Promise<ChannelPosition> {
-    return Promise.resolve({ ...this.position(channel) });
-  }
-
-  close(): Promise<void> {
-    this.channels.clear();
-    return done;
-  }
-
-  private position(channel: string): ChannelPosition {
-    let position = this.channels.get(channel);
-    if (position === undefined)
-      this.channels.set(channel, (position = { offset: 0, epoch: randomUUID().slice(0, 8) }));
-    return position;
-  }
-}
-
 export class MemoryNodeRegistry implements NodeRegistry {
   private readonly nodes = new ExpiringMap<string, NodeRecord>();
   private readonly ids = new Set<string>();
@@ -176,12 +148,14 @@ export class MemoryNodeRegistry implements NodeRegistry {
   }
 }
 
-export function createMemoryState(): StateDrivers {
+/** Every memory driver; `retention` gives each channel's history retention (by kind, from config). */
+export function createMemoryState(retention: RetentionResolver): StateDrivers {
   return {
     sessions: new MemorySessionStore(),
     presence: new MemoryPresence(),
     orderOwners: new MemoryOrderOwners(),
-    offsets: new MemoryChannelOffsets(),
+    history: new MemoryHistory(retention),
+    idempotency: new MemoryIdempotencyStore(),
     registry: new MemoryNodeRegistry(),
   };
 }

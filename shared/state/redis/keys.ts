@@ -8,21 +8,30 @@
  * | `{prefix}presence:conns:{user}`  | zset | connectionId → expiry (ms, Redis clock)   | PEXPIREAT = newest member expiry  |
  * | `{prefix}presence:nodes:{user}`  | hash | connectionId → nodeId                     | same as the zset, kept in step    |
  * | `{prefix}owner:{orderId}`        | str  | owner userId                              | ttlSeconds of the owner's claim   |
- * | `{prefix}offset:{channel}`       | hash | `o` newest offset, `e` epoch              | channelStateTtlSeconds, per call  |
+ * | `{prefix}offset:{channel}`       | hash | History: `o` newest offset, `e` epoch     | retention maxAgeMs, per append (as the stream) |
+ * | `{prefix}history:{channel}`      | stream | entry `{offset}-0`: `id`, `event`, `data`, `ts` | retention maxAgeMs, per append |
  * | `{prefix}node:{nodeId}`          | str  | NodeRecord as JSON                        | ttlSeconds of the last heartbeat  |
  * | `{prefix}nodes`                  | zset | nodeId → entry expiry (ms, Redis clock)   | PEXPIREAT = newest entry expiry   |
+ * | `{prefix}idem:{sha256(key)}`     | hash | `f` fingerprint, `s` state, `a` answer    | ttlSeconds of begin, then complete |
+ *
+ * Idempotency keys come from an HTTP header (up to 255 characters, any visible ASCII): they name
+ * the Redis key by their SHA-256 (hex), so its length is fixed and no character of theirs reaches it.
  *
  * Multi-key scripts touch keys of different ids, so these drivers target a standalone Redis (or a
  * Sentinel-managed primary), not Redis Cluster.
  */
+import { createHash } from 'node:crypto';
+
 export interface RedisKeys {
   session(id: string): string;
   presenceConnections(userId: string): string;
   presenceNodes(userId: string): string;
   orderOwner(orderId: string): string;
   offset(channel: string): string;
+  history(channel: string): string;
   node(nodeId: string): string;
   nodeIndex(): string;
+  idempotency(key: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -32,7 +41,9 @@ export function redisKeys(prefix: string): RedisKeys {
     presenceNodes: (userId) => `${prefix}presence:nodes:${userId}`,
     orderOwner: (orderId) => `${prefix}owner:${orderId}`,
     offset: (channel) => `${prefix}offset:${channel}`,
+    history: (channel) => `${prefix}history:${channel}`,
     node: (nodeId) => `${prefix}node:${nodeId}`,
     nodeIndex: () => `${prefix}nodes`,
+    idempotency: (key) => `${prefix}idem:${createHash('sha256').update(key).digest('hex')}`,
   };
 }

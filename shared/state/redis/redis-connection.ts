@@ -1,5 +1,5 @@
 /**
- * The one ioredis client the five Redis state drivers share, and its lifecycle.
+ * The one ioredis client the Redis state drivers share, and its lifecycle.
  *
  * Failure model (request path): a call never hangs and never runs late.
  *  - ioredis' own offline queue is off (`enableOfflineQueue: false`): a command is only written to a

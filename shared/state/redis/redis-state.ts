@@ -1,18 +1,20 @@
 /**
- * The Redis state drivers (cluster mode): sessions, presence, order owners, channel offsets and the
- * node registry over one shared ioredis client. Key layout: ./keys.ts; failure model and lifecycle:
- * ./redis-connection.ts.
+ * The Redis state drivers (cluster mode): sessions, presence, order owners, history, idempotency and
+ * the node registry over one shared ioredis client. Key layout: ./keys.ts; failure model and
+ * lifecycle: ./redis-connection.ts.
  *
  * Closing: each driver's `close` stops that driver only (presence stops refreshing) and returns its
- * share of the client; the client quits when all five are closed. `close` on the returned object
+ * share of the client; the client quits when all six are closed. `close` on the returned object
  * closes every driver at once. Both are idempotent.
  */
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
+import type { RetentionResolver } from '../history.js';
 import type { StateDrivers } from '../state.js';
 import { redisKeys } from './keys.js';
-import { RedisChannelOffsets } from './redis-channel-offsets.js';
 import { RedisConnection } from './redis-connection.js';
+import { RedisHistory } from './redis-history.js';
+import { RedisIdempotencyStore } from './redis-idempotency.js';
 import { RedisNodeRegistry } from './redis-node-registry.js';
 import { RedisOrderOwners } from './redis-order-owners.js';
 import { RedisPresence } from './redis-presence.js';
@@ -31,8 +33,11 @@ export interface RedisStateOptions {
   maxOfflineQueue?: number;
   /** A crashed node's presence entries vanish within this; live ones are refreshed every third of it. */
   presenceTtlSeconds: number;
-  /** Idle time after which a channel's offset counter expires (its next run has a new epoch). */
-  channelStateTtlSeconds: number;
+  /**
+   * Each channel's history retention (by kind, from configuration). A channel idle longer than its
+   * `maxAgeMs` loses its state, offset counter included (its next run has a new epoch).
+   */
+  retention: RetentionResolver;
   /** Usually the node's logger (already bound to nodeId); the drivers log as component redis-state. */
   log: Logger;
 }
@@ -41,7 +46,8 @@ export interface RedisState extends StateDrivers {
   sessions: RedisSessionStore;
   presence: RedisPresence;
   orderOwners: RedisOrderOwners;
-  offsets: RedisChannelOffsets;
+  history: RedisHistory;
+  idempotency: RedisIdempotencyStore;
   registry: RedisNodeRegistry;
   /** The one client the drivers share (health checks, tests); do not quit it directly. */
   readonly client: Redis;
@@ -57,7 +63,7 @@ export function createRedisState(options: RedisStateOptions): RedisState {
   // Checked before the client exists, so a bad option cannot leak a connection.
   if (options.prefix === '') throw new TypeError('prefix must not be empty: every key needs one');
   if (!(options.presenceTtlSeconds > 0)) throw new TypeError('presenceTtlSeconds must be positive');
-  if (!(options.channelStateTtlSeconds > 0)) throw new TypeError('channelStateTtlSeconds must be positive');
+  if (typeof options.retention !== 'function') throw new TypeError('retention must be a RetentionResolver');
   const connection = new RedisConnection({
     url: options.url,
     nodeId: options.nodeId,
@@ -70,7 +76,8 @@ export function createRedisState(options: RedisStateOptions): RedisState {
     sessions: new RedisSessionStore(connection, keys),
     presence: new RedisPresence(connection, keys, options.presenceTtlSeconds, connection.log),
     orderOwners: new RedisOrderOwners(connection, keys),
-    offsets: new RedisChannelOffsets(connection, keys, options.channelStateTtlSeconds),
+    history: new RedisHistory(connection, keys, options.retention),
+    idempotency: new RedisIdempotencyStore(connection, keys),
     registry: new RedisNodeRegistry(connection, keys, connection.log),
   };
   return {

@@ -1,14 +1,17 @@
 /** The role contract suites run against the memory drivers (the embedded default). */
+import { describe, expect, it } from 'vitest';
 import { MemoryBroker, MemoryBus } from '../../../shared/bus/memory-bus.js';
+import { MemoryHistory } from '../../../shared/state/memory/memory-history.js';
+import { MemoryIdempotencyStore } from '../../../shared/state/memory/memory-idempotency.js';
 import {
-  MemoryChannelOffsets,
   MemoryNodeRegistry,
   MemoryOrderOwners,
   MemoryPresence,
   MemorySessionStore,
 } from '../../../shared/state/memory/memory-state.js';
 import { busContract } from '../../contracts/bus.contract.js';
-import { channelOffsetsContract } from '../../contracts/channel-offsets.contract.js';
+import { historyContract } from '../../contracts/history.contract.js';
+import { idempotencyContract } from '../../contracts/idempotency.contract.js';
 import { nodeRegistryContract } from '../../contracts/node-registry.contract.js';
 import { orderOwnersContract } from '../../contracts/order-owners.contract.js';
 import { presenceContract } from '../../contracts/presence.contract.js';
@@ -28,5 +31,33 @@ busContract('memory (3 buses on one MemoryBroker)', () => {
 sessionStoreContract('memory', () => Promise.resolve(new MemorySessionStore()));
 presenceContract('memory', () => Promise.resolve(new MemoryPresence()));
 orderOwnersContract('memory', () => Promise.resolve(new MemoryOrderOwners()));
-channelOffsetsContract('memory', () => Promise.resolve(new MemoryChannelOffsets()));
 nodeRegistryContract('memory', () => Promise.resolve(new MemoryNodeRegistry()));
+idempotencyContract('memory', () => Promise.resolve(new MemoryIdempotencyStore()));
+historyContract('memory', (retention) => Promise.resolve(new MemoryHistory(retention)));
+
+describe('MemoryHistory', () => {
+  it('when channels stay idle for maxAgeMs, then the sweep drops them while channels in use stay, and a dropped one restarts on a new epoch', async () => {
+    let now = 1_000_000;
+    const history = new MemoryHistory(() => ({ maxMessages: 3, maxAgeMs: 1_000 }), { now: () => now });
+    const message = () => ({ id: 'm', event: 'e', dataJson: '{}', ts: now });
+    try {
+      const idle = await history.append('user:idle', message());
+      await history.append('user:busy', message());
+      now += 999;
+      await history.append('user:busy', message());
+      await history.position('user:idle'); // reading does not keep a channel
+      now += 1;
+
+      history.sweep();
+
+      expect(history.size).toBe(1);
+      expect(await history.position('user:busy')).toMatchObject({ offset: 2 });
+      const fresh = await history.position('user:idle');
+      expect(fresh.offset).toBe(0);
+      expect(fresh.epoch).not.toBe(idle.epoch);
+      expect(history.size).toBe(2);
+    } finally {
+      await history.close();
+    }
+  });
+});

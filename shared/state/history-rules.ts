@@ -1,0 +1,33 @@
+/**
+ * The History contract's rules both drivers apply the same way (./memory/memory-history.ts,
+ * ./redis/redis-history.ts): when a read range is complete, and which arguments are rejected.
+ */
+import type { NewMessage, Retention, StoredMessage } from './history.js';
+
+/** True when `messages` are exactly offsets after+1, after+2, … (none, only when after is the newest). */
+export function isComplete(after: number, newest: number, messages: readonly StoredMessage[]): boolean {
+  if (messages.length === 0) return after === newest;
+  return messages.every((message, i) => message.offset === after + 1 + i);
+}
+
+/** Rejects a retention no store can keep. */
+export function checkRetention(retention: Retention, channel: string): void {
+  if (!Number.isSafeInteger(retention.maxMessages) || retention.maxMessages < 1)
+    throw new TypeError(`retention of ${channel}: maxMessages must be a positive integer`);
+  if (!Number.isSafeInteger(retention.maxAgeMs) || retention.maxAgeMs < 1)
+    throw new TypeError(`retention of ${channel}: maxAgeMs must be a positive integer`);
+}
+
+/** Rejects a read range that names no offsets. */
+export function checkRange(after: number, limit: number): void {
+  if (!Number.isSafeInteger(after) || after < 0)
+    throw new TypeError(`after must be a non-negative integer, got ${after}`);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new TypeError(`limit must be a positive integer, got ${limit}`);
+}
+
+/** Rejects a message whose `ts` is not whole milliseconds. */
+export function checkMessage(message: NewMessage): void {
+  if (!Number.isSafeInteger(message.ts))
+    throw new TypeError(`message ts must be whole milliseconds, got ${message.ts}`);
+}

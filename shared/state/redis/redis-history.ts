@@ -1,0 +1,198 @@
+/**
+ * History on Redis, per channel: an offset hash (`o` newest offset, `e` epoch) and a stream whose entry ids are the offsets (`{offset}-0`, fields `id`, `event`, `data`, `ts`).
+ * Every call is one Lua script, so offset assignment and storage are one atomic step under any
+ * number of publishers on any nodes, and a read sees one consistent snapshot of position and stream.
+ *
+ * - `append` computes the next offset, XADDs the entry under it with exact `MAXLEN maxMessages` (so a
+ *   trimmed offset is always missing from reads, never half-there), then stores the offset, and sets
+ *   both keys' PEXPIRE to `maxAgeMs`: a channel idle longer than its retention has no message left to
+ *   read, and loses its state (the next call starts a new run: offset 1 on a new epoch). Every key
+ *   this driver writes has that TTL.
+ * - The epoch is created with the hash by whichever call finds none (`append`, `position` or `read`),
+ *   which also drops a stream left from the old run, so the epoch `position`
+ *   reports is the one the next `append` carries, also when they race on a new channel. `position`
+ *   and `read` never extend a channel's lifetime.
+ * - Partial loss: a hash without its stream keeps counting (offsets never repeat); the missing range
+ *   reads as `complete: false`. A stream without its hash is the old run's and is dropped.
+ * - Age is measured on the Redis clock (`TIME`, one clock for every node, the one key expiry uses)
+ *   against each message's `ts` (the publisher's clock): a message is returned while
+ *   `redisNow - ts <= maxAgeMs`. Skew between a publisher and Redis shifts that edge by the skew.
+ */
+import { randomBytes } from 'node:crypto';
+import type {
+  ChannelPosition,
+  History,
+  HistoryRange,
+  NewMessage,
+  Retention,
+  RetentionResolver,
+  StoredMessage,
+} from '../history.js';
+import { checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
+import type { RedisKeys } from './keys.js';
+import { LUA_NOW_MS, type LuaScript, type RedisConnection, type RedisLease } from './redis-connection.js';
+import { asArray, asInteger, asString } from './replies.js';
+
+/**
+ * KEYS[1] offset hash, KEYS[2] stream; ARGV[1] the epoch to use if the run must be (re)started,
+ * ARGV[2] maxAgeMs. Sets `epoch` and `offset`; a new run gets a TTL at once (nothing may lack one).
+ */
+const ENSURE_RUN = `
+local state = redis.call('HMGET', KEYS[1], 'e', 'o')
+local epoch, offset = state[1], tonumber(state[2]) or 0
+if not epoch then
+  epoch, offset = ARGV[1], 0
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end`;
+
+/** ARGV[3] maxMessages, ARGV[4..7] id, event, data, ts; returns { offset, epoch }. */
+const APPEND: LuaScript = {
+  name: 'heraldHistoryAppend',
+  lua: `${ENSURE_RUN}
+offset = offset + 1
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], string.format('%d-0', offset),
+  'id', ARGV[4], 'event', ARGV[5], 'data', ARGV[6], 'ts', ARGV[7])
+redis.call('HSET', KEYS[1], 'o', offset)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {offset, epoch}`,
+};
+
+/**
+ * ARGV[3] after, ARGV[4] limit (0: position only); returns { offset, epoch, entries }: up to `limit`
+ * stream entries with offset > after whose `ts` is within maxAgeMs of the Redis clock, oldest first.
+ * Aged-out entries are skipped, and the range is read on until `limit` entries are kept or the stream
+ * ends (at most maxMessages entries in all).
+ */
+const READ: LuaScript = {
+  name: 'heraldHistoryRead',
+  lua: `${LUA_NOW_MS}
+${ENSURE_RUN}
+local after, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local oldest = now - tonumber(ARGV[2])
+local kept = {}
+if limit > 0 and offset > after then
+  local start = string.format('%d-0', after + 1)
+  while #kept < limit do
+    local want = limit - #kept
+    local batch = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', want)
+    for _, entry in ipairs(batch) do
+      local fields = entry[2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 'ts' then
+          local ts = tonumber(fields[i + 1])
+          if ts and ts >= oldest then kept[#kept + 1] = entry end
+        end
+      end
+    end
+    if #batch < want then break end
+    start = '(' .. batch[#batch][1]
+  end
+end
+return {offset, epoch, kept}`,
+};
+
+/** A fresh epoch candidate: 48 random bits, used only when the call (re)starts the run. */
+function mintEpoch(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export class RedisHistory implements History {
+  private readonly lease: RedisLease;
+
+  constructor(
+    connection: RedisConnection,
+    private readonly keys: RedisKeys,
+    private readonly retention: RetentionResolver,
+  ) {
+    this.lease = connection.lease([APPEND, READ]);
+  }
+
+  async append(channel: string, message: NewMessage): Promise<ChannelPosition> {
+    checkMessage(message);
+    const { maxMessages, maxAgeMs } = this.retentionOf(channel);
+    const what = 'history append';
+    const reply = asArray(
+      await this.lease.script(what, APPEND, this.channelKeys(channel), [
+        mintEpoch(),
+        maxAgeMs,
+        maxMessages,
+        message.id,
+        message.event,
+        message.dataJson,
+        message.ts,
+      ]),
+      what,
+    );
+    return { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
+  }
+
+  async position(channel: string): Promise<ChannelPosition> {
+    const { offset, epoch } = await this.query('history position', channel, 0, 0);
+    return { offset, epoch };
+  }
+
+  async read(channel: string, after: number, limit: number): Promise<HistoryRange> {
+    checkRange(after, limit);
+    const range = await this.query('history read', channel, after, limit);
+    return { ...range, complete: isComplete(after, range.offset, range.messages) };
+  }
+
+  close(): Promise<void> {
+    return this.lease.close();
+  }
+
+  private async query(
+    what: string,
+    channel: string,
+    after: number,
+    limit: number,
+  ): Promise<Omit<HistoryRange, 'complete'>> {
+    const { maxAgeMs } = this.retentionOf(channel);
+    const reply = asArray(
+      await this.lease.script(what, READ, this.channelKeys(channel), [mintEpoch(), maxAgeMs, after, limit]),
+      what,
+    );
+    return {
+      offset: asInteger(reply[0], what),
+      epoch: asString(reply[1], what),
+      messages: asArray(reply[2], what).map((entry) => decodeEntry(entry, what)),
+    };
+  }
+
+  private channelKeys(channel: string): string[] {
+    return [this.keys.offset(channel), this.keys.history(channel)];
+  }
+
+  private retentionOf(channel: string): Retention {
+    const retention = this.retention(channel);
+    checkRetention(retention, channel);
+    return retention;
+  }
+}
+
+/** One XRANGE entry `[id, [field, value, …]]` as a message; a malformed entry fails loudly. */
+function decodeEntry(entry: unknown, what: string): StoredMessage {
+  const [id, fieldList] = asArray(entry, what);
+  const streamId = asString(id, what);
+  const match = /^(\d+)-0$/.exec(streamId);
+  if (match === null) throw new TypeError(`${what}: unexpected stream entry id ${streamId}`);
+  const fields = new Map<string, string>();
+  const flat = asArray(fieldList, what);
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    fields.set(asString(flat[i], what), asString(flat[i + 1], what));
+  const field = (name: string): string => {
+    const value = fields.get(name);
+    if (value === undefined) throw new TypeError(`${what}: stream entry ${streamId} has no ${name}`);
+    return value;
+  };
+  return {
+    offset: asInteger(match[1], what),
+    id: field('id'),
+    event: field('event'),
+    dataJson: field('data'),
+    ts: asInteger(field('ts'), what),
+  };
+}
