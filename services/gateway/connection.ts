@@ -56,6 +56,17 @@ interface WsInternals {
 
 type State = 'authenticating' | 'open' | 'closed';
 
+/**
+ * Per-channel delivery gate of a fresh subscription: while `held` is set (the subscribe is being
+ * answered) live messages wait there; afterwards copies at or below `floor` of `epoch` (already
+ * reported or replayed) are dropped until the first live message passes it, then the gate goes.
+ */
+interface ChannelGate {
+  epoch: string;
+  floor: number;
+  held: { offset: number; epoch: string; frame: Buffer }[] | undefined;
+}
+
 export class Connection implements Subscriber, Corkable {
   readonly id = randomUUID();
   private state: State = 'authenticating';
@@ -63,7 +74,7 @@ export class Connection implements Subscriber, Corkable {
   private sessionId: string | undefined;
   private readonly channels = new Set<string>();
   /** Channels whose `subscribed` reply is not out yet: live messages wait here, by offset. */
-  private readonly pending = new Map<string, { offset: number; frame: Buffer }[]>();
+  private readonly gates = new Map<string, ChannelGate>();
   private readonly bucket: TokenBucket;
   private rejectedFrames = 0;
   /** Set once a flood is to be closed: later frames are ignored while earlier replies drain. */
@@ -117,12 +128,17 @@ export class Connection implements Subscriber, Corkable {
 
   // ---- fan-out (hot path) -------------------------------------------------------------------------
 
-  sendPrepared(channel: string, offset: number, frame: Buffer): void {
+  sendPrepared(channel: string, offset: number, epoch: string, frame: Buffer): void {
     if (this.state !== 'open') return;
-    const waiting = this.pending.get(channel);
-    if (waiting !== undefined) {
-      waiting.push({ offset, frame });
-      return;
+    const gate = this.gates.get(channel);
+    if (gate !== undefined) {
+      if (gate.held !== undefined) {
+        gate.held.push({ offset, epoch, frame });
+        return;
+      }
+      // A copy still in flight of a message the subscribe already reported or replayed.
+      if (epoch === gate.epoch && offset <= gate.floor) return;
+      this.gates.delete(channel);
     }
     this.writePrepared(frame);
   }
@@ -142,6 +158,33 @@ export class Connection implements Subscriber, Corkable {
     if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
       this.ctx.metrics.closes.inc({ reason: 'slow_consumer' });
       this.close(CloseCodes.tryAgainLater, 'slow consumer');
+    }
+  }
+
+  /**
+   * Writes a replay without tripping the slow-consumer limit by itself: above half the allowance it
+   * waits for the socket to drain (at most one heartbeat; a peer that does not read is then closed
+   * 1013 by the next write, as any slow consumer).
+   */
+  private async writeReplay(replay: readonly { frame: Buffer }[]): Promise<void> {
+    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    for (const message of replay) {
+      if (this.state !== 'open') return;
+      if (socket !== undefined && this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes / 2) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            clearTimeout(timer);
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          const timer = setTimeout(done, this.ctx.limits.heartbeatMs);
+          socket.once('drain', done);
+          socket.once('close', done);
+        });
+        if (this.state !== 'open') return;
+      }
+      this.writePrepared(message.frame);
     }
   }
 
@@ -322,7 +365,8 @@ export class Connection implements Subscriber, Corkable {
     // Join the fan-out before reading the channel position, holding live messages until the reply is
     // out: nothing published meanwhile is lost, and nothing at or below the reported offset repeats.
     this.channels.add(channel);
-    this.pending.set(channel, []);
+    const gate: ChannelGate = { epoch: '', floor: 0, held: [] };
+    this.gates.set(channel, gate);
     this.ctx.fanout.add(channel, this);
     this.ctx.metrics.subscriptions.inc();
     try {
@@ -340,14 +384,17 @@ export class Connection implements Subscriber, Corkable {
       this.ctx.fanout.seed(channel, position.epoch, position.offset);
       this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
       this.send({ type: 'subscribed', channel, ...position, recovered, ...ref(frame.ref) });
-      // Missed messages first, then what arrived live meanwhile, each offset once, in order.
-      for (const message of replay) this.writePrepared(message.frame);
-      const held = (this.pending.get(channel) ?? []).sort((x, y) => x.offset - y.offset);
-      this.pending.delete(channel);
-      let last = position.offset;
+      // Missed messages first, then what arrived live meanwhile, each offset once, in order. Until a
+      // live message passes the reported offset, late copies at or below it are dropped (the gate).
+      await this.writeReplay(replay);
+      if (this.state !== 'open') return;
+      gate.epoch = position.epoch;
+      gate.floor = position.offset;
+      const held = (gate.held ?? []).sort((x, y) => x.offset - y.offset);
+      gate.held = undefined;
       for (const message of held) {
-        if (message.offset <= last) continue;
-        last = message.offset;
+        if (message.epoch === gate.epoch && message.offset <= gate.floor) continue;
+        if (message.epoch === gate.epoch) gate.floor = message.offset;
         this.writePrepared(message.frame);
       }
     } catch (err) {
@@ -379,7 +426,7 @@ export class Connection implements Subscriber, Corkable {
 
   private dropChannel(channel: string): void {
     if (!this.channels.delete(channel)) return;
-    this.pending.delete(channel);
+    this.gates.delete(channel);
     this.ctx.fanout.remove(channel, this);
     this.ctx.metrics.subscriptions.dec();
   }

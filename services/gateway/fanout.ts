@@ -16,8 +16,8 @@ import type { ChannelKind } from '../../shared/protocol/channels.js';
 
 /** A connection as the fan-out sees it. */
 export interface Subscriber {
-  /** Writes a prepared WebSocket frame carrying `offset` of `channel`; must not throw. */
-  sendPrepared(channel: string, offset: number, frame: Buffer): void;
+  /** Writes a prepared WebSocket frame carrying (`epoch`, `offset`) of `channel`; must not throw. */
+  sendPrepared(channel: string, offset: number, epoch: string, frame: Buffer): void;
 }
 
 export interface FanoutObserver {
@@ -223,7 +223,7 @@ export class Fanout {
     const frame = prepareTextFrame(payload);
     const recipients = local.subscribers.size;
     // A subscriber may remove itself (slow consumer) during the loop; Set iteration tolerates that.
-    for (const subscriber of local.subscribers) subscriber.sendPrepared(channel, offset, frame);
+    for (const subscriber of local.subscribers) subscriber.sendPrepared(channel, offset, epoch, frame);
     this.observer?.delivered(channelKind(channel), recipients);
     return recipients;
   }

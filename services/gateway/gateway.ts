@@ -223,7 +223,7 @@ function gapRepair(history: History, limit: number): GapRepair {
       .map((m) => ({
         offset: m.offset,
         epoch: range.epoch,
-        payload: Buffer.from(messageFrameJson({ channel, ...m })),
+        payload: Buffer.from(messageFrameJson({ channel, epoch: range.epoch, ...m })),
       }));
   };
 }

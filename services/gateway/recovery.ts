@@ -37,7 +37,7 @@ export async function recoverChannel(
       if (replay.length === replayLimit) return { position, recovered: false, replay: [] };
       replay.push({
         offset: m.offset,
-        frame: prepareTextFrame(Buffer.from(messageFrameJson({ channel, ...m }))),
+        frame: prepareTextFrame(Buffer.from(messageFrameJson({ channel, epoch: range.epoch, ...m }))),
       });
       after = m.offset;
     }

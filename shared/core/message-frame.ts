@@ -6,6 +6,7 @@
 export interface MessageParts {
   channel: string;
   offset: number;
+  epoch: string;
   id: string;
   event: string;
   dataJson: string;
@@ -14,7 +15,8 @@ export interface MessageParts {
 
 export function messageFrameJson(m: MessageParts): string {
   return (
-    `{"type":"message","channel":${JSON.stringify(m.channel)},"offset":${m.offset},"id":${JSON.stringify(m.id)},` +
+    `{"type":"message","channel":${JSON.stringify(m.channel)},"offset":${m.offset},"epoch":${JSON.stringify(m.epoch)},` +
+    `"id":${JSON.stringify(m.id)},` +
     `"event":${JSON.stringify(m.event)},"data":${m.dataJson},"ts":${m.ts}}`
   );
 }

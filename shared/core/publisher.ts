@@ -70,7 +70,7 @@ export class Publisher {
     const published = inputs.map((input, i): PublishedMessage => {
       const { offset, epoch } = positions[i]!;
       const message = messages[i]!;
-      const frameJson = messageFrameJson({ channel: input.channel, offset, ...message });
+      const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
       sends.push(
         this.bus.publish(encodeMessageEnvelope(input.channel, offset, epoch, frameJson)).then(
           () => this.observer?.published(input.channel, performance.now() - started),

@@ -21,7 +21,7 @@ export interface AuthFrame {
 export interface SubscribeFrame {
   type: 'subscribe';
   channel: string;
-  /** Last offset the client has seen on this channel (recovery lands with the history issue). */
+  /** Last offset the client has seen on this channel: with `epoch`, asks for recovery of what followed. */
   offset?: number;
   epoch?: string;
   ref?: Ref;
@@ -73,6 +73,8 @@ export interface MessageFrame {
   type: 'message';
   channel: string;
   offset: number;
+  /** The run `offset` belongs to (as in `subscribed`); dedupe by (channel, epoch, offset). */
+  epoch: string;
   id: string;
   event: string;
   data: unknown;

@@ -17,7 +17,7 @@ interface Call {
 class FakeSubscriber implements Subscriber {
   readonly calls: Call[] = [];
   constructor(private readonly onSend?: (call: Call) => void) {}
-  sendPrepared(channel: string, offset: number, frame: Buffer): void {
+  sendPrepared(channel: string, offset: number, _epoch: string, frame: Buffer): void {
     const call = { channel, offset, frame };
     this.calls.push(call);
     this.onSend?.(call);

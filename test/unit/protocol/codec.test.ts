@@ -177,6 +177,7 @@ describe('encodeServerFrame', () => {
       type: 'message',
       channel: 'order:o1',
       offset: 9,
+      epoch: 'e9',
       id: 'm1',
       event: 'order.shipped',
       data: { items: [1, 'two', null], note: 'ünïcødé ✓' },
