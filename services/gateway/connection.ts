@@ -122,10 +122,6 @@ export class Connection implements Subscriber, Corkable {
     return this.state === 'open' ? this.sessionId : undefined;
   }
 
-  get subscriptionCount(): number {
-    return this.channels.size;
-  }
-
   // ---- fan-out (hot path) -------------------------------------------------------------------------
 
   sendPrepared(channel: string, offset: number, epoch: string, frame: Buffer): void {

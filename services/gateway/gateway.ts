@@ -138,11 +138,6 @@ export class Gateway implements DeliverySink {
     }
   }
 
-  /** Local connection count of a user (the cluster-wide count comes from Presence). */
-  localConnections(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
-
   // ---- lifecycle ---------------------------------------------------------------------------------
 
   /** From now on upgrades are answered 503 (shutdown, and drain later); open connections stay. */

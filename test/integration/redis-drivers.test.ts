@@ -505,35 +505,6 @@ describe('Redis idempotency store', () => {
     await state.close();
     await expect(store.close()).resolves.toBeUndefined();
   });
-
-  it('when Redis is unreachable, then every idempotency call rejects with StateUnavailableError within about commandTimeoutMs', async () => {
-    const commandTimeoutMs = 300;
-    const store = openState(newPrefix(), {
-      url: 'redis://127.0.0.1:1',
-      commandTimeoutMs,
-    }).idempotency;
-    const calls: [string, () => Promise<unknown>][] = [
-      ['begin', () => store.begin('k-1', 'fp-a', 60)],
-      ['complete', () => store.complete('k-1', 'fp-a', '{}', 60)],
-      ['abandon', () => store.abandon('k-1', 'fp-a')],
-    ];
-
-    const outcomes = await Promise.all(
-      calls.map(async ([name, call]) => {
-        const started = Date.now();
-        const error = await call().then(
-          () => undefined,
-          (err: unknown) => err,
-        );
-        return { name, error, elapsed: Date.now() - started };
-      }),
-    );
-
-    for (const { name, error, elapsed } of outcomes) {
-      expect(error, name).toBeInstanceOf(StateUnavailableError);
-      expect(elapsed, `${name} rejected after ${elapsed} ms`).toBeLessThan(commandTimeoutMs + 500);
-    }
-  });
 });
 
 describe('Redis history', () => {
@@ -720,34 +691,5 @@ describe('Redis history', () => {
     expect(state.client.status).toBe('ready');
     await state.close();
     await expect(history.close()).resolves.toBeUndefined();
-  });
-
-  it('when Redis is unreachable, then every history call rejects with StateUnavailableError within about commandTimeoutMs', async () => {
-    const commandTimeoutMs = 300;
-    const history = openState(newPrefix(), {
-      url: 'redis://127.0.0.1:1',
-      commandTimeoutMs,
-    }).history;
-    const calls: [string, () => Promise<unknown>][] = [
-      ['append', () => history.append('user:alice', message())],
-      ['position', () => history.position('user:alice')],
-      ['read', () => history.read('user:alice', 0, 10)],
-    ];
-
-    const outcomes = await Promise.all(
-      calls.map(async ([name, call]) => {
-        const started = Date.now();
-        const error = await call().then(
-          () => undefined,
-          (err: unknown) => err,
-        );
-        return { name, error, elapsed: Date.now() - started };
-      }),
-    );
-
-    for (const { name, error, elapsed } of outcomes) {
-      expect(error, name).toBeInstanceOf(StateUnavailableError);
-      expect(elapsed, `${name} rejected after ${elapsed} ms`).toBeLessThan(commandTimeoutMs + 500);
-    }
   });
 });
