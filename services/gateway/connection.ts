@@ -16,8 +16,10 @@ import { decodeClientFrame, encodeServerFrame } from '../../shared/protocol/code
 import { CloseCodes, WsErrors, type WsErrorCode } from '../../shared/protocol/errors.js';
 import {
   PROTOCOL_VERSION,
+  type ChannelPosition,
   type ClientFrame,
   type Ref,
+  type ResumeFrame,
   type ServerFrame,
   type SubscribeFrame,
 } from '../../shared/protocol/frames.js';
@@ -234,15 +236,17 @@ export class Connection implements Subscriber, Corkable {
 
   /** Runs `task` after every earlier frame's; a failure becomes an `internal` error for that request. */
   private enqueue(task: () => Promise<void> | void, requestRef?: Ref, channel?: string): void {
-    this.queue = this.queue.then(task).catch((err: unknown) => {
-      if (err instanceof StateUnavailableError || err instanceof BusUnavailableError) {
-        this.log.warn({ err: err.message }, 'frame handling failed: a backing service is unavailable');
-        this.sendError('unavailable', requestRef, undefined, channel);
-      } else {
-        this.log.error({ err }, 'frame handling failed');
-        this.sendError('internal', requestRef, undefined, channel);
-      }
-    });
+    this.queue = this.queue.then(task).catch((err: unknown) => this.reportFailure(err, requestRef, channel));
+  }
+
+  private reportFailure(err: unknown, requestRef: Ref | undefined, channel: string | undefined): void {
+    if (err instanceof StateUnavailableError || err instanceof BusUnavailableError) {
+      this.log.warn({ err: err.message }, 'frame handling failed: a backing service is unavailable');
+      this.sendError('unavailable', requestRef, undefined, channel);
+    } else {
+      this.log.error({ err }, 'frame handling failed');
+      this.sendError('internal', requestRef, undefined, channel);
+    }
   }
 
   private async handle(frame: ClientFrame): Promise<void> {
@@ -262,6 +266,8 @@ export class Connection implements Subscriber, Corkable {
         return this.subscribe(frame);
       case 'unsubscribe':
         return this.unsubscribe(frame.channel, frame.ref);
+      case 'resume':
+        return this.resume(frame);
     }
   }
 
@@ -344,20 +350,34 @@ export class Connection implements Subscriber, Corkable {
   // ---- subscriptions --------------------------------------------------------------------------------
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
-    const { channel } = frame;
+    const since =
+      frame.offset !== undefined && frame.epoch !== undefined
+        ? { offset: frame.offset, epoch: frame.epoch }
+        : undefined;
+    await this.subscribeChannel(frame.channel, since, frame.ref);
+  }
+
+  /**
+   * Subscribes and answers `subscribed` (then the replay) or a channel `error` carrying `requestRef`;
+   * true once subscribed. Throws only when a backing service fails (the caller reports it).
+   */
+  private async subscribeChannel(
+    channel: string,
+    since: ChannelPosition | undefined,
+    requestRef: Ref | undefined,
+  ): Promise<boolean> {
     const claims = this.claims;
-    if (claims === undefined) return;
+    if (claims === undefined) return false;
     const parsed = parseChannel(channel);
-    if (parsed === undefined) return this.sendError('unknown_channel', frame.ref, undefined, channel);
-    if (this.channels.has(channel))
-      return this.sendError('already_subscribed', frame.ref, undefined, channel);
+    if (parsed === undefined) return this.refuse('unknown_channel', requestRef, channel);
+    if (this.channels.has(channel)) return this.refuse('already_subscribed', requestRef, channel);
     if (this.channels.size >= this.ctx.limits.maxSubscriptions) {
-      return this.sendError('too_many_subscriptions', frame.ref, undefined, channel);
+      return this.refuse('too_many_subscriptions', requestRef, channel);
     }
     if (!(await this.ctx.access.maySubscribe(claims, parsed))) {
-      return this.sendError('permission_denied', frame.ref, undefined, channel);
+      return this.refuse('permission_denied', requestRef, channel);
     }
-    if (this.state !== 'open') return;
+    if (this.state !== 'open') return false;
     // Join the fan-out before reading the channel position, holding live messages until the reply is
     // out: nothing published meanwhile is lost, and nothing at or below the reported offset repeats.
     this.channels.add(channel);
@@ -366,24 +386,20 @@ export class Connection implements Subscriber, Corkable {
     this.ctx.fanout.add(channel, this);
     this.ctx.metrics.subscriptions.inc();
     try {
-      const since =
-        frame.offset !== undefined && frame.epoch !== undefined
-          ? { offset: frame.offset, epoch: frame.epoch }
-          : undefined;
       const { position, recovered, replay } = await recoverChannel(
         this.ctx.state.history,
         channel,
         since,
         this.ctx.replayLimit,
       );
-      if (this.state !== 'open') return;
+      if (this.state !== 'open') return false;
       this.ctx.fanout.seed(channel, position.epoch, position.offset);
       this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
-      this.send({ type: 'subscribed', channel, ...position, recovered, ...ref(frame.ref) });
+      this.send({ type: 'subscribed', channel, ...position, recovered, ...ref(requestRef) });
       // Missed messages first, then what arrived live meanwhile, each offset once, in order. Until a
       // live message passes the reported offset, late copies at or below it are dropped (the gate).
       await this.writeReplay(replay);
-      if (this.state !== 'open') return;
+      if (this.state !== 'open') return false;
       gate.epoch = position.epoch;
       gate.floor = position.offset;
       const held = (gate.held ?? []).sort((x, y) => x.offset - y.offset);
@@ -405,6 +421,51 @@ export class Connection implements Subscriber, Corkable {
           this.log.warn({ err, channel }, 'could not record the subscription in the session'),
         );
     }
+    return true;
+  }
+
+  private refuse(code: WsErrorCode, requestRef: Ref | undefined, channel: string): false {
+    this.sendError(code, requestRef, undefined, channel);
+    return false;
+  }
+
+  /**
+   * Takes over an earlier session of the same user: this connection adopts its id (the session it
+   * was welcomed with is dropped) and subscribes to each of its channels, recovering each from the
+   * client's position. Every channel gets its own `subscribed` or `error`, then `resumed` lists the
+   * channels now subscribed. A channel that fails on a backing service gets `unavailable` and the
+   * rest go on; the client subscribes to it again itself.
+   */
+  private async resume(frame: ResumeFrame): Promise<void> {
+    const claims = this.claims;
+    const current = this.sessionId;
+    if (claims === undefined || current === undefined) return;
+    const { sessions } = this.ctx.state;
+    if (frame.session !== current) {
+      const record = await sessions.get(frame.session);
+      if (this.state !== 'open') return;
+      if (record === undefined || record.userId !== claims.userId) {
+        return this.sendError('session_not_found', frame.ref);
+      }
+      // Adopt it: re-created on this node with what this connection holds, the old id kept.
+      await sessions.create(
+        { id: record.id, userId: claims.userId, nodeId: this.ctx.nodeId },
+        this.ctx.sessionTtlSeconds,
+      );
+      for (const channel of this.channels) await sessions.addChannel(record.id, channel);
+      if (this.state !== 'open') return;
+      this.sessionId = record.id;
+      sessions.delete(current).catch((err: unknown) => this.log.warn({ err }, 'could not drop a session'));
+      for (const channel of record.channels) {
+        if (this.state !== 'open') return;
+        if (this.channels.has(channel)) continue;
+        await this.subscribeChannel(channel, frame.positions?.[channel], undefined).catch((err: unknown) =>
+          this.reportFailure(err, undefined, channel),
+        );
+      }
+    }
+    if (this.state !== 'open') return;
+    this.send({ type: 'resumed', session: frame.session, channels: [...this.channels], ...ref(frame.ref) });
   }
 
   private async unsubscribe(channel: string, requestRef: Ref | undefined): Promise<void> {

@@ -5,7 +5,7 @@
  * gateway answers with an `error` frame. Field checks are hand-written guards rather than a schema
  * validator because this runs for every client frame.
  */
-import type { ClientFrame, Ref, ServerFrame } from './frames.js';
+import type { ChannelPosition, ClientFrame, Ref, ServerFrame } from './frames.js';
 import type { WsErrorCode } from './errors.js';
 
 export interface DecodeError {
@@ -20,6 +20,9 @@ const MAX_REF_LENGTH = 64;
 const MAX_CHANNEL_LENGTH = 256;
 const MAX_TOKEN_LENGTH = 16_384;
 const MAX_EPOCH_LENGTH = 64;
+const MAX_SESSION_LENGTH = 64;
+/** More positions than any subscription limit needs; the gateway ignores the ones it cannot use. */
+const MAX_POSITIONS = 1000;
 
 type Obj = Record<string, unknown>;
 
@@ -77,6 +80,16 @@ export function decodeClientFrame(raw: string): DecodeResult {
       }
       return withRef(frame);
     }
+    case 'resume': {
+      if (!isShortString(value.session, MAX_SESSION_LENGTH)) return bad('resume needs a session string', ref);
+      const frame: ClientFrame = { type: 'resume', session: value.session };
+      if (value.positions !== undefined) {
+        const positions = decodePositions(value.positions);
+        if (typeof positions === 'string') return bad(positions, ref);
+        frame.positions = positions;
+      }
+      return withRef(frame);
+    }
     case 'unsubscribe':
       if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
         return bad('unsubscribe needs a channel string', ref);
@@ -87,6 +100,29 @@ export function decodeClientFrame(raw: string): DecodeResult {
         ? { ok: false, code: 'unknown_type', message: 'Unknown frame type' }
         : { ok: false, code: 'unknown_type', message: 'Unknown frame type', ref };
   }
+}
+
+/** A map channel → {offset, epoch}, or the reason it is not one. */
+function decodePositions(value: unknown): Record<string, ChannelPosition> | string {
+  if (!isObject(value)) return 'positions must be an object of channel → {offset, epoch}';
+  const entries = Object.entries(value);
+  if (entries.length > MAX_POSITIONS) return `positions holds at most ${MAX_POSITIONS} channels`;
+  const positions: Record<string, ChannelPosition> = Object.create(null) as Record<string, ChannelPosition>;
+  for (const [channel, position] of entries) {
+    if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH)
+      return 'positions has a bad channel name';
+    if (
+      !isObject(position) ||
+      typeof position.offset !== 'number' ||
+      !Number.isSafeInteger(position.offset) ||
+      position.offset < 0 ||
+      !isShortString(position.epoch, MAX_EPOCH_LENGTH)
+    ) {
+      return `positions.${channel} must be {offset: non-negative integer, epoch: string}`;
+    }
+    positions[channel] = { offset: position.offset, epoch: position.epoch };
+  }
+  return positions;
 }
 
 export function encodeServerFrame(frame: ServerFrame): string {

@@ -15,6 +15,10 @@ export const WsErrors = {
   permission_denied: { retryable: false, message: 'Not allowed to subscribe to this channel' },
   already_subscribed: { retryable: false, message: 'Already subscribed to this channel' },
   not_subscribed: { retryable: false, message: 'Not subscribed to this channel' },
+  session_not_found: {
+    retryable: false,
+    message: "No such session for this user (unknown, expired or another user's); subscribe again",
+  },
   too_many_subscriptions: { retryable: false, message: 'Subscription limit reached' },
   too_many_connections: { retryable: true, message: 'Connection limit for this user reached' },
   rate_limited: { retryable: true, message: 'Too many frames; slow down' },

@@ -3,7 +3,7 @@
  *
  * Every frame is one JSON object in one WebSocket text frame and carries a `type`. Client frames may
  * carry a `ref` (string or number, chosen by the client); the server echoes it on the reply to that
- * frame (`welcome`, `subscribed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
+ * frame (`welcome`, `subscribed`, `resumed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
  * The full description with examples lives in docs/protocol.md; this file is the typed source of truth.
  */
 
@@ -36,7 +36,23 @@ export interface PingFrame {
   ref?: Ref;
 }
 
-export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame;
+/** Where a client stands on one channel: the last message it has, by offset within an epoch. */
+export interface ChannelPosition {
+  offset: number;
+  epoch: string;
+}
+/**
+ * Takes over an earlier session of the same user (from its `welcome`), on any node, within the
+ * resume window: its subscriptions are restored, each recovered from `positions[channel]` if given.
+ */
+export interface ResumeFrame {
+  type: 'resume';
+  session: string;
+  positions?: Record<string, ChannelPosition>;
+  ref?: Ref;
+}
+
+export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | ResumeFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server → client ------------------------------------------------------------------------------
@@ -62,6 +78,16 @@ export interface SubscribedFrame {
   offset: number;
   epoch: string;
   recovered: boolean;
+  ref?: Ref;
+}
+/**
+ * Answers `resume` after one `subscribed` (or channel `error`) frame per restored channel; `channels`
+ * lists those now subscribed. From here on `session` is this connection's session id.
+ */
+export interface ResumedFrame {
+  type: 'resumed';
+  session: string;
+  channels: string[];
   ref?: Ref;
 }
 export interface UnsubscribedFrame {
@@ -101,4 +127,11 @@ export interface ReconnectFrame {
 }
 
 export type ServerFrame =
-  WelcomeFrame | SubscribedFrame | UnsubscribedFrame | MessageFrame | ErrorFrame | PongFrame | ReconnectFrame;
+  | WelcomeFrame
+  | SubscribedFrame
+  | ResumedFrame
+  | UnsubscribedFrame
+  | MessageFrame
+  | ErrorFrame
+  | PongFrame
+  | ReconnectFrame;

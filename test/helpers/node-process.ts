@@ -108,7 +108,8 @@ export async function startCluster(
   return cluster;
 }
 
-async function cleanUp(prefix: string, exchange: string, nodes: string[]): Promise<void> {
+/** Deletes a test cluster's keys, exchange and node queues from the shared Redis and RabbitMQ. */
+export async function cleanUp(prefix: string, exchange: string, nodes: string[]): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
   let cursor = '0';

@@ -15,6 +15,15 @@ describe('decodeClientFrame: valid frames', () => {
       { type: 'subscribe', channel: 'promotions', offset: 42, epoch: 'e-1' },
     ],
     ['unsubscribe', { type: 'unsubscribe', channel: 'promotions:vip' }],
+    ['resume', { type: 'resume', session: 's-1' }],
+    [
+      'resume with positions',
+      {
+        type: 'resume',
+        session: 's-1',
+        positions: { 'user:u1': { offset: 0, epoch: 'e' }, promotions: { offset: 9, epoch: 'f' } },
+      },
+    ],
   ])('when a %s frame is well-formed, then it decodes to exactly that frame', (_what, frame) => {
     expect(decode(frame)).toEqual({ ok: true, frame });
   });
@@ -122,6 +131,28 @@ describe('decodeClientFrame: rejections', () => {
     ['subscribe with an empty epoch', { type: 'subscribe', channel: 'user:u1', epoch: '' }],
     ['subscribe with a numeric epoch', { type: 'subscribe', channel: 'user:u1', epoch: 1 }],
     ['subscribe with a 65-character epoch', { type: 'subscribe', channel: 'user:u1', epoch: 'e'.repeat(65) }],
+    ['resume without session', { type: 'resume' }],
+    ['resume with a 65-character session', { type: 'resume', session: 's'.repeat(65) }],
+    ['resume with positions as an array', { type: 'resume', session: 's', positions: [] }],
+    [
+      'resume with a position without epoch',
+      { type: 'resume', session: 's', positions: { a: { offset: 1 } } },
+    ],
+    [
+      'resume with a negative position offset',
+      { type: 'resume', session: 's', positions: { a: { offset: -1, epoch: 'e' } } },
+    ],
+    ['resume with a non-object position', { type: 'resume', session: 's', positions: { a: 3 } }],
+    [
+      'resume with 1001 positions',
+      {
+        type: 'resume',
+        session: 's',
+        positions: Object.fromEntries(
+          Array.from({ length: 1001 }, (_, i) => [`user:${i}`, { offset: 1, epoch: 'e' }]),
+        ),
+      },
+    ],
     ['unsubscribe without channel', { type: 'unsubscribe' }],
     ['unsubscribe with a 257-character channel', { type: 'unsubscribe', channel: 'c'.repeat(257) }],
     ['auth without token', { type: 'auth' }],
