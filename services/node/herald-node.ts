@@ -50,6 +50,7 @@ export class HeraldNode {
     readonly gateway: Gateway,
     readonly drivers: Drivers,
     private readonly dispatcher: Dispatcher,
+    private readonly publisher: Publisher,
     private readonly readiness: Readiness,
     private readonly log: Logger,
   ) {}
@@ -74,7 +75,10 @@ export class HeraldNode {
       },
       busFailed: (channel, err) => {
         metrics.busFailures.inc({ kind: channelKind(channel) });
-        log.warn({ err, channel }, 'bus refused a stored message; nodes will repair it from history');
+        log.warn(
+          { err, channel },
+          'bus refused a stored message; it is sent again, and nodes repair it from history',
+        );
       },
     });
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }));
@@ -87,7 +91,7 @@ export class HeraldNode {
       log: log.child({ service: 'api' }),
       notReadyReasons: () => readiness.reasons(),
     });
-    return new HeraldNode(config, app, gateway, drivers, dispatcher, readiness, log);
+    return new HeraldNode(config, app, gateway, drivers, dispatcher, publisher, readiness, log);
   }
 
   /** Starts consuming the bus and listening; resolves with the bound port. */
@@ -134,6 +138,7 @@ export class HeraldNode {
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
+    this.publisher.close();
     await this.drivers.bus.close();
     await this.drivers.closeState();
     this.log.info('herald node stopped');

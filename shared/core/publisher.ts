@@ -30,12 +30,27 @@ export interface PublishObserver {
   busFailed(channel: string, err: unknown): void;
 }
 
+/** Envelopes the bus refused, kept to send again; beyond this the oldest are left to history repair. */
+const MAX_UNSENT = 10_000;
+const RESEND_INTERVAL_MS = 1_000;
+
 export class Publisher {
+  /** Stored messages the bus refused, oldest first, sent again once the bus takes them. */
+  private unsent: { channel: string; envelope: Buffer }[] = [];
+  private resendTimer: NodeJS.Timeout | undefined;
+  private resending = false;
+  private closed = false;
+
   constructor(
     private readonly bus: Bus,
     private readonly history: History,
     private readonly observer?: PublishObserver,
   ) {}
+
+  /** How many stored messages wait to be sent on the bus again. */
+  get unsentCount(): number {
+    return this.unsent.length;
+  }
 
   /** Rejects with `BusUnavailableError` when the bus does not take the message. */
   async publish(input: PublishInput): Promise<PublishedMessage> {
@@ -50,9 +65,10 @@ export class Publisher {
    *    resolved publish means durable.
    *  - Then the envelopes are handed to the bus back to back, in input order, without waiting for each
    *    confirm: receiving nodes get the burst in few reads and write it to each socket in one syscall.
-   *  - A message the bus then refuses is still durable: nodes fill the gap from history when the next
-   *    message of the channel arrives, or when their bus resumes; recovering clients get it. So that
-   *    failure is reported to the observer, not to the caller.
+   *  - A message the bus then refuses is still durable: it is sent again every second until the bus
+   *    takes it (so a channel's last message does not wait for a next one), and meanwhile nodes fill
+   *    the gap from history when the next message of the channel arrives or their bus resumes;
+   *    recovering clients get it anyway. So that failure is reported to the observer, not the caller.
    */
   async publishMany(inputs: readonly PublishInput[]): Promise<PublishedMessage[]> {
     if (!this.bus.ready) throw new BusUnavailableError('cluster bus unavailable; nothing was published');
@@ -71,10 +87,14 @@ export class Publisher {
       const { offset, epoch } = positions[i]!;
       const message = messages[i]!;
       const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
+      const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson);
       sends.push(
-        this.bus.publish(encodeMessageEnvelope(input.channel, offset, epoch, frameJson)).then(
+        this.bus.publish(envelope).then(
           () => this.observer?.published(input.channel, performance.now() - started),
-          (err: unknown) => this.observer?.busFailed(input.channel, err),
+          (err: unknown) => {
+            this.observer?.busFailed(input.channel, err);
+            this.keepUnsent(input.channel, envelope);
+          },
         ),
       );
       return { channel: input.channel, id: message.id, offset, epoch };
@@ -85,5 +105,45 @@ export class Publisher {
 
   async control(message: ControlMessage): Promise<void> {
     await this.bus.publish(encodeControlEnvelope(message));
+  }
+
+  /** Stops sending refused messages again (they stay in history). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.resendTimer);
+    this.unsent = [];
+  }
+
+  private keepUnsent(channel: string, envelope: Buffer): void {
+    if (this.closed) return;
+    this.unsent.push({ channel, envelope });
+    if (this.unsent.length > MAX_UNSENT) this.unsent.shift();
+    this.scheduleResend();
+  }
+
+  private scheduleResend(): void {
+    if (this.resendTimer !== undefined || this.closed) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      void this.resend();
+    }, RESEND_INTERVAL_MS);
+    this.resendTimer.unref();
+  }
+
+  /** Sends the refused messages again, in order; those refused again wait for the next round. */
+  private async resend(): Promise<void> {
+    if (this.resending || this.closed) return;
+    this.resending = true;
+    try {
+      if (!this.bus.ready) return;
+      const batch = this.unsent;
+      this.unsent = [];
+      const results = await Promise.allSettled(batch.map((m) => this.bus.publish(m.envelope)));
+      const refused = batch.filter((_, i) => results[i]!.status === 'rejected');
+      if (!this.closed) this.unsent = [...refused, ...this.unsent].slice(-MAX_UNSENT);
+    } finally {
+      this.resending = false;
+      if (this.unsent.length > 0) this.scheduleResend();
+    }
   }
 }

@@ -229,6 +229,34 @@ describe('a message the bus refused after it was stored', () => {
       await node.stop();
     }
   });
+
+  it("when the bus refuses a channel's last message, then it is sent again and reaches subscribers without a next message", async () => {
+    const drivers = createMemoryDrivers();
+    const node = await startTestNode({}, drivers);
+    try {
+      const c = await TestClient.open(node.wsUrl, await mintToken('g2'));
+      await c.subscribe('user:g2');
+      const realPublish = drivers.bus.publish.bind(drivers.bus);
+      let refused = 0;
+      drivers.bus.publish = (payload) => {
+        // Refuse the first attempt only: the bus is back for the resend.
+        if (refused++ === 0) return Promise.reject(new BusUnavailableError('link dropped mid-publish'));
+        return realPublish(payload);
+      };
+      const res = await fetch(`${node.url}/v1/publish`, {
+        method: 'POST',
+        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'user:g2', event: 'tick', data: 'last' }),
+      });
+      expect(res.status).toBe(202);
+      const [message] = await c.waitForMessages(1, undefined, 5_000);
+      expect(message).toMatchObject({ offset: 1, data: 'last' });
+      expect(refused).toBe(2);
+      c.close();
+    } finally {
+      await node.stop();
+    }
+  });
 });
 
 describe('recovery edge cases', () => {
