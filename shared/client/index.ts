@@ -1,0 +1,26 @@
+/**
+ * Herald client SDK: entry point of the package and of the browser bundle (dist/client/herald-client.js).
+ *
+ * Runs in browsers (native WebSocket) and in Node (pass the `ws` package as the `WebSocket` option);
+ * it imports nothing Node-specific. See README.md ("Client SDK") for usage and docs/protocol.md for
+ * the wire protocol it speaks.
+ */
+export { HeraldClient } from './herald-client.js';
+export { Subscription } from './subscription.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
+export { Cursor, type Position } from './cursor.js';
+export { closeAction, type CloseAction, type WebSocketConstructor, type WebSocketLike } from './socket.js';
+export {
+  HeraldError,
+  type ClientEvents,
+  type ClientStats,
+  type ConnectionState,
+  type HeraldClientOptions,
+  type RecoveryEvent,
+  type StateChange,
+  type SubscriptionEvents,
+  type SubscriptionState,
+  type TokenProvider,
+  type TokenReason,
+} from './types.js';
+export type { MessageFrame, WelcomeFrame } from '../protocol/frames.js';

@@ -1,0 +1,153 @@
+/**
+ * Public types of the client SDK: options, events, errors and counters.
+ *
+ * Kept apart from the client class so an app can import the types without pulling in the code, and so
+ * the event payloads are documented in one place.
+ */
+import type { MessageFrame, WelcomeFrame } from '../protocol/frames.js';
+import type { Position } from './cursor.js';
+import type { WebSocketConstructor } from './socket.js';
+
+/**
+ * `idle`: created, `connect()` not called yet. `connecting`: opening the socket and authenticating.
+ * `connected`: `welcome` received. `disconnected`: the connection was lost and a reconnect is
+ * scheduled (see `StateChange.retryInMs`). `closed`: stopped, no reconnect: `close()` was called, or
+ * the server refused for good (see `StateChange.error`); `connect()` starts again.
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface StateChange {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** Close code of the socket that was lost (absent when the SDK dropped it, e.g. heartbeat timeout). */
+  code?: number;
+  reason?: string;
+  /** `disconnected`: when the next attempt starts. */
+  retryInMs?: number;
+  /** `closed` by the server or a failure rather than by `close()`: why. */
+  error?: HeraldError;
+  /** `connected`: the server's welcome (session, node, user, heartbeat, limits). */
+  welcome?: WelcomeFrame;
+}
+
+/**
+ * Sent for every `subscribed` (after a subscribe, a resubscribe or a resumed session). When `refetch`
+ * is true, messages between `previous` and `offset` were missed and will not come: reload the
+ * channel's state through the app's own API. `recovered: true` means the missed messages (if any)
+ * follow as ordinary `message` events.
+ */
+export interface RecoveryEvent {
+  channel: string;
+  recovered: boolean;
+  /** The channel's position as reported by the server (its newest offset, its epoch). */
+  offset: number;
+  epoch: string;
+  /** The position the client asked to recover from, if it had one. */
+  previous?: Position;
+  /** A position was sent and could not be recovered: messages were missed. */
+  refetch: boolean;
+  /** The channel arrived through a resumed session rather than an explicit subscribe. */
+  resumed: boolean;
+}
+
+/** An error the server reported, or a reason the client stopped. */
+export class HeraldError extends Error {
+  override readonly name = 'HeraldError';
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly channel: string | undefined;
+  readonly closeCode: number | undefined;
+
+  constructor(
+    code: string,
+    message: string,
+    extra: { retryable?: boolean; channel?: string; closeCode?: number } = {},
+  ) {
+    super(message);
+    this.code = code;
+    this.retryable = extra.retryable ?? false;
+    this.channel = extra.channel;
+    this.closeCode = extra.closeCode;
+  }
+}
+
+export interface ClientEvents {
+  state: StateChange;
+  /** Every new message of every subscribed channel (duplicates are dropped before). */
+  message: MessageFrame;
+  recovery: RecoveryEvent;
+  /** Server errors not tied to a subscription, subscription failures, and why the client stopped. */
+  error: HeraldError;
+}
+
+/**
+ * `pending`: wanted, not (yet) subscribed on the current connection. `subscribed`: live.
+ * `failed`: refused for good (see the `error` event); the intent is dropped. `unsubscribed`: dropped
+ * by the app.
+ */
+export type SubscriptionState = 'pending' | 'subscribed' | 'failed' | 'unsubscribed';
+
+export interface SubscriptionEvents {
+  message: MessageFrame;
+  recovery: RecoveryEvent;
+  error: HeraldError;
+  state: SubscriptionState;
+}
+
+/** Counters for tests, metrics and debugging. */
+export interface ClientStats {
+  /** `welcome`s received. */
+  connects: number;
+  /** Connection attempts after the first. */
+  reconnects: number;
+  /** Messages delivered to the app. */
+  messages: number;
+  /** Messages dropped as duplicates (same channel and epoch, offset not above the last). */
+  duplicatesDropped: number;
+  /** Connections dropped because no frame arrived in time. */
+  heartbeatTimeouts: number;
+  /** Sessions resumed (`resumed` received). */
+  resumes: number;
+  /** `resume` answered with an error (or not at all): channels were subscribed by hand. */
+  resumeFallbacks: number;
+  /** Subscribes sent again after a retryable error or a timeout. */
+  subscribeRetries: number;
+  /** Calls of the token function. */
+  tokenRequests: number;
+}
+
+/** Why the token function is called: first connect, a reconnect, or the server said the last one expired. */
+export type TokenReason = 'connect' | 'reconnect' | 'expired';
+
+export type TokenProvider = (context: { reason: TokenReason }) => string | Promise<string>;
+
+export interface HeraldClientOptions {
+  /** `ws://` or `wss://` URL of the gateway's `/ws` endpoint. */
+  url: string;
+  /**
+   * The JWT, or a function returning it. The function is called before every connection attempt;
+   * with `reason: 'expired'` a cached token must not be reused. A plain string cannot be refreshed, so
+   * a `token_expired` close (4003) then stops the client.
+   */
+  token: string | TokenProvider;
+  /** WebSocket constructor; default `globalThis.WebSocket` (pass `ws`'s in Node 20). */
+  WebSocket?: WebSocketConstructor;
+  /** Ceiling of the first reconnect delay (full jitter); default 500 ms. */
+  minReconnectDelayMs?: number;
+  /** Largest reconnect delay; default 30 000 ms. */
+  maxReconnectDelayMs?: number;
+  /** A connection up this long resets the reconnect backoff; default 60 000 ms. */
+  stableAfterMs?: number;
+  /** Drop the connection when no frame arrived for this long; default 2 × `welcome.heartbeatMs`. */
+  heartbeatTimeoutMs?: number;
+  /** Give up on an attempt that has no `welcome` after this long; default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Resend a subscribe (or give up on a resume) not answered after this long; default 10 000 ms. */
+  requestTimeoutMs?: number;
+  /** Resume the previous session after a reconnect; default true. */
+  resume?: boolean;
+  /** A session id to resume on the first connection (e.g. kept across a page reload). */
+  session?: string;
+  /** Uniform random number in [0, 1); injectable for tests. */
+  random?: () => number;
+}

@@ -1,0 +1,260 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  HeraldClient,
+  type HeraldClientOptions,
+  type HeraldError,
+  type MessageFrame,
+  type RecoveryEvent,
+  type StateChange,
+} from '../../../shared/client/index.js';
+import { fakeSockets } from './fake-socket.js';
+
+let fake: ReturnType<typeof fakeSockets>;
+/** The client under test; `start()` sets it. */
+let client: HeraldClient;
+let states: StateChange[];
+let messages: MessageFrame[];
+let recoveries: RecoveryEvent[];
+let errors: HeraldError[];
+
+function start(options: Partial<HeraldClientOptions> = {}): HeraldClient {
+  const c = new HeraldClient({
+    url: 'ws://herald.test/ws',
+    token: 'token-1',
+    WebSocket: fake.WebSocket,
+    minReconnectDelayMs: 100,
+    maxReconnectDelayMs: 1_000,
+    random: () => 0.5,
+    ...options,
+  });
+  c.on('state', (s) => states.push(s));
+  c.on('message', (m) => messages.push(m));
+  c.on('recovery', (r) => recoveries.push(r));
+  c.on('error', (e) => errors.push(e));
+  client = c;
+  return c;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  fake = fakeSockets();
+  states = [];
+  messages = [];
+  recoveries = [];
+  errors = [];
+});
+afterEach(() => {
+  (client as HeraldClient | undefined)?.close();
+  client = undefined as unknown as HeraldClient;
+  vi.useRealTimers();
+});
+
+describe('HeraldClient: connecting and subscribing', () => {
+  it('when connected, then it authenticates with an auth frame, and subscribes what was asked for after welcome', () => {
+    start();
+    const sub = client.subscribe('user:42');
+    client.connect();
+    expect(client.state).toBe('connecting');
+    const ws = fake.latest();
+    expect(ws.url).toBe('ws://herald.test/ws'); // no token in the URL
+    ws.open();
+    expect(ws.sent).toEqual([{ type: 'auth', token: 'token-1', ref: expect.any(Number) as number }]);
+    ws.welcome('s-1');
+    expect(client.state).toBe('connected');
+    expect(client.session).toBe('s-1');
+    expect(client.node).toBe('node-a');
+    expect(ws.last('subscribe')).toMatchObject({ channel: 'user:42' });
+    expect(ws.last('subscribe')).not.toHaveProperty('offset');
+    expect(sub.state).toBe('pending');
+
+    ws.subscribed('user:42', 7, 'e1');
+    expect(sub.state).toBe('subscribed');
+    expect(recoveries).toEqual([
+      { channel: 'user:42', recovered: false, offset: 7, epoch: 'e1', refetch: false, resumed: false },
+    ]);
+    expect(client.position('user:42')).toEqual({ offset: 7, epoch: 'e1' });
+    expect(states.map((s) => s.state)).toEqual(['connecting', 'connected']);
+  });
+
+  it('when messages arrive, then each offset is delivered once, per channel and to the client', () => {
+    start();
+    const sub = client.subscribe('user:42');
+    const own: number[] = [];
+    sub.on('message', (m) => own.push(m.offset));
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    ws.subscribed('user:42', 0, 'e1');
+    for (const offset of [1, 2, 2, 1, 3]) ws.message('user:42', offset, 'e1');
+    ws.message('promotions', 1, 'p1'); // not subscribed: ignored
+    expect(own).toEqual([1, 2, 3]);
+    expect(messages.map((m) => m.offset)).toEqual([1, 2, 3]);
+    expect(client.stats).toMatchObject({ messages: 3, duplicatesDropped: 2 });
+    // A new epoch starts over.
+    ws.message('user:42', 1, 'e2');
+    expect(own).toEqual([1, 2, 3, 1]);
+    expect(sub.position).toEqual({ offset: 1, epoch: 'e2' });
+  });
+
+  it('when subscribing with a seeded position, then the subscribe carries it and recovered:false asks the app to refetch', () => {
+    start();
+    client.subscribe('user:42', { offset: 5, epoch: 'e1' });
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    expect(ws.last('subscribe')).toMatchObject({ channel: 'user:42', offset: 5, epoch: 'e1' });
+    ws.subscribed('user:42', 9, 'e2', false);
+    expect(recoveries[0]).toMatchObject({
+      recovered: false,
+      refetch: true,
+      offset: 9,
+      epoch: 'e2',
+      previous: { offset: 5, epoch: 'e1' },
+    });
+    expect(client.position('user:42')).toEqual({ offset: 9, epoch: 'e2' });
+    ws.message('user:42', 9, 'e2'); // at the reported position: already reflected by the refetch
+    ws.message('user:42', 10, 'e2');
+    expect(messages.map((m) => m.offset)).toEqual([10]);
+  });
+
+  it('when recovered:true, then the replayed messages after the sent position are delivered, each once', () => {
+    start();
+    client.subscribe('user:42', { offset: 5, epoch: 'e1' });
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    ws.subscribed('user:42', 8, 'e1', true);
+    for (const offset of [6, 7, 8, 8, 9]) ws.message('user:42', offset, 'e1');
+    expect(messages.map((m) => m.offset)).toEqual([6, 7, 8, 9]);
+    expect(recoveries[0]).toMatchObject({ recovered: true, refetch: false });
+  });
+
+  it('when subscribe is answered with a retryable error, then it is sent again after a backoff', () => {
+    start();
+    const sub = client.subscribe('user:42');
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    const first = ws.last('subscribe');
+    ws.receive({
+      type: 'error',
+      code: 'unavailable',
+      message: 'down',
+      retryable: true,
+      channel: 'user:42',
+      ref: first.ref,
+    });
+    expect(ws.frames('subscribe')).toHaveLength(1);
+    vi.advanceTimersByTime(100); // random 0.5 × ceiling 100
+    expect(ws.frames('subscribe')).toHaveLength(2);
+    ws.subscribed('user:42', 0, 'e1');
+    expect(sub.state).toBe('subscribed');
+    expect(client.stats.subscribeRetries).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('when subscribe is refused for good, then the subscription fails with an error event and is dropped', () => {
+    start();
+    const sub = client.subscribe('order:o-1');
+    const subErrors: HeraldError[] = [];
+    sub.on('error', (e) => subErrors.push(e));
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    ws.receive({
+      type: 'error',
+      code: 'permission_denied',
+      message: 'no',
+      retryable: false,
+      channel: 'order:o-1',
+      ref: ws.last('subscribe').ref,
+    });
+    expect(sub.state).toBe('failed');
+    expect(subErrors.map((e) => [e.code, e.channel])).toEqual([['permission_denied', 'order:o-1']]);
+    expect(errors).toHaveLength(1);
+    expect(client.subscription('order:o-1')).toBeUndefined();
+    vi.advanceTimersByTime(60_000);
+    expect(ws.frames('subscribe')).toHaveLength(1);
+  });
+
+  it('when a subscribe gets no reply in time, then it is sent again and the first reply counts', () => {
+    start({ requestTimeoutMs: 1_000 });
+    client.subscribe('user:42');
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome('s-1', { heartbeatMs: 60_000 });
+    const first = ws.last('subscribe');
+    vi.advanceTimersByTime(1_000);
+    expect(ws.frames('subscribe')).toHaveLength(2);
+    ws.receive({
+      type: 'subscribed',
+      channel: 'user:42',
+      offset: 3,
+      epoch: 'e1',
+      recovered: false,
+      ref: first.ref,
+    });
+    ws.receive({
+      type: 'error',
+      code: 'already_subscribed',
+      message: 'dup',
+      retryable: false,
+      channel: 'user:42',
+      ref: ws.last('subscribe').ref,
+    });
+    expect(client.subscription('user:42')?.state).toBe('subscribed');
+    expect(recoveries).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('when unsubscribing, then an unsubscribe is sent and later messages of the channel are ignored', () => {
+    start();
+    const sub = client.subscribe('user:42');
+    client.connect();
+    const ws = fake.latest();
+    ws.welcome();
+    ws.subscribed('user:42', 0, 'e1');
+    sub.unsubscribe();
+    expect(ws.last('unsubscribe')).toMatchObject({ channel: 'user:42' });
+    expect(sub.state).toBe('unsubscribed');
+    ws.message('user:42', 1, 'e1');
+    expect(messages).toEqual([]);
+  });
+
+  it('when the server speaks another protocol version, then the client stops and reports it', () => {
+    start();
+    client.connect();
+    fake.latest().welcome('s-1', { protocol: 'herald.v2' });
+    expect(client.state).toBe('closed');
+    expect(errors.map((e) => e.code)).toEqual(['protocol_mismatch']);
+  });
+
+  it('when a listener throws, then the client goes on and the error surfaces on a microtask', () => {
+    const thrown: unknown[] = [];
+    vi.stubGlobal('queueMicrotask', (fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        thrown.push(err);
+      }
+    });
+    try {
+      start();
+      client.subscribe('user:42');
+      client.on('message', () => {
+        throw new Error('app bug');
+      });
+      client.connect();
+      const ws = fake.latest();
+      ws.welcome();
+      ws.subscribed('user:42', 0, 'e1');
+      ws.message('user:42', 1, 'e1');
+      ws.message('user:42', 2, 'e1');
+      expect(messages.map((m) => m.offset)).toEqual([1, 2]);
+      expect(client.position('user:42')).toEqual({ offset: 2, epoch: 'e1' });
+      expect(thrown).toHaveLength(2);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
