@@ -127,7 +127,7 @@ export class Channels {
       // No ref: a channel restored by `resume`, recovered from the position sent in it.
       intent = this.intents.get(frame.channel);
       sent = conn.resumePositions[frame.channel];
-      resumed = true;
+      resumed = frame.ref === undefined;
     }
     // Dropped or replaced since it was asked for, or already counted (a reply to an earlier resend).
     if (intent === undefined || this.intents.get(frame.channel) !== intent || intent.wire === 'subscribed')

@@ -364,8 +364,9 @@ export class HeraldClient {
     this.clearReconnect();
     this.redirect = undefined;
     this.dropConnection(error.code);
-    this.events.emit('error', error);
+    // State first: a listener that calls connect() from either event must not be overridden.
     this.setState({ state: 'closed', ...info, error });
+    this.events.emit('error', error);
   }
 
   private dropConnection(reason: string): void {

@@ -134,6 +134,15 @@ describe('HeraldClient: close codes', () => {
     ]);
   });
 
+  it('when the app reconnects from its error listener after a stop, then the new attempt stands', () => {
+    start();
+    const ws = connected([]);
+    client.once('error', () => client.connect());
+    ws.serverClose(4004);
+    expect(client.state).toBe('connecting');
+    expect(fake.sockets).toHaveLength(2);
+  });
+
   it('when the token expires (4003), then the token function is asked for a fresh one and the client reconnects', async () => {
     const reasons: TokenReason[] = [];
     start({
