@@ -193,13 +193,28 @@ export class Fanout {
       const high = local.recent.highIn(local.recent.currentEpoch);
       if (high === 0) continue;
       local.held = [];
-      void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER);
+      void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER, true);
     }
   }
 
-  private async fill(channel: string, local: LocalChannel, after: number, upTo: number): Promise<void> {
+  /**
+   * Delivers the messages of (after, upTo] that history holds, then the held ones, in offset order.
+   * With `contiguous` (a catch-up, which has no upper bound) only the unbroken run from `after + 1`
+   * is taken: the bus may still bring the older messages history no longer holds (its queue kept them
+   * during the outage), and a run read past a hole would put newer messages ahead of them.
+   */
+  private async fill(
+    channel: string,
+    local: LocalChannel,
+    after: number,
+    upTo: number,
+    contiguous = false,
+  ): Promise<void> {
     try {
+      let next = after + 1;
       for (const missing of await this.repair!(channel, after, upTo)) {
+        if (contiguous && missing.offset !== next) break;
+        next = missing.offset + 1;
         this.send(channel, local, missing.offset, missing.epoch, missing.payload);
       }
       this.observer?.repaired?.(channel, true);

@@ -70,6 +70,20 @@ describe('Fanout gap repair', () => {
     expect(received).toEqual([1, 2, 3, 4]);
   });
 
+  it('when history was trimmed past the newest offset seen, then catchUp delivers nothing ahead of the older messages the bus still brings', async () => {
+    // History keeps only 5..6 (2..4 were trimmed); the node's queue still holds 2..6 from the outage.
+    const repair: GapRepair = (_channel, after) =>
+      Promise.resolve([5, 6].filter((o) => o > after).map((o) => frame(o)));
+    const received: number[] = [];
+    const fanout = new Fanout(undefined, repair);
+    fanout.add('user:g', { sendPrepared: (_c, offset) => void received.push(offset) });
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.catchUp();
+    for (const o of [2, 3, 4, 5, 6]) fanout.deliver('user:g', o, 'e', frame(o).payload);
+    await waitFor(() => received.length === 6, 'the backlog');
+    expect(received).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('when the epoch changes, then no gap is assumed across epochs', () => {
     const { fanout, received, calls } = setup(new Map());
     fanout.deliver('user:g', 7, 'old', frame(7, 'old').payload);
