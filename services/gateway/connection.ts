@@ -433,8 +433,9 @@ export class Connection implements Subscriber, Corkable {
    * Takes over an earlier session of the same user: this connection adopts its id (the session it
    * was welcomed with is dropped) and subscribes to each of its channels, recovering each from the
    * client's position. Every channel gets its own `subscribed` or `error`, then `resumed` lists the
-   * channels now subscribed. A channel that fails on a backing service gets `unavailable` and the
-   * rest go on; the client subscribes to it again itself.
+   * channels now subscribed. The record is claimed in place, never re-created, so a failure halfway
+   * keeps its channels for the next attempt; a channel refused now (access, limit) leaves it. A
+   * channel that fails on a backing service gets `unavailable` and the rest go on.
    */
   private async resume(frame: ResumeFrame): Promise<void> {
     const claims = this.claims;
@@ -447,11 +448,9 @@ export class Connection implements Subscriber, Corkable {
       if (record === undefined || record.userId !== claims.userId) {
         return this.sendError('session_not_found', frame.ref);
       }
-      // Adopt it: re-created on this node with what this connection holds, the old id kept.
-      await sessions.create(
-        { id: record.id, userId: claims.userId, nodeId: this.ctx.nodeId },
-        this.ctx.sessionTtlSeconds,
-      );
+      if (!(await sessions.claim(record.id, this.ctx.nodeId, this.ctx.sessionTtlSeconds))) {
+        return this.sendError('session_not_found', frame.ref);
+      }
       for (const channel of this.channels) await sessions.addChannel(record.id, channel);
       if (this.state !== 'open') return;
       this.sessionId = record.id;
@@ -459,9 +458,17 @@ export class Connection implements Subscriber, Corkable {
       for (const channel of record.channels) {
         if (this.state !== 'open') return;
         if (this.channels.has(channel)) continue;
-        await this.subscribeChannel(channel, frame.positions?.[channel], undefined).catch((err: unknown) =>
-          this.reportFailure(err, undefined, channel),
+        const subscribed = await this.subscribeChannel(channel, frame.positions?.[channel], undefined).catch(
+          (err: unknown) => {
+            this.reportFailure(err, undefined, channel);
+            return true; // kept in the session: a later resume may restore it
+          },
         );
+        if (!subscribed && this.state === 'open') {
+          await sessions
+            .removeChannel(record.id, channel)
+            .catch((err: unknown) => this.log.warn({ err, channel }, 'could not drop a refused channel'));
+        }
       }
     }
     if (this.state !== 'open') return;

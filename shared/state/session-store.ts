@@ -9,6 +9,8 @@
  *  - `get` returns `undefined` for an unknown or expired session; `channels` is a set (no duplicates,
  *    order unspecified).
  *  - `touch` extends the lifetime of the given sessions; unknown ids are ignored.
+ *  - `claim` moves a live session to another node (a resumed session) and extends its lifetime, keeping
+ *    its user and channels; it answers false, changing nothing, for an unknown or expired session.
  *  - `delete` removes the session at once.
  */
 export interface SessionRecord {
@@ -24,6 +26,7 @@ export interface SessionStore {
   addChannel(id: string, channel: string): Promise<void>;
   removeChannel(id: string, channel: string): Promise<void>;
   touch(ids: readonly string[], ttlSeconds: number): Promise<void>;
+  claim(id: string, nodeId: string, ttlSeconds: number): Promise<boolean>;
   delete(id: string): Promise<void>;
   close(): Promise<void>;
 }

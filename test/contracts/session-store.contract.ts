@@ -58,6 +58,38 @@ export function sessionStoreContract(name: string, factory: ContractFactory<Sess
       expect(await store.get('s-1')).toEqual({ id: 's-1', userId: 'alice', nodeId: 'node-b', channels: [] });
     });
 
+    it('when a live session is claimed by another node, then it moves there and keeps its user and channels', async () => {
+      const store = subject.driver;
+      await store.create(session('s-c', 'alice', 'node-a'), LONG_TTL_SECONDS);
+      await store.addChannel('s-c', 'user:alice');
+
+      expect(await store.claim('s-c', 'node-b', LONG_TTL_SECONDS)).toBe(true);
+
+      expect(await store.get('s-c')).toEqual({
+        id: 's-c',
+        userId: 'alice',
+        nodeId: 'node-b',
+        channels: ['user:alice'],
+      });
+    });
+
+    it('when an unknown or expired session is claimed, then claim answers false and creates nothing', async () => {
+      const store = subject.driver;
+      expect(await store.claim('never-created', 'node-b', LONG_TTL_SECONDS)).toBe(false);
+      expect(await store.get('never-created')).toBeUndefined();
+      await store.create(session('s-e'), SHORT_TTL_SECONDS);
+      await waitUntilGone('s-e');
+      expect(await store.claim('s-e', 'node-b', LONG_TTL_SECONDS)).toBe(false);
+      expect(await store.get('s-e')).toBeUndefined();
+    });
+
+    it('when a session is claimed with a short TTL, then it expires ttlSeconds after the claim', async () => {
+      const store = subject.driver;
+      await store.create(session('s-s'), LONG_TTL_SECONDS);
+      expect(await store.claim('s-s', 'node-b', SHORT_TTL_SECONDS)).toBe(true);
+      await waitUntilGone('s-s');
+    });
+
     it('when a session is not touched, then it expires ttlSeconds after create', async () => {
       const store = subject.driver;
       await store.create(session('s-short'), SHORT_TTL_SECONDS);

@@ -109,6 +109,25 @@ describe('session resume on one node', () => {
     back.close();
   });
 
+  it('when a channel of the session is refused now, then it gets its error, leaves the session, and the rest is restored', async () => {
+    const first = await TestClient.connect(t.wsUrl, { token: await mintToken('rs5', { segments: ['vip'] }) });
+    const id = (await first.next('welcome')).session as string;
+    await first.subscribe('user:rs5');
+    await first.subscribe('promotions:vip');
+    first.close();
+    await first.waitClose();
+    // The user left the segment: the new token no longer carries it.
+    const back = await TestClient.open(t.wsUrl, await mintToken('rs5'));
+    back.send({ type: 'resume', session: id, ref: 'r' });
+    expect(await back.next('resumed')).toMatchObject({ channels: ['user:rs5'] });
+    expect(back.frames.find((f) => f.type === 'error')).toMatchObject({
+      code: 'permission_denied',
+      channel: 'promotions:vip',
+    });
+    expect((await t.node.drivers.state.sessions.get(id))?.channels).toEqual(['user:rs5']);
+    back.close();
+  });
+
   it('when resume is sent before authentication, then it is refused like any other frame', async () => {
     const c = await TestClient.connect(t.wsUrl);
     c.send({ type: 'resume', session: 's' });

@@ -50,6 +50,14 @@ export class MemorySessionStore implements SessionStore {
     return done;
   }
 
+  claim(id: string, nodeId: string, ttlSeconds: number): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (session === undefined) return Promise.resolve(false);
+    session.nodeId = nodeId;
+    this.sessions.expire(id, ttlSeconds);
+    return Promise.resolve(true);
+  }
+
   delete(id: string): Promise<void> {
     this.sessions.delete(id);
     return done;

@@ -16,6 +16,15 @@ const ADD_CHANNEL: LuaScript = {
   lua: `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end return 0`,
 };
 
+/** Moves a live session to another node and extends it; 0 for an unknown (or expired) session. */
+const CLAIM: LuaScript = {
+  name: 'heraldSessionClaim',
+  lua: `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+};
+
 export class RedisSessionStore implements SessionStore {
   private readonly lease: RedisLease;
 
@@ -23,7 +32,7 @@ export class RedisSessionStore implements SessionStore {
     connection: RedisConnection,
     private readonly keys: RedisKeys,
   ) {
-    this.lease = connection.lease([ADD_CHANNEL]);
+    this.lease = connection.lease([ADD_CHANNEL, CLAIM]);
   }
 
   async create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
@@ -64,6 +73,16 @@ export class RedisSessionStore implements SessionStore {
     await this.lease.batch('session touch', false, (pipeline) => {
       for (const id of ids) pipeline.pexpire(this.keys.session(id), ms);
     });
+  }
+
+  async claim(id: string, nodeId: string, ttlSeconds: number): Promise<boolean> {
+    const claimed = await this.lease.script(
+      'session claim',
+      CLAIM,
+      [this.keys.session(id)],
+      [NODE, nodeId, ttlMs(ttlSeconds)],
+    );
+    return claimed === 1;
   }
 
   async delete(id: string): Promise<void> {
