@@ -18,6 +18,7 @@ import {
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
+import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -223,4 +224,92 @@ describe('fault tests: nothing lost', () => {
     expect(t).toMatchObject({ sent: MESSAGES, gaps: 0, duplicates: 0, outOfOrder: 0, notRecovered: 0 });
     expect(t.received).toBe(t.expected);
   }, 150_000);
+});
+
+describe('SDK clients offline, and retried publishes', () => {
+  async function publish(url: string, channel: string, data: unknown, key?: string): Promise<number> {
+    const res = await fetch(`${url}/v1/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: PUBLISH_ONLY,
+        'content-type': 'application/json',
+        ...(key === undefined ? {} : { 'idempotency-key': key }),
+      },
+      body: JSON.stringify({ channel, event: 'tick', data }),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { messages: { offset: number }[] }).messages[0]!.offset;
+  }
+
+  /** An SDK client recording what its app got, resuming `session` from `positions` if given. */
+  function sdkClient(url: string, user: string, from?: { session: string; offset: number; epoch: string }) {
+    const client = new HeraldClient({
+      url,
+      token: () => mintToken(user),
+      WebSocket,
+      ...(from === undefined ? {} : { session: from.session }),
+    });
+    const data: unknown[] = [];
+    const refetch: number[] = [];
+    client.on('message', (m) => data.push(m.data));
+    client.on('recovery', (e) => e.refetch && refetch.push(e.offset));
+    client.subscribe(`user:${user}`, from && { offset: from.offset, epoch: from.epoch });
+    client.connect();
+    cleanups.push(() => client.close());
+    return { client, data, refetch };
+  }
+
+  it('when an SDK client is away within retention it gets everything it missed; beyond retention it is told to refetch', async () => {
+    const cluster = await startCluster(2, { HISTORY_USER_MAX_MESSAGES: '5' });
+    cleanups.push(() => cluster.stop());
+    const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+    const first = sdkClient(a.wsUrl, 'off-1');
+    await waitFor(() => first.client.subscription('user:off-1')?.state === 'subscribed', 'subscribed');
+    await publish(a.url, 'user:off-1', 1);
+    await waitFor(() => first.data.length === 1, 'the first message');
+    const leave = () => ({ session: first.client.session!, ...first.client.position('user:off-1')! });
+
+    // Within retention: 3 missed, the app comes back on the other node with its session and position.
+    const away = leave();
+    first.client.close();
+    for (const n of [2, 3, 4]) await publish(b.url, 'user:off-1', n);
+    const within = sdkClient(b.wsUrl, 'off-1', away);
+    await publish(b.url, 'user:off-1', 5);
+    await waitFor(() => within.data.length === 4, 'the missed and the live messages');
+    expect(within.data).toEqual([2, 3, 4, 5]);
+    expect(within.refetch).toEqual([]);
+    expect(within.client.stats.resumes).toBe(1);
+
+    // Beyond retention: 8 missed with 5 kept; the app is told, then gets what follows.
+    const gone = { session: within.client.session!, ...within.client.position('user:off-1')! };
+    within.client.close();
+    for (let n = 6; n <= 13; n++) await publish(a.url, 'user:off-1', n);
+    const beyond = sdkClient(a.wsUrl, 'off-1', gone);
+    await waitFor(() => beyond.refetch.length === 1, 'the refetch report');
+    expect(beyond.refetch).toEqual([13]);
+    await publish(a.url, 'user:off-1', 14);
+    await waitFor(() => beyond.data.length === 1, 'the next live message');
+    expect(beyond.data).toEqual([14]);
+    console.log(
+      `[fault:offline] within: sent=4 received=${within.data.length} refetch=${within.refetch.length}; beyond: missed=8 (5 retained) refetch=${beyond.refetch.length}, then live sent=1 received=${beyond.data.length}`,
+    );
+  });
+
+  it('when a backend sends the same publish three times with one Idempotency-Key, then SDK clients get one message', async () => {
+    const cluster = await startCluster(2);
+    cleanups.push(() => cluster.stop());
+    const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+    const c = sdkClient(b.wsUrl, 'idem-1');
+    await waitFor(() => c.client.subscription('user:idem-1')?.state === 'subscribed', 'subscribed');
+    const offsets = [
+      await publish(a.url, 'user:idem-1', 'once', 'order-42-shipped'),
+      await publish(b.url, 'user:idem-1', 'once', 'order-42-shipped'),
+      await publish(a.url, 'user:idem-1', 'once', 'order-42-shipped'),
+    ];
+    expect(offsets).toEqual([1, 1, 1]);
+    await publish(a.url, 'user:idem-1', 'marker');
+    await waitFor(() => c.data.length === 2, 'the marker');
+    expect(c.data).toEqual(['once', 'marker']);
+    console.log(`[fault:idempotency] sent=3 (one key) + 1 marker received=${c.data.length} duplicates=0`);
+  });
 });
