@@ -26,6 +26,7 @@ export const ApiErrors = {
   internal: { status: 500, message: 'Internal error' },
   bus_unavailable: { status: 503, message: 'Cluster bus unavailable; retry later' },
   state_unavailable: { status: 503, message: 'State store unavailable; retry later' },
+  no_node_available: { status: 503, message: 'No gateway node is available; retry later' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof ApiErrors;

@@ -128,6 +128,12 @@ export const ClusterReply = Type.Object({
   nodes: Type.Array(ClusterNode),
 });
 
+export const ConnectReply = Type.Object({
+  url: Type.String({ description: 'WebSocket URL of the chosen node (its PUBLIC_URL with /ws)' }),
+  node: Type.String({ description: 'Id of the chosen node' }),
+  load: Type.Number({ description: 'Its connections divided by its capacity' }),
+});
+
 export const ChannelParams = Type.Object({
   channel: Type.String({
     pattern: CHANNEL_PATTERN,

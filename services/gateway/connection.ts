@@ -533,6 +533,22 @@ export class Connection implements Subscriber, Corkable {
     this.ws.terminate();
   }
 
+  /**
+   * Asks the client to reconnect elsewhere (drain, rebalance) with a `reconnect` frame, and closes
+   * the connection 1012 if it is still open `closeAfterMs` later. False if it is not open.
+   */
+  requestReconnect(afterMs: number, url: string | undefined, closeAfterMs: number): boolean {
+    if (this.state !== 'open') return false;
+    this.send({ type: 'reconnect', afterMs, ...(url === undefined ? {} : { url }) });
+    const timer = setTimeout(
+      () => this.close(CloseCodes.serviceRestart, 'reconnect elsewhere'),
+      closeAfterMs,
+    );
+    timer.unref();
+    this.onceGone(() => clearTimeout(timer));
+    return true;
+  }
+
   ping(): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }

@@ -45,6 +45,8 @@ export class Gateway implements DeliverySink {
   private nextSlice = 0;
   private readonly allowedOrigins: ReadonlySet<string>;
   private accepting = true;
+  /** When the last client was asked to move (rebalancing pace). */
+  private lastMoveAt = 0;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
@@ -145,6 +147,63 @@ export class Gateway implements DeliverySink {
     this.accepting = false;
   }
 
+  /**
+   * Graceful drain: no new upgrades, then every client gets a `reconnect` frame, one at a time spread
+   * evenly over `windowMs` (so they arrive elsewhere as a trickle, not a storm, and resume there);
+   * whoever is still here at the end of the window is closed 1012. Resolves when all are gone (or
+   * `graceMs` after the window, when the rest are terminated).
+   */
+  async drain(windowMs: number, target: () => Promise<string | undefined>, graceMs = 2_000): Promise<void> {
+    this.stopAccepting();
+    const all = [...this.connections];
+    const started = Date.now();
+    const step = all.length > 0 ? windowMs / all.length : 0;
+    for (let i = 0; i < all.length; i++) {
+      const due = started + i * step - Date.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+      if (all[i]!.requestReconnect(0, await target(), windowMs + graceMs)) {
+        this.options.metrics.moves.inc({ reason: 'drain' });
+      }
+    }
+    const rest = started + windowMs - Date.now();
+    if (rest > 0 && this.connections.size > 0) {
+      await Promise.race([this.allGone(), new Promise((resolve) => setTimeout(resolve, rest).unref())]);
+    }
+    await this.close(CloseCodes.serviceRestart, 'node draining', graceMs);
+  }
+
+  /**
+   * Asks up to `count` of the longest-connected clients to reconnect elsewhere, one every `spacingMs`
+   * (rebalancing); stops early when `keepGoing` says so. Resolves with how many were asked.
+   */
+  async move(
+    count: number,
+    spacingMs: number,
+    target: () => Promise<string | undefined>,
+    keepGoing: () => boolean,
+  ): Promise<number> {
+    let moved = 0;
+    for (const connection of [...this.connections]) {
+      if (moved >= count || !keepGoing()) break;
+      // Spaced from the previous move of any round, so the rate holds across rounds too.
+      const wait = this.lastMoveAt + spacingMs - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (!this.connections.has(connection) || !keepGoing()) continue;
+      if (connection.requestReconnect(0, await target(), MOVE_CLOSE_AFTER_MS)) {
+        this.lastMoveAt = Date.now();
+        moved++;
+        this.options.metrics.moves.inc({ reason: 'rebalance' });
+      }
+    }
+    return moved;
+  }
+
+  private allGone(): Promise<void> {
+    return Promise.all([...this.connections].map((c) => new Promise<void>((r) => c.onceGone(r)))).then(
+      () => undefined,
+    );
+  }
+
   /** Stops accepting upgrades and closes every connection with `code`; resolves when all are gone. */
   async close(
     code: number = CloseCodes.goingAway,
@@ -204,6 +263,9 @@ export class Gateway implements DeliverySink {
     if (set?.delete(connection) && set.size === 0) this.byUser.delete(userId);
   }
 }
+
+/** A client asked to move that has not left by then is closed 1012 (it reconnects the usual way). */
+const MOVE_CLOSE_AFTER_MS = 10_000;
 
 function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

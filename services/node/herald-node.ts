@@ -9,6 +9,8 @@ import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
 import { Dispatcher } from '../../shared/core/dispatcher.js';
 import { Publisher } from '../../shared/core/publisher.js';
+import { ReconnectTargets } from './reconnect-targets.js';
+import { Rebalancer } from './rebalancer.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
 import { channelKind } from '../gateway/fanout.js';
@@ -41,6 +43,7 @@ class Readiness {
 
 export class HeraldNode {
   private stopped: Promise<void> | undefined;
+  private drained: Promise<void> | undefined;
   private heartbeat: RegistryHeartbeat | undefined;
   private readonly startedAt = Date.now();
 
@@ -52,6 +55,9 @@ export class HeraldNode {
     private readonly dispatcher: Dispatcher,
     private readonly publisher: Publisher,
     private readonly readiness: Readiness,
+    private readonly metrics: Metrics,
+    private readonly targets: ReconnectTargets,
+    private readonly rebalancer: Rebalancer,
     private readonly log: Logger,
   ) {}
 
@@ -91,7 +97,27 @@ export class HeraldNode {
       log: log.child({ service: 'api' }),
       notReadyReasons: () => readiness.reasons(),
     });
-    return new HeraldNode(config, app, gateway, drivers, dispatcher, publisher, readiness, log);
+    const targets = new ReconnectTargets(config.reconnectUrl, drivers.state.registry, config.nodeId);
+    const rebalancer = new Rebalancer(gateway, drivers.state.registry, () => targets.next(), {
+      nodeId: config.nodeId,
+      capacity: config.node.capacity,
+      settings: config.rebalance,
+      metrics,
+      log: log.child({ service: 'rebalancer' }),
+    });
+    return new HeraldNode(
+      config,
+      app,
+      gateway,
+      drivers,
+      dispatcher,
+      publisher,
+      readiness,
+      metrics,
+      targets,
+      rebalancer,
+      log,
+    );
   }
 
   /** Starts consuming the bus and listening; resolves with the bound port. */
@@ -119,12 +145,35 @@ export class HeraldNode {
       this.log.child({ service: 'registry' }),
     );
     await this.heartbeat.start();
+    this.rebalancer.start();
     this.log.info({ port, node: nodeId, publicUrl }, 'herald node listening');
     return { port, url };
   }
 
   notReadyReasons(): string[] {
     return this.readiness.reasons();
+  }
+
+  /**
+   * Graceful drain (SIGTERM): /readyz fails and the registry marks the node draining at once, new
+   * upgrades get 503, and the clients are asked to reconnect elsewhere over DRAIN_WINDOW_MS (they
+   * resume there through history); the rest are closed 1012. Call `stop` afterwards. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.drained ??= this.drainClients();
+    return this.drained;
+  }
+
+  private async drainClients(): Promise<void> {
+    this.readiness.stopping = true;
+    this.metrics.draining.set(1);
+    this.rebalancer.stop();
+    await this.heartbeat?.beatNow();
+    this.log.info(
+      { connections: this.gateway.connectionCount, windowMs: this.config.drainWindowMs },
+      'draining',
+    );
+    await this.gateway.drain(this.config.drainWindowMs, () => this.targets.next());
   }
 
   /** Stops taking connections, closes every client (1001), then the server and the drivers. Idempotent. */
@@ -135,6 +184,7 @@ export class HeraldNode {
 
   private async shutdown(): Promise<void> {
     this.readiness.stopping = true;
+    this.rebalancer.stop();
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();

@@ -32,6 +32,11 @@ export class RegistryHeartbeat {
       .catch((err: unknown) => this.log.warn({ err }, 'could not leave the node registry'));
   }
 
+  /** Announces the current state now (e.g. draining) instead of at the next interval. */
+  beatNow(): Promise<void> {
+    return this.beat();
+  }
+
   private async beat(): Promise<void> {
     try {
       await this.registry.heartbeat(this.announce(), this.options.ttlSeconds);

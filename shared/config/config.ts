@@ -46,6 +46,11 @@ export interface Config {
   sessionTtlSeconds: number;
   orderOwnerTtlSeconds: number;
   shutdownTimeoutMs: number;
+  drainWindowMs: number;
+  /** Active rebalancing; `intervalMs` 0 turns it off. */
+  rebalance: { intervalMs: number; marginPercent: number; maxPerSecond: number };
+  /** Where reconnect frames point: the client's usual URL, the director's pick, or a fixed URL. */
+  reconnectUrl: { kind: 'usual' } | { kind: 'director' } | { kind: 'fixed'; url: string };
   /** This node in the registry: where clients reach it and how much load it takes. */
   node: { publicUrl: string; capacity: number; heartbeatMs: number; ttlSeconds: number };
   /** Cluster drivers; both set, or neither (then the embedded memory drivers run). */
@@ -169,10 +174,34 @@ export const INT_OPTIONS = {
     max: 31_536_000,
   },
   SHUTDOWN_TIMEOUT_MS: {
-    doc: 'Deadline for a graceful shutdown on SIGTERM/SIGINT',
-    def: 10_000,
+    doc: 'Deadline for a graceful shutdown (drain included) on SIGTERM/SIGINT',
+    def: 30_000,
     min: 100,
     max: 600_000,
+  },
+  DRAIN_WINDOW_MS: {
+    doc: 'On SIGTERM, reconnect frames go to the clients spread over this window; the rest are closed 1012',
+    def: 10_000,
+    min: 0,
+    max: 600_000,
+  },
+  REBALANCE_INTERVAL_MS: {
+    doc: 'How often a node compares its load with the cluster average (0 = never rebalance)',
+    def: 5_000,
+    min: 0,
+    max: 600_000,
+  },
+  REBALANCE_MARGIN_PERCENT: {
+    doc: 'A node sheds clients only when its load exceeds its share of the cluster by more than this',
+    def: 10,
+    min: 1,
+    max: 1_000,
+  },
+  REBALANCE_MAX_PER_SECOND: {
+    doc: 'Most clients one node asks to reconnect per second when rebalancing',
+    def: 20,
+    min: 1,
+    max: 10_000,
   },
   NODE_CAPACITY: {
     doc: 'Relative capacity weight of this node (the director balances by load/capacity)',
@@ -276,6 +305,8 @@ export const STRING_OPTIONS = {
   ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
   PUBLIC_URL:
     'Base URL clients reach this node at, published in the node registry (default http://HOST:PORT)',
+  RECONNECT_URL:
+    'Where reconnect frames (drain, rebalance) send clients: unset = their usual URL (the balancer); "director" = the least-loaded node; or a ws(s):// URL',
   REDIS_PREFIX: 'Prefix of every Redis key Herald writes (default herald:)',
   AMQP_EXCHANGE: 'Name of the durable fanout exchange of the cluster bus (default herald.bus)',
 } as const;
@@ -394,6 +425,14 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('AMQP_EXCHANGE must be 1-200 characters of [A-Za-z0-9:._-]');
   const port = int('PORT');
   const host = nonEmpty(env, 'HOST') ?? '0.0.0.0';
+  const reconnectRaw = nonEmpty(env, 'RECONNECT_URL');
+  let reconnectUrl: Config['reconnectUrl'] = { kind: 'usual' };
+  if (reconnectRaw === 'director') reconnectUrl = { kind: 'director' };
+  else if (reconnectRaw !== undefined) {
+    if (/^wss?:\/\/[^/\s]+(\/\S*)?$/.test(reconnectRaw)) reconnectUrl = { kind: 'fixed', url: reconnectRaw };
+    else problems.push('RECONNECT_URL must be "director" or a ws:// or wss:// URL');
+  }
+
   const publicUrl = nonEmpty(env, 'PUBLIC_URL');
   if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+$/.test(publicUrl)) {
     problems.push('PUBLIC_URL must look like http://10.0.0.5:8080 (no path)');
@@ -429,6 +468,13 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: int('SESSION_TTL_SECONDS'),
     orderOwnerTtlSeconds: int('ORDER_OWNER_TTL_SECONDS'),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS'),
+    drainWindowMs: int('DRAIN_WINDOW_MS'),
+    rebalance: {
+      intervalMs: int('REBALANCE_INTERVAL_MS'),
+      marginPercent: int('REBALANCE_MARGIN_PERCENT'),
+      maxPerSecond: int('REBALANCE_MAX_PER_SECOND'),
+    },
+    reconnectUrl,
     node: {
       // PORT=0 (tests) binds an ephemeral port; the node then fills this in once it is listening.
       publicUrl: publicUrl ?? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
@@ -468,6 +514,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.node.ttlSeconds * 1000 < 2 * config.node.heartbeatMs) {
     problems.push('NODE_TTL_SECONDS must cover at least two NODE_HEARTBEAT_MS intervals');
+  }
+  if (config.drainWindowMs >= config.shutdownTimeoutMs) {
+    problems.push('DRAIN_WINDOW_MS must be shorter than SHUTDOWN_TIMEOUT_MS (the drain runs inside it)');
   }
   if (config.api.maxDataBytes > config.api.bodyLimitBytes) {
     problems.push('API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES');

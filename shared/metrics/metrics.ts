@@ -73,6 +73,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly moves = new Counter({
+    name: 'herald_reconnect_requests_total',
+    help: 'Clients asked to reconnect elsewhere (reconnect frame), by reason: drain or rebalance',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly rebalanceRounds = new Counter({
+    name: 'herald_rebalance_rounds_total',
+    help: 'Rebalancing checks that found this node above its share of the cluster and shed clients',
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'herald_delivery_latency_seconds',
+    help: 'From the REST publish to the fan-out on this node (bus messages; clocks of the nodes)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly draining = new Gauge({
+    name: 'herald_draining',
+    help: '1 while this node drains (SIGTERM), else 0',
+    registers: [this.registry],
+  });
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
   }
