@@ -7,16 +7,9 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeraldClient } from '../../shared/client/index.js';
-import {
-  complete,
-  expectedOffsets,
-  formatTally,
-  publishStream,
-  tally,
-  type Received,
-} from '../helpers/fault-stream.js';
+import { complete, expectedOffsets, formatTally, publishStream, tally } from '../helpers/fault-stream.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { connectClients as connectProbes, type Probe } from '../helpers/probes.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -28,99 +21,15 @@ const CLIENTS = 300;
 const RAW_CLIENTS = 30;
 const MESSAGES = 1_000;
 
-/** One client under test, SDK or raw, seen the same way. */
-interface Probe {
-  kind: 'sdk' | 'raw';
-  channels: string[];
-  received: Received;
-  node(): string | undefined;
-  ready(): boolean;
-  counters(): { dropped: number; reconnects: number; resumes: number };
-  close(): void;
-}
-
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
 });
 
-/**
- * `count` SDK clients and RAW_CLIENTS raw ones, one per user, all through the balancer, each holding its
- * user channel and promotions.
- */
 async function connectClients(wsUrl: string, tag: string, count: number): Promise<Probe[]> {
-  const probes: Probe[] = [];
-  for (let i = 0; i < count; i++) {
-    const user = `${tag}-${i}`;
-    const channels = [`user:${user}`, 'promotions'];
-    const client = new HeraldClient({
-      url: wsUrl,
-      token: () => mintToken(user),
-      WebSocket,
-      minReconnectDelayMs: 200,
-      maxReconnectDelayMs: 2_000,
-    });
-    const received: Received = { offsets: new Map(), dropped: 0, notRecovered: 0 };
-    client.on('message', (m) => {
-      const list = received.offsets.get(m.channel) ?? [];
-      list.push(m.offset);
-      received.offsets.set(m.channel, list);
-    });
-    client.on('recovery', (e) => {
-      if (e.refetch) received.notRecovered++;
-    });
-    for (const channel of channels) client.subscribe(channel);
-    client.connect();
-    probes.push({
-      kind: 'sdk',
-      channels,
-      received,
-      node: () => client.node,
-      ready: () => channels.every((c) => client.subscription(c)?.state === 'subscribed'),
-      counters: () => ({
-        dropped: client.stats.duplicatesDropped,
-        reconnects: client.stats.reconnects,
-        resumes: client.stats.resumes,
-      }),
-      close: () => client.close(),
-    });
-  }
-  for (let i = 0; i < RAW_CLIENTS; i++) {
-    const user = `${tag}-raw-${i}`;
-    const channels = [`user:${user}`, 'promotions'];
-    const raw = new RawClient({
-      urls: [wsUrl],
-      token: () => mintToken(user),
-      channels,
-      minBackoffMs: 200,
-      maxBackoffMs: 2_000,
-    });
-    const received: Received = {
-      offsets: new Map(),
-      dropped: 0,
-      notRecovered: 0,
-    };
-    void raw.start().catch(() => undefined); // readiness is polled below
-    probes.push({
-      kind: 'raw',
-      channels,
-      get received(): Received {
-        received.offsets = new Map([...raw.delivered].map(([c, list]) => [c, list.map((m) => m.offset)]));
-        received.dropped = raw.duplicatesDropped;
-        received.notRecovered = raw.notRecovered.length;
-        return received;
-      },
-      node: () => raw.nodes.at(-1),
-      ready: () => raw.connected(),
-      counters: () => ({ dropped: raw.duplicatesDropped, reconnects: raw.reconnects, resumes: raw.resumes }),
-      close: () => void raw.close(),
-    });
-  }
-  cleanups.push(() => {
-    for (const p of probes) p.close();
-  });
-  await waitFor(() => probes.every((p) => p.ready()), `${probes.length} clients subscribed`, 30_000, 50);
+  const { probes, close } = await connectProbes(wsUrl, tag, count, RAW_CLIENTS);
+  cleanups.push(close);
   return probes;
 }
 

@@ -1,0 +1,124 @@
+/**
+ * Active rebalancing after a scale-out, with node processes on the real Redis and RabbitMQ: two nodes
+ * hold 600 SDK clients behind a least-connections balancer, a third node starts; the full nodes shed
+ * clients at no more than REBALANCE_MAX_PER_SECOND each until all three hold their share, and a
+ * stream published meanwhile reaches every client exactly once, in order.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { complete, expectedOffsets, formatTally, publishStream, tally } from '../helpers/fault-stream.js';
+import { startCluster, type TestCluster } from '../helpers/node-process.js';
+import { connectClients, type Departure, type Probe } from '../helpers/probes.js';
+import { TcpBalancer } from '../helpers/tcp-balancer.js';
+import { waitFor } from '../helpers/wait.js';
+
+const CLIENTS = 600;
+const CAP_PER_SECOND = 20;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** Clients per node now (by the node each one is connected to). */
+function spread(probes: Probe[], nodes: string[]): number[] {
+  return nodes.map((id) => probes.filter((p) => p.node() === id).length);
+}
+
+/** Most departures from one node inside any one-second window. */
+function peakRate(departures: Departure[], node: string): number {
+  const times = departures
+    .filter((d) => d.node === node)
+    .map((d) => d.at)
+    .sort((a, b) => a - b);
+  let peak = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= 1_000) j++;
+    peak = Math.max(peak, i - j + 1);
+  }
+  return peak;
+}
+
+describe('active rebalancing', () => {
+  it('when a third node joins two full ones, then within a minute all three hold their share, at the capped rate, losing nothing', async () => {
+    const cluster: TestCluster = await startCluster(2, {
+      REBALANCE_INTERVAL_MS: '1000',
+      REBALANCE_MAX_PER_SECOND: String(CAP_PER_SECOND),
+      REBALANCE_MARGIN_PERCENT: '10',
+      HISTORY_PROMOTIONS_MAX_MESSAGES: '2000',
+    });
+    cleanups.push(() => cluster.stop());
+    const lb = await TcpBalancer.start(
+      cluster.nodes.map((n) => n.port),
+      'least-connections',
+    );
+    cleanups.push(() => lb.close());
+    const departures: Departure[] = [];
+    const { probes, close } = await connectClients(
+      `ws://127.0.0.1:${lb.port}/ws`,
+      'rb',
+      CLIENTS,
+      0,
+      departures,
+    );
+    cleanups.push(close);
+    const before = spread(
+      probes,
+      cluster.nodes.map((n) => n.id),
+    );
+    expect(before.reduce((a, b) => a + b)).toBe(CLIENTS);
+
+    // Scale out while a stream flows.
+    let joined = 0;
+    const stream = publishStream({
+      urls: () => cluster.nodes.map((n) => n.url),
+      userChannels: probes.map((p) => p.channels[0]!),
+      total: 600,
+      concurrency: 2,
+    });
+    const third = await cluster.start(`${cluster.nodes[0]!.id.replace(/-n1$/, '')}-n3`);
+    lb.add(third.port);
+    const started = Date.now();
+    const ids = cluster.nodes.map((n) => n.id);
+    const average = CLIENTS / 3;
+    await waitFor(
+      () => {
+        const counts = spread(probes, ids);
+        joined = counts[2]!;
+        return (
+          counts.reduce((a, b) => a + b) === CLIENTS &&
+          counts.every((c) => Math.abs(c - average) <= average * 0.15)
+        );
+      },
+      'all three nodes within ±15 % of the average',
+      60_000,
+      100,
+    );
+    const balancedAfterMs = Date.now() - started;
+    const after = spread(probes, ids);
+
+    const accepted = await stream;
+    const expected = expectedOffsets(accepted);
+    await waitFor(
+      () => probes.every((p) => complete(p.received, p.channels, expected)),
+      'every client to hold every message',
+      60_000,
+      100,
+    ).catch(() => undefined); // the tally says what is missing
+    const t = tally(accepted.length, probes, expected);
+    const peaks = ids.map((id) => peakRate(departures, id));
+    console.log(
+      formatTally('rebalance', t, {
+        balancedAfterMs,
+        moved: departures.length,
+        peakMovesPerSecondNode1: peaks[0]!,
+        peakMovesPerSecondNode2: peaks[1]!,
+      }),
+      `before=${before.join('/')} after=${after.join('/')} joined=${joined}`,
+    );
+    expect(t).toMatchObject({ gaps: 0, duplicates: 0, outOfOrder: 0, notRecovered: 0 });
+    expect(t.received).toBe(t.expected);
+    // A departure is seen when the client handles the frame; one may land on a window's edge.
+    for (const peak of peaks) expect(peak).toBeLessThanOrEqual(CAP_PER_SECOND + 1);
+    expect(peaks[2]).toBe(0); // the new node never shed
+  }, 150_000);
+});
