@@ -122,7 +122,8 @@ export class Gateway implements DeliverySink {
 
   // ---- DeliverySink ------------------------------------------------------------------------------
 
-  deliver(channel: string, offset: number, epoch: string, frame: Buffer): void {
+  deliver(channel: string, offset: number, epoch: string, frame: Buffer, publishedAt: number): void {
+    this.options.metrics.deliveryLatency.observe(Math.max(0, Date.now() - publishedAt) / 1000);
     this.fanout.deliver(channel, offset, epoch, frame);
   }
 

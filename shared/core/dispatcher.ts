@@ -8,7 +8,7 @@ import { decodeEnvelope } from './envelope.js';
 
 export interface DeliverySink {
   /** Delivers one message frame (already-encoded JSON bytes) to local subscribers of `channel`. */
-  deliver(channel: string, offset: number, epoch: string, frame: Buffer): void;
+  deliver(channel: string, offset: number, epoch: string, frame: Buffer, publishedAt: number): void;
   /** Closes every local connection of `userId`. */
   disconnectUser(userId: string, reason: string): void;
   /** The bus came back after an outage: catch up from history on every local channel. */
@@ -39,7 +39,7 @@ export class Dispatcher {
     }
     try {
       if (envelope.kind === 'message') {
-        this.sink.deliver(envelope.channel, envelope.offset, envelope.epoch, envelope.frame);
+        this.sink.deliver(envelope.channel, envelope.offset, envelope.epoch, envelope.frame, envelope.ts);
       } else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
     } catch (err) {
       this.log.error({ err }, 'delivery failed');

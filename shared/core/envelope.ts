@@ -6,8 +6,8 @@
  * (kind, channel, offset, epoch) to route and deduplicate it, and hand the frame bytes to the fan-out
  * untouched.
  *
- *   message:  [0x01][u16 channel length][channel utf8][f64 offset][u8 epoch length][epoch utf8]
- *             [client frame json utf8 …]
+ *   message:  [0x01][u16 channel length][channel utf8][f64 offset][f64 publish ts][u8 epoch length]
+ *             [epoch utf8][client frame json utf8 …]
  *   control:  [0x02][json …]            (rare: disconnects, node events)
  */
 const KIND_MESSAGE = 0x01;
@@ -18,7 +18,7 @@ export type ControlMessage =
   { kind: 'disconnect-user'; userId: string; reason: string };
 
 export type Envelope =
-  | { kind: 'message'; channel: string; offset: number; epoch: string; frame: Buffer }
+  | { kind: 'message'; channel: string; offset: number; epoch: string; ts: number; frame: Buffer }
   | { kind: 'control'; control: ControlMessage };
 
 /** `frameJson` is the complete client `message` frame for (channel, offset); epochs are ASCII, < 256 bytes. */
@@ -27,17 +27,19 @@ export function encodeMessageEnvelope(
   offset: number,
   epoch: string,
   frameJson: string,
+  ts: number,
 ): Buffer {
   const channelBytes = Buffer.byteLength(channel, 'utf8');
   const epochBytes = Buffer.byteLength(epoch, 'utf8');
   if (epochBytes > 255) throw new RangeError('epoch must be at most 255 bytes');
-  const epochAt = 3 + channelBytes + 8;
+  const epochAt = 3 + channelBytes + 16;
   const header = epochAt + 1 + epochBytes;
   const envelope = Buffer.allocUnsafe(header + Buffer.byteLength(frameJson, 'utf8'));
   envelope[0] = KIND_MESSAGE;
   envelope.writeUInt16BE(channelBytes, 1);
   envelope.write(channel, 3, 'utf8');
   envelope.writeDoubleBE(offset, 3 + channelBytes);
+  envelope.writeDoubleBE(ts, 3 + channelBytes + 8);
   envelope[epochAt] = epochBytes;
   envelope.write(epoch, epochAt + 1, 'utf8');
   envelope.write(frameJson, header, 'utf8');
@@ -58,7 +60,7 @@ export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
   if (bytes[0] === KIND_MESSAGE) {
     if (bytes.length < 3) return undefined;
     const channelBytes = bytes.readUInt16BE(1);
-    const epochAt = 3 + channelBytes + 8;
+    const epochAt = 3 + channelBytes + 16;
     if (bytes.length <= epochAt) return undefined;
     const frameStart = epochAt + 1 + bytes[epochAt]!;
     if (bytes.length <= frameStart) return undefined;
@@ -66,6 +68,7 @@ export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
       kind: 'message',
       channel: bytes.toString('utf8', 3, 3 + channelBytes),
       offset: bytes.readDoubleBE(3 + channelBytes),
+      ts: bytes.readDoubleBE(3 + channelBytes + 8),
       epoch: bytes.toString('utf8', epochAt + 1, frameStart),
       frame: bytes.subarray(frameStart),
     };

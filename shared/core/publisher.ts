@@ -87,7 +87,7 @@ export class Publisher {
       const { offset, epoch } = positions[i]!;
       const message = messages[i]!;
       const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
-      const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson);
+      const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson, message.ts);
       sends.push(
         this.bus.publish(envelope).then(
           () => this.observer?.published(input.channel, performance.now() - started),

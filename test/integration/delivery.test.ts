@@ -178,3 +178,18 @@ describe('delivery on one node', () => {
     expect(await bystander.next('pong')).toMatchObject({ ref: 1 });
   });
 });
+
+describe('delivery metrics', () => {
+  it('when a message is published and delivered, then the publish-to-delivery latency and deliveries by kind are on /metrics', async () => {
+    const alice = await open('m-alice');
+    await alice.subscribe('user:m-alice');
+    const before = await (await fetch(`${t.url}/metrics`)).text();
+    const count = (text: string): number =>
+      Number(/herald_delivery_latency_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
+    expect((await post('/v1/publish', { channel: 'user:m-alice', event: 'tick', data: 1 })).status).toBe(202);
+    await alice.waitForMessages(1);
+    const after = await (await fetch(`${t.url}/metrics`)).text();
+    expect(count(after)).toBe(count(before) + 1);
+    expect(after).toMatch(/herald_messages_delivered_total\{kind="user"\} [1-9]/);
+  });
+});

@@ -19,42 +19,44 @@ const frameJson = JSON.stringify({
 describe('message envelopes', () => {
   it('when a message envelope with a multi-byte UTF-8 channel is decoded, then channel, offset and frame bytes round-trip', () => {
     const channel = 'user:josé-日本-🌞';
-    const envelope = encodeMessageEnvelope(channel, 12, 'a1b2c3d4', frameJson);
+    const envelope = encodeMessageEnvelope(channel, 12, 'a1b2c3d4', frameJson, 1_700_000_000_123);
     const decoded = decodeEnvelope(envelope);
     expect(decoded).toBeDefined();
     if (decoded?.kind !== 'message') throw new Error(`expected a message envelope, got ${decoded?.kind}`);
     expect(decoded.channel).toBe(channel);
     expect(decoded.offset).toBe(12);
     expect(decoded.epoch).toBe('a1b2c3d4');
+    expect(decoded.ts).toBe(1_700_000_000_123);
     expect(Buffer.isBuffer(decoded.frame)).toBe(true);
     expect(decoded.frame.equals(Buffer.from(frameJson, 'utf8'))).toBe(true);
   });
 
-  it('when the envelope is built, then its header is [0x01][u16 channel bytes][channel][f64 offset][u8 epoch bytes][epoch]', () => {
+  it('when the envelope is built, then its header is [0x01][u16 channel bytes][channel][f64 offset][f64 ts][u8 epoch bytes][epoch]', () => {
     const channel = 'order:ü';
-    const envelope = encodeMessageEnvelope(channel, 7, 'ep', '{}');
+    const envelope = encodeMessageEnvelope(channel, 7, 'ep', '{}', 42);
     const channelBytes = Buffer.byteLength(channel, 'utf8');
     expect(channelBytes).toBe(channel.length + 1);
     expect(envelope[0]).toBe(0x01);
     expect(envelope.readUInt16BE(1)).toBe(channelBytes);
     expect(envelope.toString('utf8', 3, 3 + channelBytes)).toBe(channel);
     expect(envelope.readDoubleBE(3 + channelBytes)).toBe(7);
-    expect(envelope[3 + channelBytes + 8]).toBe(2);
-    expect(envelope.toString('utf8', 3 + channelBytes + 9, 3 + channelBytes + 11)).toBe('ep');
-    expect(envelope.length).toBe(3 + channelBytes + 8 + 1 + 2 + 2);
+    expect(envelope.readDoubleBE(3 + channelBytes + 8)).toBe(42);
+    expect(envelope[3 + channelBytes + 16]).toBe(2);
+    expect(envelope.toString('utf8', 3 + channelBytes + 17, 3 + channelBytes + 19)).toBe('ep');
+    expect(envelope.length).toBe(3 + channelBytes + 16 + 1 + 2 + 2);
   });
 
   it.each([0, 1, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER])(
     'when the offset is %d, then it round-trips exactly',
     (offset) => {
-      const decoded = decodeEnvelope(encodeMessageEnvelope('promotions', offset, 'e', frameJson));
+      const decoded = decodeEnvelope(encodeMessageEnvelope('promotions', offset, 'e', frameJson, 1));
       expect(decoded).toMatchObject({ kind: 'message', channel: 'promotions', offset });
     },
   );
 
   it('when the message envelope is truncated anywhere, then decoding gives undefined', () => {
-    const envelope = encodeMessageEnvelope('user:u1', 3, 'e1', '{"type":"message"}');
-    const header = 3 + 'user:u1'.length + 8 + 1 + 2;
+    const envelope = encodeMessageEnvelope('user:u1', 3, 'e1', '{"type":"message"}', 1);
+    const header = 3 + 'user:u1'.length + 16 + 1 + 2;
     for (let length = 0; length <= header; length++) {
       expect(decodeEnvelope(envelope.subarray(0, length)), `length ${length}`).toBeUndefined();
     }
