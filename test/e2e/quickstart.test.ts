@@ -93,12 +93,18 @@ describe('quick start (compiled service in its own process)', () => {
     client.close();
   });
 
-  it('when SIGTERM arrives, then clients are closed 1001 and the process exits 0', async () => {
+  it('when SIGTERM arrives, then the node drains: readiness fails, clients are asked to reconnect, and once they left the process exits 0', async () => {
     const { stdout: token } = await run('npm', ['run', '-s', 'token', '--', '--user', '7'], { cwd: root });
     const client = await TestClient.open(`ws://127.0.0.1:${port}/ws`, token.trim());
     proc.child.kill('SIGTERM');
-    expect(await client.waitClose(10_000)).toBe(1001);
+    expect(await client.next('reconnect', () => true, 5_000)).toEqual({ type: 'reconnect', afterMs: 0 });
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    // The client follows the frame; the drain ends as soon as nobody is left, well before the window.
+    const left = Date.now();
+    client.close();
     expect(await proc.exit).toBe(0);
+    expect(Date.now() - left).toBeLessThan(5_000);
+    expect(proc.stdout).toContain('"msg":"draining"');
   });
 });
 
