@@ -132,14 +132,21 @@ export interface RenderOptions {
 
 /**
  * infra/nginx/nginx.conf for a private instance in `dir`: 127.0.0.1 upstreams and listen port,
- * `daemon off;`, pid, logs and temp paths in `dir`, and no `user` switch (workers run as nobody when
- * started as root, as the current user otherwise).
+ * `daemon off;`, pid, logs and temp paths in `dir`, no `user` switch (workers run as nobody when
+ * started as root, as the current user otherwise) and the inherited open-files limit.
  */
 export function renderNginxConf(source: string, options: RenderOptions & { dir: string }): string {
   const { dir } = options;
   let conf = source;
   conf = replaceAll(conf, /^user\s+\S+;$/m, '# user: the default (rendered for tests)', 'the user directive');
   conf = replaceAll(conf, /^pid\s+\S+;$/m, `pid ${dir}/nginx.pid;`, 'the pid directive');
+  // The limit it inherits (Node raised its own soft limit to the hard one); raising it may be refused.
+  conf = replaceAll(
+    conf,
+    /^worker_rlimit_nofile\s+\d+;$/m,
+    '# worker_rlimit_nofile: inherited',
+    'worker_rlimit_nofile',
+  );
   conf = replaceAll(conf, /\/var\/log\/nginx\/error\.log/g, `${dir}/error.log`, 'the error log');
   conf = replaceAll(conf, /\/var\/log\/nginx\/access\.log/g, `${dir}/access.log`, 'the access log');
   conf = replaceAll(
@@ -158,14 +165,13 @@ export function renderNginxConf(source: string, options: RenderOptions & { dir: 
   return `daemon off;\n${conf}`;
 }
 
-/** infra/haproxy/haproxy.cfg with 127.0.0.1 upstreams and listen port. */
+/**
+ * infra/haproxy/haproxy.cfg with 127.0.0.1 upstreams and listen port, and a maxconn that fits a test
+ * machine's open-files limit (HAProxy refuses to start when 2 x maxconn descriptors are not allowed).
+ */
 export function renderHaproxyCfg(source: string, options: RenderOptions): string {
-  let cfg = replaceAll(
-    source,
-    /^(\s*)bind\s+:8080$/m,
-    `$1bind 127.0.0.1:${options.listenPort}`,
-    'bind :8080',
-  );
+  let cfg = replaceAll(source, /^(\s*)maxconn\s+\d+$/gm, '$1maxconn 4000', 'maxconn');
+  cfg = replaceAll(cfg, /^(\s*)bind\s+:8080$/m, `$1bind 127.0.0.1:${options.listenPort}`, 'bind :8080');
   cfg = replaceServers(
     cfg,
     /^\s*server\s+herald-\d+\s+herald-\d+:8080\b/,
@@ -296,5 +302,71 @@ export async function startNginx(upstreams: number[]): Promise<NginxProcess> {
     if (attempt >= 3 || !/in use/i.test(log + output)) {
       throw new Error(`nginx did not start:\n${output}\n${log}`);
     }
+  }
+}
+
+export interface HaproxyProcess {
+  port: number;
+  url: string;
+  wsUrl: string;
+  /** Its log lines (it logs to standard output) and anything else it printed. */
+  output(): string;
+  /** Hard stop (SIGTERM, then SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private HAProxy from infra/haproxy/haproxy.cfg in front of the nodes on `upstreams` (127.0.0.1
+ * ports), in the foreground (`-db`), on a free port; resolves once it answers its own /lb-health.
+ */
+export async function startHaproxy(upstreams: number[]): Promise<HaproxyProcess> {
+  const { haproxy } = ensureLoadBalancers();
+  const source = readFileSync(HAPROXY_CFG, 'utf8');
+  for (let attempt = 1; ; attempt++) {
+    const dir = privateDir('herald-haproxy-');
+    const port = await freePort();
+    const file = path.join(dir, 'haproxy.cfg');
+    writeFileSync(file, renderHaproxyCfg(source, { listenPort: port, upstreams }));
+    const child = spawn(haproxy, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const killOnExit = (): void => void child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    const url = `http://127.0.0.1:${port}`;
+    const up = await waitFor(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        const res = await fetch(`${url}/lb-health`, { signal: AbortSignal.timeout(1_000) }).catch(
+          () => undefined,
+        );
+        return res?.status === 200 ? 'up' : undefined;
+      },
+      'haproxy to answer /lb-health',
+      10_000,
+      25,
+    );
+    rmSync(dir, { recursive: true, force: true }); // read once at start
+    if (up === 'up') {
+      return {
+        port,
+        url,
+        wsUrl: `ws://127.0.0.1:${port}/ws`,
+        output: () => output,
+        async stop() {
+          process.removeListener('exit', killOnExit);
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+            await exited;
+            clearTimeout(timer);
+          }
+        },
+      };
+    }
+    process.removeListener('exit', killOnExit);
+    if (attempt >= 3 || !/in use|cannot bind/i.test(output))
+      throw new Error(`haproxy did not start:\n${output}`);
   }
 }

@@ -24,6 +24,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   stop_grace_period?: string;
+  ulimits?: { nofile: number };
 }
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
@@ -81,6 +82,11 @@ describe('docker-compose.yml', () => {
       expect(node(name).init).toBe(true);
     }
     expect(services.nginx!.ports).toEqual(['8080:8080']);
+    // Room for two descriptors per client: HAProxy does not start without 2 x maxconn.
+    const maxconn = Number(/^\s*maxconn (\d+)$/m.exec(read('infra/haproxy/haproxy.cfg'))![1]);
+    expect(services.haproxy!.ulimits!.nofile).toBeGreaterThan(2 * maxconn);
+    const nginxFiles = Number(/^worker_rlimit_nofile (\d+);$/m.exec(read('infra/nginx/nginx.conf'))![1]);
+    expect(services.nginx!.ulimits!.nofile).toBeGreaterThanOrEqual(nginxFiles);
     // HAProxy is the documented alternative, started only with --profile haproxy.
     expect(services.haproxy!.profiles).toEqual(['haproxy']);
   });
