@@ -186,7 +186,7 @@ export const INT_OPTIONS = {
     max: 600_000,
   },
   REBALANCE_INTERVAL_MS: {
-    doc: 'How often a node compares its load with the cluster average (0 = never rebalance)',
+    doc: 'How often a node compares its connections with its capacity share of the cluster (0 = never rebalance)',
     def: 5_000,
     min: 0,
     max: 600_000,
@@ -318,6 +318,9 @@ function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
 }
+
+/** What a shutdown needs after the drain window: the 2 s close grace, then closing server, bus and state. */
+const DRAIN_MARGIN_MS = 5_000;
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -515,8 +518,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.node.ttlSeconds * 1000 < 2 * config.node.heartbeatMs) {
     problems.push('NODE_TTL_SECONDS must cover at least two NODE_HEARTBEAT_MS intervals');
   }
-  if (config.drainWindowMs >= config.shutdownTimeoutMs) {
-    problems.push('DRAIN_WINDOW_MS must be shorter than SHUTDOWN_TIMEOUT_MS (the drain runs inside it)');
+  if (config.drainWindowMs + DRAIN_MARGIN_MS > config.shutdownTimeoutMs) {
+    problems.push(
+      `SHUTDOWN_TIMEOUT_MS must exceed DRAIN_WINDOW_MS by at least ${DRAIN_MARGIN_MS} ms (the drain, its close grace and the stop run inside it)`,
+    );
   }
   if (config.api.maxDataBytes > config.api.bodyLimitBytes) {
     problems.push('API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES');

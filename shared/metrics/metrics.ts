@@ -20,7 +20,7 @@ export class Metrics {
   });
   readonly published = new Counter({
     name: 'herald_messages_published_total',
-    help: 'Messages accepted by the REST API and handed to the bus',
+    help: 'Messages accepted by the REST API whose bus publish was confirmed, by channel kind',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -97,7 +97,7 @@ export class Metrics {
   });
 
   constructor(defaultMetrics = true) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
   }
 
   countDelivered(kind: ChannelKind, n: number): void {

@@ -274,3 +274,31 @@ describe('loadConfig validation', () => {
     }
   });
 });
+
+describe('drain, rebalancing and reconnect targets', () => {
+  it('when nothing is set, then drain 10 s inside a 30 s shutdown, rebalance every 5 s, reconnect to the usual URL', () => {
+    const config = loadConfig({});
+    expect(config.drainWindowMs).toBe(10_000);
+    expect(config.shutdownTimeoutMs).toBe(30_000);
+    expect(config.rebalance).toEqual({ intervalMs: 5_000, marginPercent: 10, maxPerSecond: 20 });
+    expect(config.reconnectUrl).toEqual({ kind: 'usual' });
+  });
+
+  it('when RECONNECT_URL is director or a WebSocket URL, then it is read as such; anything else is refused', () => {
+    expect(loadConfig({ RECONNECT_URL: 'director' }).reconnectUrl).toEqual({ kind: 'director' });
+    expect(loadConfig({ RECONNECT_URL: 'wss://push.example.com/ws' }).reconnectUrl).toEqual({
+      kind: 'fixed',
+      url: 'wss://push.example.com/ws',
+    });
+    expect(problemsOf({ RECONNECT_URL: 'https://push.example.com' })).toEqual([
+      expect.stringContaining('RECONNECT_URL') as unknown,
+    ]);
+  });
+
+  it('when the shutdown deadline leaves less than 5 s after the drain window, then boot is refused', () => {
+    expect(problemsOf({ DRAIN_WINDOW_MS: '26000' })).toEqual([
+      expect.stringContaining('SHUTDOWN_TIMEOUT_MS must exceed DRAIN_WINDOW_MS') as unknown,
+    ]);
+    expect(loadConfig({ DRAIN_WINDOW_MS: '25000' }).drainWindowMs).toBe(25_000);
+  });
+});
