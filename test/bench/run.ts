@@ -39,7 +39,7 @@ const totalCpu = (nodes: NodeProcess[]): number => nodes.reduce((sum, n) => sum 
 /** Max event-loop lag of a node since its previous scrape (prom-client resets the histogram on scrape). */
 async function eventLoopLagMaxMs(node: NodeProcess): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
-  const value = /^herald_process_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1];
+  const value = /^herald_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1];
   return value === undefined ? NaN : Number(value) * 1000;
 }
 const percentile = (sorted: number[], p: number): number =>
