@@ -119,6 +119,8 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(idempotency, {
     store: deps.state.idempotency,
     ttlSeconds: config.idempotencyTtlSeconds,
+    // The slowest publish: a few state calls and one bus publish, each bounded by its timeout.
+    claimTtlSeconds: Math.ceil((config.amqp.publishTimeoutMs + 4 * config.redis.commandTimeoutMs) / 1000) + 2,
   });
   await app.register(healthRoutes, { deps });
   await app.register(publishRoutes, { deps, prefix: '/v1' });

@@ -4,6 +4,7 @@ import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { TestClient } from '../helpers/test-client.js';
 import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestNode;
 beforeAll(async () => {
@@ -152,6 +153,40 @@ describe('GET /v1/channels/{channel}/history', () => {
 });
 
 describe('idempotent publishing', () => {
+  it('when the attempt holding a claim never answers, then a retry gets through once the short claim lapses', async () => {
+    // Claim lifetime = ceil((publish timeout + 4 state timeouts) / 1 s) + 2 = 3 s here.
+    const drivers = createMemoryDrivers();
+    const node = await startTestNode(
+      { AMQP_PUBLISH_TIMEOUT_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '100' },
+      drivers,
+    );
+    try {
+      const realPublish = drivers.bus.publish.bind(drivers.bus);
+      // The first attempt hangs on the bus, as in a node that died mid-request: its claim stays.
+      drivers.bus.publish = () => new Promise<void>(() => undefined);
+      const send = (signal?: AbortSignal) =>
+        fetch(`${node.url}/v1/publish`, {
+          method: 'POST',
+          headers: {
+            authorization: PUBLISH_ONLY,
+            'content-type': 'application/json',
+            'idempotency-key': 'k-9',
+          },
+          body: JSON.stringify({ channel: 'user:i9', event: 'tick', data: 'x' }),
+          ...(signal === undefined ? {} : { signal }),
+        });
+      const first = send(AbortSignal.timeout(300)).catch(() => 'aborted');
+      expect(await first).toBe('aborted');
+      drivers.bus.publish = realPublish;
+      expect((await send()).status).toBe(409);
+      const started = Date.now();
+      await waitFor(async () => (await send()).status === 202, 'the claim to lapse', 6_000, 200);
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('when the same publish is sent three times with one Idempotency-Key, then it yields one message and one answer', async () => {
     const c = await TestClient.open(t.wsUrl, await mintToken('i1'));
     await c.subscribe('user:i1');

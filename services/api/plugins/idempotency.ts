@@ -25,8 +25,6 @@ declare module 'fastify' {
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-/** A claim outlives a crashed request by this much at most; the answer is kept IDEMPOTENCY_TTL_SECONDS. */
-const CLAIM_TTL_SECONDS = 60;
 
 interface RecordedAnswer {
   status: number;
@@ -39,11 +37,17 @@ function fingerprintOf(request: FastifyRequest): string {
     .digest('base64url');
 }
 
-const plugin: FastifyPluginCallback<{ store: IdempotencyStore; ttlSeconds: number }> = (
-  app,
-  { store, ttlSeconds },
-  done,
-) => {
+/**
+ * `claimTtlSeconds`: how long a running first attempt holds its key. It must outlast the slowest
+ * publish (state and bus timeouts), and is kept that short so that a retry on another node, after the
+ * node holding the claim died mid-request, gets through within seconds instead of `409` for a minute.
+ * The answer itself is kept `ttlSeconds` (IDEMPOTENCY_TTL_SECONDS).
+ */
+const plugin: FastifyPluginCallback<{
+  store: IdempotencyStore;
+  ttlSeconds: number;
+  claimTtlSeconds: number;
+}> = (app, { store, ttlSeconds, claimTtlSeconds }, done) => {
   app.decorateRequest('idempotency', undefined);
 
   app.addHook('preHandler', async (request, reply) => {
@@ -55,7 +59,7 @@ const plugin: FastifyPluginCallback<{ store: IdempotencyStore; ttlSeconds: numbe
     }
     const key = `${request.apiKey?.name ?? '-'}:${header}`;
     const fingerprint = fingerprintOf(request);
-    const begun = await store.begin(key, fingerprint, Math.min(CLAIM_TTL_SECONDS, ttlSeconds));
+    const begun = await store.begin(key, fingerprint, Math.min(claimTtlSeconds, ttlSeconds));
     switch (begun.state) {
       case 'new':
         request.idempotency = { key, fingerprint };
