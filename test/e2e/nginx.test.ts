@@ -142,10 +142,10 @@ describe('nginx in front of three nodes', () => {
       concurrency: PUBLISHERS,
       onAccepted: async (count) => {
         // The SIGKILL lands while deliveries flow but between two publishes: the publishers hold still
-        // until none is inside a node. A publish cut off inside its node (after its Idempotency-Key was
-        // claimed, before the answer was recorded) is answered 409 idempotency_in_progress on every
-        // retry until the claim expires (60 s), longer than a publisher waits: a known gap of the
-        // service, not of the balancer. Remove this gate once that is fixed.
+        // until none is inside a node. A publish cut off inside its node after its Idempotency-Key was
+        // claimed is answered 409 idempotency_in_progress until the claim lapses, and if the node had
+        // already stored the message, the retry then stores it a second time (a new offset): a gap of
+        // the service's idempotency, not of the balancer. Remove this gate once that is closed.
         if (count >= 300 && killedAt === 0) {
           parked++;
           await waitFor(
