@@ -3,7 +3,7 @@
  * recovery; its `setup` hook runs after every (re)connect and declares the whole topology again:
  *
  *  - exchange `<exchange>`: fanout, durable (it outlives broker restarts; nodes come and go).
- *  - queue `<exchange>.<nodeId>`: this node's inbox; non-durable, not exclusive, `x-expires` =
+ *  - queue `<exchange>.<nodeId>`: this node's inbox; durable, not exclusive, `x-expires` =
  *    queueExpiresMs, `x-max-length` = queueMaxLength, `x-overflow` = drop-head; bound with key ''.
  *    Not exclusive so it outlives a short link outage (what others published meanwhile is still
  *    delivered after recovery) and a reconnect never races the broker's cleanup of the old
@@ -11,6 +11,8 @@
  *    long. drop-head, not reject-publish: with a fanout, one full queue (a slow or dead node) would
  *    nack every publish of the whole cluster; dropping that node's oldest payloads hurts only it.
  *    `close()` deletes the queue: a node that leaves on purpose leaves nothing behind.
+ *    Durable only because RabbitMQ 4.3+ refuses transient non-exclusive queues; messages are published
+ *    non-persistent, so a broker restart empties it (history covers that, as after any bus outage).
  *  - consumer: exclusive (two processes sharing a NODE_ID fail loudly instead of splitting the
  *    payloads), manual acks with `prefetch` unacknowledged at once. Acks over noAck: payloads in flight
  *    when the link drops are requeued instead of lost, and prefetch only bounds anything with acks
@@ -313,7 +315,7 @@ export class RabbitMqBus implements Bus {
     this.watchChannel(link, consumer, 'consumer');
     await consumer.assertExchange(exchange, 'fanout', { durable: true });
     await consumer.assertQueue(this.queue, {
-      durable: false,
+      durable: true,
       exclusive: false,
       autoDelete: false,
       arguments: { 'x-expires': queueExpiresMs, 'x-max-length': queueMaxLength, 'x-overflow': 'drop-head' },
