@@ -2,7 +2,7 @@
  * The History contract's rules both drivers apply the same way (./memory/memory-history.ts,
  * ./redis/redis-history.ts): when a read range is complete, and which arguments are rejected.
  */
-import type { NewMessage, Retention, StoredMessage } from './history.js';
+import type { AppendDedupe, NewMessage, Retention, StoredMessage } from './history.js';
 
 /** True when `messages` are exactly offsets after+1, after+2, … (none, only when after is the newest). */
 export function isComplete(after: number, newest: number, messages: readonly StoredMessage[]): boolean {
@@ -30,4 +30,12 @@ export function checkRange(after: number, limit: number): void {
 export function checkMessage(message: NewMessage): void {
   if (!Number.isSafeInteger(message.ts))
     throw new TypeError(`message ts must be whole milliseconds, got ${message.ts}`);
+}
+
+/** Rejects a dedupe key that names nothing or a TTL no store can keep. */
+export function checkDedupe(dedupe: AppendDedupe): void {
+  if (typeof dedupe.key !== 'string' || dedupe.key === '')
+    throw new TypeError('a dedupe key must be a non-empty string');
+  if (!Number.isFinite(dedupe.ttlSeconds) || dedupe.ttlSeconds <= 0)
+    throw new TypeError(`a dedupe TTL must be a positive number of seconds, got ${dedupe.ttlSeconds}`);
 }

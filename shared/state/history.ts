@@ -19,6 +19,15 @@
  *    messages are exactly offsets after+1, after+2, … (nothing in between was trimmed or aged out),
  *    including the case of nothing to return because `after` is the newest offset. `after` greater
  *    than the newest offset is answered with no messages and `complete: false`.
+ *  - `append` with `dedupe` (so that an idempotent request's retry never stores its message twice,
+ *    also when the first attempt died after storing it) is one atomic step too: if the channel holds a
+ *    live record of `dedupe.key`, nothing is appended and the answer is the recorded message's offset
+ *    and epoch, with `replayed` holding its id and ts (and its event and data while a read would still
+ *    return it); otherwise the message is appended as without `dedupe` (no `replayed` in the answer)
+ *    and `key → {offset, epoch, id, ts}` is recorded for `dedupe.ttlSeconds`. Keys are per channel
+ *    (one key on two channels names two appends), and a record lives no longer than the run it names:
+ *    once the channel's state is lost (new epoch) the key is unknown again, and a retry stores its
+ *    message in the new run. A key that is empty or a TTL that is not positive is a TypeError.
  */
 export interface NewMessage {
   id: string;
@@ -38,6 +47,31 @@ export interface ChannelPosition {
   epoch: string;
 }
 
+/** Makes an append idempotent (see the contract above). */
+export interface AppendDedupe {
+  /** Names one append on the channel, e.g. an Idempotency-Key with the message's place in its request. */
+  key: string;
+  /** How long the key is remembered, in seconds (fractions allowed; positive). */
+  ttlSeconds: number;
+}
+
+/** What `append` answers: where the message is, and with `dedupe`, whether it was stored before. */
+export interface AppendResult extends ChannelPosition {
+  /**
+   * Only with `dedupe`, when the key was already recorded: nothing was appended, `offset` and `epoch`
+   * are the original message's, and this is its identity (not the one just passed).
+   */
+  replayed?: {
+    id: string;
+    ts: number;
+    /**
+     * The original's event and data while a read would still return it, so a caller can send the very
+     * message stored (a retry's data may differ, e.g. a server-side default timestamp).
+     */
+    retained?: Pick<NewMessage, 'event' | 'dataJson'>;
+  };
+}
+
 export interface HistoryRange extends ChannelPosition {
   messages: StoredMessage[];
   complete: boolean;
@@ -52,7 +86,7 @@ export interface Retention {
 export type RetentionResolver = (channel: string) => Retention;
 
 export interface History {
-  append(channel: string, message: NewMessage): Promise<ChannelPosition>;
+  append(channel: string, message: NewMessage, dedupe?: AppendDedupe): Promise<AppendResult>;
   position(channel: string): Promise<ChannelPosition>;
   read(channel: string, after: number, limit: number): Promise<HistoryRange>;
   close(): Promise<void>;

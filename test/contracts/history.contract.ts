@@ -20,7 +20,13 @@ import type {
   StoredMessage,
 } from '../../shared/state/history.js';
 import { waitFor } from '../helpers/wait.js';
-import { EXPIRY_DEADLINE_MS, LONG_TTL_SECONDS, useSubject, type ContractSubject } from './subject.js';
+import {
+  EXPIRY_DEADLINE_MS,
+  LONG_TTL_SECONDS,
+  SHORT_TTL_SECONDS,
+  useSubject,
+  type ContractSubject,
+} from './subject.js';
 
 export type HistoryFactory = (retention: RetentionResolver) => Promise<ContractSubject<History>>;
 
@@ -496,6 +502,166 @@ export function historyContract(name: string, factory: HistoryFactory): void {
         expect(last.epoch).toBe(first.epoch);
         expect(last.offset).toBeGreaterThan(10);
         expect(await history.position('brief:flash')).toEqual(last);
+      });
+    });
+
+    describe('append with a dedupe key', () => {
+      const once = (key: string, ttlSeconds = LONG_TTL_SECONDS) => ({ key, ttlSeconds });
+
+      it('when one key is appended twice, then one message is stored and the second answer is the first message: same offset, epoch, id and ts, replayed, nothing appended', async () => {
+        const history = subject.driver;
+        const sent = message();
+        const retry = message({ dataJson: '"the retry\'s data"', ts: sent.ts + 5 });
+
+        const first = await history.append('user:alice', sent, once('req-1#user:alice#0'));
+        const second = await history.append('user:alice', retry, once('req-1#user:alice#0'));
+
+        expect(first).toEqual({ offset: 1, epoch: first.epoch });
+        expect(second).toEqual({
+          offset: 1,
+          epoch: first.epoch,
+          replayed: {
+            id: sent.id,
+            ts: sent.ts,
+            retained: { event: sent.event, dataJson: sent.dataJson },
+          },
+        });
+        expect(await history.read('user:alice', 0, 100)).toEqual({
+          offset: 1,
+          epoch: first.epoch,
+          messages: [{ ...sent, offset: 1 }],
+          complete: true,
+        });
+      });
+
+      it('when other messages were appended since, then a replay still answers the original offset and appends nothing', async () => {
+        const history = subject.driver;
+        const sent = message();
+        await fill(history, 'user:alice', 2);
+        await history.append('user:alice', sent, once('k'));
+        await fill(history, 'user:alice', 2);
+
+        const again = await history.append('user:alice', message(), once('k'));
+
+        expect(again).toMatchObject({ offset: 3, replayed: { id: sent.id, ts: sent.ts } });
+        expect((await history.position('user:alice')).offset).toBe(5);
+      });
+
+      it('when different keys are appended, then each stores its message', async () => {
+        const history = subject.driver;
+        const a = message();
+        const b = message();
+
+        const first = await history.append('user:alice', a, once('req-1#user:alice#0'));
+        const second = await history.append('user:alice', b, once('req-1#user:alice#1'));
+
+        expect(first).toEqual({ offset: 1, epoch: first.epoch });
+        expect(second).toEqual({ offset: 2, epoch: first.epoch });
+        expect((await history.read('user:alice', 0, 100)).messages).toEqual([
+          { ...a, offset: 1 },
+          { ...b, offset: 2 },
+        ]);
+      });
+
+      it('when one key is used on two channels, then each channel stores its message', async () => {
+        const history = subject.driver;
+
+        await history.append('user:alice', message(), once('shared'));
+        const other = await history.append('order:o-1', message(), once('shared'));
+
+        expect(other).toEqual({ offset: 1, epoch: other.epoch });
+        expect((await history.read('order:o-1', 0, 100)).messages).toHaveLength(1);
+        expect((await history.read('user:alice', 0, 100)).messages).toHaveLength(1);
+      });
+
+      it('when 20 appends with one key race, then exactly one stores its message and every answer names it', async () => {
+        const history = subject.driver;
+        const sent = Array.from({ length: 20 }, () => message());
+
+        const answers = await Promise.all(sent.map((m) => history.append('broadcast', m, once('race'))));
+
+        const stored = answers.filter((a) => a.replayed === undefined);
+        expect(stored).toHaveLength(1);
+        const winner = sent[answers.indexOf(stored[0]!)]!;
+        for (const answer of answers) expect(answer).toMatchObject({ offset: 1, epoch: stored[0]!.epoch });
+        for (const answer of answers.filter((a) => a.replayed !== undefined))
+          expect(answer.replayed).toMatchObject({ id: winner.id, ts: winner.ts });
+        expect((await history.read('broadcast', 0, 100)).messages).toEqual([{ ...winner, offset: 1 }]);
+      });
+
+      it('when the original was trimmed or aged out, then a replay still answers its offset, id and ts, without its event and data', async () => {
+        const history = subject.driver;
+        const trimmed = message();
+        await history.append('small:promo', trimmed, once('trimmed'));
+        await fill(history, 'small:promo', SMALL_MAX_MESSAGES);
+        const stale = message({ ts: Date.now() - 2 * BRIEF_MAX_AGE_MS });
+        await history.append('brief:flash', stale, once('stale'));
+
+        const a = await history.append('small:promo', message(), once('trimmed'));
+        const b = await history.append('brief:flash', message(), once('stale'));
+
+        expect(a).toEqual({ offset: 1, epoch: a.epoch, replayed: { id: trimmed.id, ts: trimmed.ts } });
+        expect(b).toEqual({ offset: 1, epoch: b.epoch, replayed: { id: stale.id, ts: stale.ts } });
+        expect((await history.position('small:promo')).offset).toBe(SMALL_MAX_MESSAGES + 1);
+        expect((await history.position('brief:flash')).offset).toBe(1);
+      });
+
+      it('when the key outlives its TTL, then it is forgotten: the same key appends again', async () => {
+        const history = subject.driver;
+        const appendedAt = Date.now();
+        const first = await history.append('user:alice', message(), once('short', SHORT_TTL_SECONDS));
+        expect(
+          (await history.append('user:alice', message(), once('short', SHORT_TTL_SECONDS))).replayed,
+        ).toBeDefined();
+
+        const again = await waitFor(
+          async () => {
+            const answer = await history.append('user:alice', message(), once('short', SHORT_TTL_SECONDS));
+            return answer.replayed === undefined ? answer : undefined;
+          },
+          'the dedupe key to expire',
+          EXPIRY_DEADLINE_MS,
+          50,
+        );
+
+        expect(Date.now() - appendedAt).toBeGreaterThanOrEqual(SHORT_TTL_SECONDS * 1000 - 100);
+        expect(again).toEqual({ offset: 2, epoch: first.epoch });
+        expect((await history.read('user:alice', 0, 100)).messages.map((m) => m.offset)).toEqual([1, 2]);
+        // The new append is recorded in turn.
+        expect(await history.append('user:alice', message(), once('short'))).toMatchObject({
+          offset: 2,
+          replayed: {},
+        });
+      });
+
+      it("when the channel's state is lost, then its keys go with it: the same key appends in the new run", async () => {
+        const history = subject.driver;
+        const old = await history.append('brief:flash', message(), once('lost'));
+
+        await waitFor(
+          async () => ((await history.position('brief:flash')).epoch !== old.epoch ? true : undefined),
+          'the idle channel to be forgotten',
+          EXPIRY_DEADLINE_MS,
+        );
+        const sent = message();
+        const fresh = await history.append('brief:flash', sent, once('lost'));
+
+        expect(fresh.replayed).toBeUndefined();
+        expect(fresh.offset).toBe(1);
+        expect(fresh.epoch).not.toBe(old.epoch);
+        expect((await history.read('brief:flash', 0, 100)).messages).toEqual([{ ...sent, offset: 1 }]);
+      });
+
+      it('when the key is empty or the TTL not positive, then append rejects with a TypeError and stores nothing', async () => {
+        const history = subject.driver;
+
+        await expect(history.append('user:alice', message(), once(''))).rejects.toThrow(TypeError);
+        await expect(history.append('user:alice', message(), once('k', 0))).rejects.toThrow(TypeError);
+        await expect(history.append('user:alice', message(), once('k', -1))).rejects.toThrow(TypeError);
+        await expect(history.append('user:alice', message(), once('k', Number.NaN))).rejects.toThrow(
+          TypeError,
+        );
+        expect((await history.position('user:alice')).offset).toBe(0);
       });
     });
 

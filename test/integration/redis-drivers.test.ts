@@ -546,6 +546,56 @@ describe('Redis history', () => {
     }
   });
 
+  it('when history appends with a dedupe key, then the record is a hash named by the channel and the SHA-256 of the key, with the TTL of the key', async () => {
+    const prefix = newPrefix();
+    const history = openState(prefix).history;
+    const key = 'orders:' + 'K*?[]:{} #'.repeat(25) + '#user:alice#0';
+    const sent = message();
+    const first = await history.append('user:alice', sent, { key, ttlSeconds: 60 });
+    await history.append('user:alice', message(), { key, ttlSeconds: 600 }); // a replay: no new TTL
+
+    const keys = redisKeys(prefix);
+    const record = `${prefix}dedupe:user:alice:${createHash('sha256').update(key).digest('hex')}`;
+    expect(keys.historyDedupe('user:alice', key)).toBe(record);
+    expect(await scanKeys(prefix)).toEqual(
+      [keys.offset('user:alice'), keys.history('user:alice'), record].sort(),
+    );
+    expect(await admin.hgetall(record)).toEqual({
+      e: first.epoch,
+      o: '1',
+      i: sent.id,
+      t: String(sent.ts),
+    });
+    const pttl = await admin.pttl(record);
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('when two nodes (two clients) append with the same dedupe keys at once, then each key stores one message', async () => {
+    const prefix = newPrefix();
+    const a = openState(prefix, { nodeId: 'node-a' }).history;
+    const b = openState(prefix, { nodeId: 'node-b' }).history;
+    const keys = Array.from({ length: 30 }, (_, i) => `req-${i}#user:alice#0`);
+
+    const answers = await Promise.all(
+      keys.map((key) =>
+        Promise.all([
+          a.append('user:alice', message(), { key, ttlSeconds: 60 }),
+          b.append('user:alice', message(), { key, ttlSeconds: 60 }),
+        ]),
+      ),
+    );
+
+    for (const [i, [x, y]] of answers.entries()) {
+      expect(x.offset, keys[i]).toBe(y.offset);
+      expect(
+        [x.replayed, y.replayed].filter((r) => r === undefined),
+        keys[i],
+      ).toHaveLength(1);
+    }
+    expect((await a.position('user:alice')).offset).toBe(keys.length);
+  });
+
   it('when the stream is lost but the offset hash is not, then offsets never repeat and the lost range reads as not complete', async () => {
     const prefix = newPrefix();
     const history = openState(prefix).history;

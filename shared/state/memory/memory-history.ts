@@ -13,9 +13,15 @@
  * never extend it. Lookups check the deadline; a sweep (unref'd, so it never keeps the process alive)
  * drops forgotten channels nobody asks about and the aged-out head of live ones, so memory stays
  * bounded by the live channels' retention.
+ *
+ * Dedupe records (`append` with `dedupe`) live in their channel's state, each with its own deadline:
+ * forgetting a channel forgets its records with its epoch, as the contract asks. The sweep drops
+ * expired ones.
  */
 import { randomBytes } from 'node:crypto';
 import type {
+  AppendDedupe,
+  AppendResult,
   ChannelPosition,
   History,
   HistoryRange,
@@ -24,7 +30,7 @@ import type {
   RetentionResolver,
   StoredMessage,
 } from '../history.js';
-import { checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
+import { checkDedupe, checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
 
 export interface MemoryHistoryOptions {
   /** The clock (ms since the Unix epoch) for ages and channel lifetimes; default `Date.now`. */
@@ -43,6 +49,8 @@ interface ChannelHistory {
   expiresAt: number;
   /** The channel's maxAgeMs at that time (the sweep never calls the resolver). */
   maxAgeMs: number;
+  /** Dedupe key → the message appended under it, until `expiresAt`. */
+  dedupe: Map<string, { offset: number; id: string; ts: number; expiresAt: number }>;
 }
 
 /** Below this, a dead head is not worth a copy. */
@@ -64,8 +72,10 @@ export class MemoryHistory implements History {
     this.sweeper.unref();
   }
 
-  append(channel: string, message: NewMessage): Promise<ChannelPosition> {
-    return settle(() => this.store(channel, message));
+  append(channel: string, message: NewMessage, dedupe?: AppendDedupe): Promise<AppendResult> {
+    return settle(() =>
+      dedupe === undefined ? this.store(channel, message) : this.storeOnce(channel, message, dedupe),
+    );
   }
 
   position(channel: string): Promise<ChannelPosition> {
@@ -97,6 +107,7 @@ export class MemoryHistory implements History {
         this.channels.delete(channel);
         continue;
       }
+      for (const [key, record] of state.dedupe) if (record.expiresAt <= now) state.dedupe.delete(key);
       const oldestTs = now - state.maxAgeMs;
       while (state.head < state.messages.length && state.messages[state.head]!.ts < oldestTs) state.head++;
       compact(state);
@@ -107,7 +118,41 @@ export class MemoryHistory implements History {
     checkMessage(message);
     const retention = retentionOf(this.retention, channel);
     const now = this.now();
+    return this.push(this.channel(channel, retention, now), message, retention, now);
+  }
+
+  /** `store`, unless the channel holds a live record of the key: then the recorded message's place. */
+  private storeOnce(channel: string, message: NewMessage, dedupe: AppendDedupe): AppendResult {
+    checkMessage(message);
+    checkDedupe(dedupe);
+    const retention = retentionOf(this.retention, channel);
+    const now = this.now();
     const state = this.channel(channel, retention, now);
+    const seen = state.dedupe.get(dedupe.key);
+    if (seen !== undefined && seen.expiresAt > now) {
+      const { offset, id, ts } = seen;
+      const kept = retained(state, offset, retention, now);
+      const retainedPart =
+        kept === undefined ? {} : { retained: { event: kept.event, dataJson: kept.dataJson } };
+      return { offset, epoch: state.epoch, replayed: { id, ts, ...retainedPart } };
+    }
+    const position = this.push(state, message, retention, now);
+    const { id, ts } = message;
+    state.dedupe.set(dedupe.key, {
+      offset: position.offset,
+      id,
+      ts,
+      expiresAt: now + dedupe.ttlSeconds * 1000,
+    });
+    return position;
+  }
+
+  private push(
+    state: ChannelHistory,
+    message: NewMessage,
+    retention: Retention,
+    now: number,
+  ): ChannelPosition {
     state.offset += 1;
     state.messages.push({
       id: message.id,
@@ -157,6 +202,7 @@ export class MemoryHistory implements History {
         head: 0,
         expiresAt: now + retention.maxAgeMs,
         maxAgeMs: retention.maxAgeMs,
+        dedupe: new Map(),
       };
       this.channels.set(channel, state);
     }
@@ -167,6 +213,20 @@ export class MemoryHistory implements History {
 /** Runs `op` now; its result or exception as a promise (a bad argument rejects, never throws). */
 function settle<T>(op: () => T): Promise<T> {
   return new Promise((resolve) => resolve(op()));
+}
+
+/** The message at `offset` if a read would return it (not trimmed, not aged out). */
+function retained(
+  state: ChannelHistory,
+  offset: number,
+  retention: Retention,
+  now: number,
+): StoredMessage | undefined {
+  trim(state, retention.maxMessages);
+  const first = state.messages[state.head]?.offset;
+  if (first === undefined || offset < first) return undefined;
+  const message = state.messages[state.head + offset - first];
+  return message !== undefined && message.ts >= now - retention.maxAgeMs ? message : undefined;
 }
 
 function trim(state: ChannelHistory, maxMessages: number): void {

@@ -10,12 +10,15 @@
  * | `{prefix}owner:{orderId}`        | str  | owner userId                              | ttlSeconds of the owner's claim   |
  * | `{prefix}offset:{channel}`       | hash | History: `o` newest offset, `e` epoch     | retention maxAgeMs, per append (as the stream) |
  * | `{prefix}history:{channel}`      | stream | entry `{offset}-0`: `id`, `event`, `data`, `ts` | retention maxAgeMs, per append |
+ * | `{prefix}dedupe:{channel}:{sha256(key)}` | hash | History dedupe record: `o` offset, `e` epoch, `i` id, `t` ts | the append's dedupe ttlSeconds |
  * | `{prefix}node:{nodeId}`          | str  | NodeRecord as JSON                        | ttlSeconds of the last heartbeat  |
  * | `{prefix}nodes`                  | zset | nodeId → entry expiry (ms, Redis clock)   | PEXPIREAT = newest entry expiry   |
  * | `{prefix}idem:{sha256(key)}`     | hash | `f` fingerprint, `s` state, `a` answer    | ttlSeconds of begin, then complete |
  *
  * Idempotency keys come from an HTTP header (up to 255 characters, any visible ASCII): they name
  * the Redis key by their SHA-256 (hex), so its length is fixed and no character of theirs reaches it.
+ * History dedupe keys carry them too (`{Idempotency-Key}#{channel}#{n}`, see shared/core/publisher.ts),
+ * so they are hashed the same way; the channel comes first, and the hash has a fixed length.
  *
  * Multi-key scripts touch keys of different ids, so these drivers target a standalone Redis (or a
  * Sentinel-managed primary), not Redis Cluster.
@@ -29,6 +32,7 @@ export interface RedisKeys {
   orderOwner(orderId: string): string;
   offset(channel: string): string;
   history(channel: string): string;
+  historyDedupe(channel: string, key: string): string;
   node(nodeId: string): string;
   nodeIndex(): string;
   idempotency(key: string): string;
@@ -42,8 +46,13 @@ export function redisKeys(prefix: string): RedisKeys {
     orderOwner: (orderId) => `${prefix}owner:${orderId}`,
     offset: (channel) => `${prefix}offset:${channel}`,
     history: (channel) => `${prefix}history:${channel}`,
+    historyDedupe: (channel, key) => `${prefix}dedupe:${channel}:${sha256(key)}`,
     node: (nodeId) => `${prefix}node:${nodeId}`,
     nodeIndex: () => `${prefix}nodes`,
-    idempotency: (key) => `${prefix}idem:${createHash('sha256').update(key).digest('hex')}`,
+    idempotency: (key) => `${prefix}idem:${sha256(key)}`,
   };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

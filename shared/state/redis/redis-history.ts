@@ -17,9 +17,15 @@
  * - Age is measured on the Redis clock (`TIME`, one clock for every node, the one key expiry uses)
  *   against each message's `ts` (the publisher's clock): a message is returned while
  *   `redisNow - ts <= maxAgeMs`. Skew between a publisher and Redis shifts that edge by the skew.
+ * - `append` with `dedupe` looks up the channel's dedupe record (a hash `o`, `e`, `i`, `t` named by
+ *   the SHA-256 of the key, keys.ts) in the same script: a record carrying the channel's epoch is
+ *   answered without storing; otherwise the message is stored and the record written with the
+ *   dedupe TTL (a record of a lost run names another epoch, so it counts as absent and is replaced).
  */
 import { randomBytes } from 'node:crypto';
 import type {
+  AppendDedupe,
+  AppendResult,
   ChannelPosition,
   History,
   HistoryRange,
@@ -28,9 +34,15 @@ import type {
   RetentionResolver,
   StoredMessage,
 } from '../history.js';
-import { checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
+import { checkDedupe, checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
 import type { RedisKeys } from './keys.js';
-import { LUA_NOW_MS, type LuaScript, type RedisConnection, type RedisLease } from './redis-connection.js';
+import {
+  LUA_NOW_MS,
+  ttlMs,
+  type LuaScript,
+  type RedisConnection,
+  type RedisLease,
+} from './redis-connection.js';
 import { asArray, asInteger, asString } from './replies.js';
 
 /**
@@ -47,17 +59,52 @@ if not epoch then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end`;
 
-/** ARGV[3] maxMessages, ARGV[4..7] id, event, data, ts; returns { offset, epoch }. */
-const APPEND: LuaScript = {
-  name: 'heraldHistoryAppend',
-  lua: `${ENSURE_RUN}
+/** ARGV[3] maxMessages, ARGV[4..7] id, event, data, ts: stores the message under the next offset. */
+const STORE = `
 offset = offset + 1
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], string.format('%d-0', offset),
   'id', ARGV[4], 'event', ARGV[5], 'data', ARGV[6], 'ts', ARGV[7])
 redis.call('HSET', KEYS[1], 'o', offset)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
+
+/** ARGV as STORE; returns { offset, epoch }. */
+const APPEND: LuaScript = {
+  name: 'heraldHistoryAppend',
+  lua: `${ENSURE_RUN}
+${STORE}
 return {offset, epoch}`,
+};
+
+/**
+ * KEYS[3] the dedupe record, ARGV[3..7] as STORE, ARGV[8] the record's TTL (ms). A record of this run
+ * (its epoch is the channel's) is answered, nothing stored: { offset, epoch, id, ts, 1, retained },
+ * `retained` being { event, data } of the stored entry while a read would return it (not trimmed,
+ * within maxAgeMs of the Redis clock), else empty. Otherwise the message is stored and the record
+ * (re)written: { offset, epoch, id, ts, 0, {} }. A record of a lost run is simply overwritten.
+ */
+const APPEND_ONCE: LuaScript = {
+  name: 'heraldHistoryAppendOnce',
+  lua: `${LUA_NOW_MS}
+${ENSURE_RUN}
+local seen = redis.call('HMGET', KEYS[3], 'e', 'o', 'i', 't')
+if seen[1] == epoch then
+  local at = tonumber(seen[2])
+  local id = string.format('%d-0', at)
+  local retained = {}
+  local entry = redis.call('XRANGE', KEYS[2], id, id)[1]
+  if entry then
+    local fields = {}
+    for i = 1, #entry[2], 2 do fields[entry[2][i]] = entry[2][i + 1] end
+    local ts = tonumber(fields['ts'])
+    if ts and ts >= now - tonumber(ARGV[2]) then retained = {fields['event'], fields['data']} end
+  end
+  return {at, epoch, seen[3], seen[4], 1, retained}
+end
+${STORE}
+redis.call('HSET', KEYS[3], 'e', epoch, 'o', offset, 'i', ARGV[4], 't', ARGV[7])
+redis.call('PEXPIRE', KEYS[3], ARGV[8])
+return {offset, epoch, ARGV[4], ARGV[7], 0, {}}`,
 };
 
 /**
@@ -107,26 +154,46 @@ export class RedisHistory implements History {
     private readonly keys: RedisKeys,
     private readonly retention: RetentionResolver,
   ) {
-    this.lease = connection.lease([APPEND, READ]);
+    this.lease = connection.lease([APPEND, APPEND_ONCE, READ]);
   }
 
-  async append(channel: string, message: NewMessage): Promise<ChannelPosition> {
+  async append(channel: string, message: NewMessage, dedupe?: AppendDedupe): Promise<AppendResult> {
     checkMessage(message);
+    if (dedupe !== undefined) checkDedupe(dedupe);
     const { maxMessages, maxAgeMs } = this.retentionOf(channel);
-    const what = 'history append';
+    const args = [
+      mintEpoch(),
+      maxAgeMs,
+      maxMessages,
+      message.id,
+      message.event,
+      message.dataJson,
+      message.ts,
+    ];
+    if (dedupe === undefined) {
+      const what = 'history append';
+      const reply = asArray(await this.lease.script(what, APPEND, this.channelKeys(channel), args), what);
+      return { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
+    }
+    const what = 'history append (dedupe)';
+    const keys = [...this.channelKeys(channel), this.keys.historyDedupe(channel, dedupe.key)];
     const reply = asArray(
-      await this.lease.script(what, APPEND, this.channelKeys(channel), [
-        mintEpoch(),
-        maxAgeMs,
-        maxMessages,
-        message.id,
-        message.event,
-        message.dataJson,
-        message.ts,
-      ]),
+      await this.lease.script(what, APPEND_ONCE, keys, [...args, ttlMs(dedupe.ttlSeconds)]),
       what,
     );
-    return { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
+    const position = { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
+    if (asInteger(reply[4], what) !== 1) return position;
+    const retained = asArray(reply[5], what);
+    return {
+      ...position,
+      replayed: {
+        id: asString(reply[2], what),
+        ts: asInteger(reply[3], what),
+        ...(retained.length === 2
+          ? { retained: { event: asString(retained[0], what), dataJson: asString(retained[1], what) } }
+          : {}),
+      },
+    };
   }
 
   async position(channel: string): Promise<ChannelPosition> {
