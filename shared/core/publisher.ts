@@ -24,6 +24,19 @@ export interface PublishedMessage {
   epoch: string;
 }
 
+/** How `publishMany` runs; without options a publish always stores new messages. */
+export interface PublishOptions {
+  /**
+   * Makes the publish idempotent; names the request (the API passes its scoped Idempotency-Key with
+   * the request's fingerprint): the i-th message to `channel` is appended under the dedupe key `${dedupeKey}#${channel}#${i}`, so a
+   * retry of the same request stores nothing again, even when the first attempt died after storing.
+   * Requires `dedupeTtlSeconds`.
+   */
+  dedupeKey?: string;
+  /** How long the dedupe keys are remembered (IDEMPOTENCY_TTL_SECONDS). */
+  dedupeTtlSeconds?: number;
+}
+
 export interface PublishObserver {
   published(channel: string, busMs: number): void;
   /** The bus refused a message already in history: nodes get it by gap repair or catch-up. */
@@ -69,23 +82,45 @@ export class Publisher {
    *    takes it (so a channel's last message does not wait for a next one), and meanwhile nodes fill
    *    the gap from history when the next message of the channel arrives or their bus resumes;
    *    recovering clients get it anyway. So that failure is reported to the observer, not the caller.
+   *  - With `dedupeKey`, a message history already holds under its dedupe key (a retry of a request
+   *    whose first attempt stored it, and may have died before sending it) is not stored again: its
+   *    frame is rebuilt as first stored (original id, ts, and event and data while history retains
+   *    them), byte for byte the first one, and sent on the bus again (nodes and clients drop a copy by
+   *    its offset); the answer names the original id, offset and epoch.
    */
-  async publishMany(inputs: readonly PublishInput[]): Promise<PublishedMessage[]> {
+  async publishMany(
+    inputs: readonly PublishInput[],
+    options: PublishOptions = {},
+  ): Promise<PublishedMessage[]> {
+    const { dedupeKey, dedupeTtlSeconds } = options;
+    if (dedupeKey !== undefined && dedupeTtlSeconds === undefined)
+      throw new TypeError('publishMany: dedupeKey needs dedupeTtlSeconds');
     if (!this.bus.ready) throw new BusUnavailableError('cluster bus unavailable; nothing was published');
-    const messages = inputs.map((input) => ({
+    const fresh = inputs.map((input) => ({
       id: input.id ?? randomUUID(),
       event: input.event,
       dataJson: input.dataJson,
       ts: Date.now(),
     }));
-    const positions = await Promise.all(
-      inputs.map((input, i) => this.history.append(input.channel, messages[i]!)),
+    const appended = await Promise.all(
+      inputs.map((input, i) =>
+        dedupeKey === undefined || dedupeTtlSeconds === undefined
+          ? this.history.append(input.channel, fresh[i]!)
+          : this.history.append(input.channel, fresh[i]!, {
+              key: `${dedupeKey}#${input.channel}#${i}`,
+              ttlSeconds: dedupeTtlSeconds,
+            }),
+      ),
     );
     const started = performance.now();
     const sends: Promise<void>[] = [];
     const published = inputs.map((input, i): PublishedMessage => {
-      const { offset, epoch } = positions[i]!;
-      const message = messages[i]!;
+      const { offset, epoch, replayed } = appended[i]!;
+      // A replay: the message as history holds it (a retry's data may differ, e.g. a default timestamp).
+      const message =
+        replayed === undefined
+          ? fresh[i]!
+          : { ...fresh[i]!, ...replayed.retained, id: replayed.id, ts: replayed.ts };
       const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
       const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson, message.ts);
       sends.push(

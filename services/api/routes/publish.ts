@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { PublishInput, PublishedMessage } from '../../../shared/core/publisher.js';
 import { orderChannel, promotionsChannel, userChannel } from '../../../shared/protocol/channels.js';
 import type { ApiDeps } from '../app.js';
@@ -43,7 +44,26 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     }
     return { channel, event, dataJson };
   };
-  const publishAll = (inputs: PublishInput[]): Promise<PublishedMessage[]> => publisher.publishMany(inputs);
+  /**
+   * Publishes a request's messages. A request with an Idempotency-Key (`request.idempotency`, set by
+   * the idempotency plugin) publishes with a dedupe key, so that a retry after its first attempt died
+   * mid-request (claim lapsed, answer never recorded) does not store the messages a second time. The
+   * key carries the request's fingerprint: the same key with another request, once the first is
+   * forgotten, publishes its own messages.
+   */
+  const publishAll = (
+    idempotency: FastifyRequest['idempotency'],
+    inputs: PublishInput[],
+  ): Promise<PublishedMessage[]> =>
+    publisher.publishMany(
+      inputs,
+      idempotency === undefined
+        ? {}
+        : {
+            dedupeKey: `${idempotency.key}#${idempotency.fingerprint}`,
+            dedupeTtlSeconds: config.idempotencyTtlSeconds,
+          },
+    );
 
   app.post(
     '/orders/:orderId/events',
@@ -74,7 +94,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
       const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
       if (owner !== userId)
         throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);
-      return reply.status(202).send({ messages: await publishAll(inputs) });
+      return reply.status(202).send({ messages: await publishAll(request.idempotency, inputs) });
     },
   );
 
@@ -97,7 +117,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
         throw new ApiError('promotion_expired');
       }
       const input = prepare(promotionsChannel(promotion.segment), 'promotion', promotion);
-      return reply.status(202).send({ messages: await publishAll([input]) });
+      return reply.status(202).send({ messages: await publishAll(request.idempotency, [input]) });
     },
   );
 
@@ -115,7 +135,9 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     },
     async (request, reply) => {
       const { channel, event, data } = request.body;
-      return reply.status(202).send({ messages: await publishAll([prepare(channel, event, data)]) });
+      return reply
+        .status(202)
+        .send({ messages: await publishAll(request.idempotency, [prepare(channel, event, data)]) });
     },
   );
 
@@ -133,7 +155,7 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     },
     async (request, reply) => {
       const inputs = request.body.messages.map((m, i) => prepare(m.channel, m.event, m.data, i));
-      return reply.status(202).send({ messages: await publishAll(inputs) });
+      return reply.status(202).send({ messages: await publishAll(request.idempotency, inputs) });
     },
   );
   return Promise.resolve();

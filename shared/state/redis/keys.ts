@@ -17,7 +17,7 @@
  *
  * Idempotency keys come from an HTTP header (up to 255 characters, any visible ASCII): they name
  * the Redis key by their SHA-256 (hex), so its length is fixed and no character of theirs reaches it.
- * History dedupe keys carry them too (`{Idempotency-Key}#{channel}#{n}`, see shared/core/publisher.ts),
+ * History dedupe keys carry them too (`{key}#{fingerprint}#{channel}#{n}`, shared/core/publisher.ts),
  * so they are hashed the same way; the channel comes first, and the hash has a fixed length.
  *
  * Multi-key scripts touch keys of different ids, so these drivers target a standalone Redis (or a
