@@ -11,6 +11,10 @@ export interface Accepted {
   channel: string;
   offset: number;
   epoch: string;
+  /** Requests it took (more than 1: an attempt failed, e.g. cut off inside a killed node). */
+  attempts?: number;
+  /** Of those, answered `409 idempotency_in_progress`: a claim held by an attempt that never answered. */
+  inProgress?: number;
 }
 
 export interface StreamOptions {
@@ -35,7 +39,10 @@ export async function publishStream(options: StreamOptions): Promise<Accepted[]>
       const body = JSON.stringify({ channel, event: 'tick', data: { i } });
       const key = randomUUID();
       const deadline = Date.now() + 20_000;
+      let attempts = 0;
+      let inProgress = 0;
       for (;;) {
+        attempts++;
         const urls = options.urls();
         const url = urls[node++ % urls.length]!;
         const result = await fetch(`${url}/v1/publish`, {
@@ -48,12 +55,16 @@ export async function publishStream(options: StreamOptions): Promise<Accepted[]>
           body,
           signal: AbortSignal.timeout(5_000),
         }).then(
-          async (res) =>
-            res.status === 202 ? ((await res.json()) as { messages: Accepted[] }).messages[0] : undefined,
+          async (res) => {
+            if (res.status === 409) inProgress++;
+            return res.status === 202
+              ? ((await res.json()) as { messages: Accepted[] }).messages[0]
+              : undefined;
+          },
           () => undefined,
         );
         if (result !== undefined) {
-          accepted.push({ channel, offset: result.offset, epoch: result.epoch });
+          accepted.push({ channel, offset: result.offset, epoch: result.epoch, attempts, inProgress });
           await options.onAccepted?.(accepted.length);
           break;
         }
