@@ -186,8 +186,9 @@ export class Gateway implements DeliverySink {
     let moved = 0;
     for (const connection of [...this.connections]) {
       if (moved >= count || !keepGoing()) break;
-      // Spaced from the previous move of any round, so the rate holds across rounds too.
-      const wait = this.lastMoveAt + spacingMs - Date.now();
+      // Spaced from the previous move of any round, so the rate holds across rounds too; 1 ms over the
+      // spacing keeps even a closed one-second window at the cap, not one above it.
+      const wait = this.lastMoveAt + spacingMs + 1 - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (!this.connections.has(connection) || !keepGoing()) continue;
       if (connection.requestReconnect(0, await target(), MOVE_CLOSE_AFTER_MS)) {
