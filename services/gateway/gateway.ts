@@ -215,11 +215,10 @@ export class Gateway implements DeliverySink {
     this.stopAccepting();
     this.heartbeat.stop();
     this.sessionRefresh.stop();
-    const all = [...this.connections];
-    const gone = all.map((c) => new Promise<void>((resolve) => c.onceGone(resolve)));
-    for (const connection of all) connection.close(code, reason);
+    const gone = this.allGone();
+    for (const connection of [...this.connections]) connection.close(code, reason);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([Promise.all(gone), deadline]);
+    await Promise.race([gone, deadline]);
     for (const connection of this.connections) connection.terminate();
     this.wss.close();
   }

@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeraldClient } from '../../shared/client/index.js';
-import { complete, expectedOffsets, formatTally, publishStream, tally } from '../helpers/fault-stream.js';
+import { formatTally, publishStream, settle as settleStream } from '../helpers/fault-stream.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { connectClients as connectProbes, type Probe } from '../helpers/probes.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
@@ -46,15 +46,12 @@ async function balancer(cluster: TestCluster): Promise<TcpBalancer> {
 }
 
 /** Waits until every probe has every expected message, then tallies and prints. */
-async function settle(name: string, probes: Probe[], accepted: Awaited<ReturnType<typeof publishStream>>) {
-  const expected = expectedOffsets(accepted);
-  await waitFor(
-    () => probes.every((p) => complete(p.received, p.channels, expected)),
-    'every client to hold every message',
-    60_000,
-    100,
-  ).catch(() => undefined); // the tally below says what is missing
-  const t = tally(accepted.length, probes, expected);
+async function settleAndPrint(
+  name: string,
+  probes: Probe[],
+  accepted: Awaited<ReturnType<typeof publishStream>>,
+) {
+  const t = await settleStream(probes, accepted);
   const sum = (f: (c: ReturnType<Probe['counters']>) => number): number =>
     probes.reduce((n, p) => n + f(p.counters()), 0);
   console.log(
@@ -91,7 +88,7 @@ describe('fault tests: nothing lost', () => {
         }
       },
     });
-    const t = await settle('sigkill', probes, accepted);
+    const t = await settleAndPrint('sigkill', probes, accepted);
     expect(t).toMatchObject({ sent: MESSAGES, gaps: 0, duplicates: 0, outOfOrder: 0, notRecovered: 0 });
     expect(t.received).toBe(t.expected);
     // The victim's clients moved to the survivors.
@@ -129,7 +126,7 @@ describe('fault tests: nothing lost', () => {
       },
     });
     await restored;
-    const t = await settle('bus-cut', probes, accepted);
+    const t = await settleAndPrint('bus-cut', probes, accepted);
     expect(t).toMatchObject({ sent: MESSAGES, gaps: 0, duplicates: 0, outOfOrder: 0, notRecovered: 0 });
     expect(t.received).toBe(t.expected);
   }, 150_000);

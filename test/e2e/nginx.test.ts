@@ -6,14 +6,7 @@
  */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  complete,
-  expectedOffsets,
-  formatTally,
-  publishStream,
-  tally,
-  type Accepted,
-} from '../helpers/fault-stream.js';
+import { formatTally, publishStream, type Accepted, settle } from '../helpers/fault-stream.js';
 import { ensureLoadBalancers, startHaproxy, startNginx, type NginxProcess } from '../helpers/nginx.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
 import { connectClients, type Departure, type Probe } from '../helpers/probes.js';
@@ -165,14 +158,7 @@ describe('nginx in front of three nodes', () => {
     const drainMs = Date.now() - drainStarted;
     expect(code).toBe(0); // a graceful exit, within SHUTDOWN_TIMEOUT_MS
 
-    const expected = expectedOffsets(accepted);
-    await waitFor(
-      () => probes.every((p) => complete(p.received, p.channels, expected)),
-      'every client to hold every message',
-      30_000,
-      100,
-    ).catch(() => undefined); // the tally below says what is missing
-    const t = tally(accepted.length, probes, expected);
+    const t = await settle(probes, accepted, 30_000);
     const sum = (f: (c: ReturnType<Probe['counters']>) => number): number =>
       probes.reduce((n, p) => n + f(p.counters()), 0);
     const left = (node: NodeProcess): number => departures.filter((d) => d.node === node.id).length;

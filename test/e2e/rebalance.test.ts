@@ -5,7 +5,7 @@
  * stream published meanwhile reaches every client exactly once, in order.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { complete, expectedOffsets, formatTally, publishStream, tally } from '../helpers/fault-stream.js';
+import { formatTally, publishStream, settle } from '../helpers/fault-stream.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { connectClients, type Departure, type Probe } from '../helpers/probes.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
@@ -153,14 +153,7 @@ describe('active rebalancing', () => {
     const serverPeaks = samplers.map((s) => serverPeak(s.samples));
 
     const accepted = await stream;
-    const expected = expectedOffsets(accepted);
-    await waitFor(
-      () => probes.every((p) => complete(p.received, p.channels, expected)),
-      'every client to hold every message',
-      60_000,
-      100,
-    ).catch(() => undefined); // the tally says what is missing
-    const t = tally(accepted.length, probes, expected);
+    const t = await settle(probes, accepted, 60_000);
     const peaks = ids.map((id) => peakRate(departures, id));
     console.log(
       formatTally('rebalance', t, {

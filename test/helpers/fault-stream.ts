@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PUBLISH_ONLY } from './test-node.js';
+import { waitFor } from './wait.js';
 
 export interface Accepted {
   channel: string;
@@ -161,4 +162,23 @@ export function formatTally(name: string, t: Tally, extra: Record<string, number
   return `[fault:${name}] ${Object.entries(fields)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')}`;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until every client holds every accepted message of its channels, then
+ * tallies what each received; a timeout is not thrown: the tally says what is missing.
+ */
+export async function settle(
+  clients: { received: Received; channels: string[] }[],
+  accepted: readonly Accepted[],
+  timeoutMs = 60_000,
+): Promise<Tally> {
+  const expected = expectedOffsets(accepted);
+  await waitFor(
+    () => clients.every((c) => complete(c.received, c.channels, expected)),
+    'every client to hold every message',
+    timeoutMs,
+    100,
+  ).catch(() => undefined);
+  return tally(accepted.length, clients, expected);
 }

@@ -16,8 +16,9 @@ async function publish(
   channel: string,
   data: unknown,
   headers: Record<string, string> = {},
+  node: TestNode = t,
 ): Promise<Response> {
-  return fetch(`${t.url}/v1/publish`, {
+  return fetch(`${node.url}/v1/publish`, {
     method: 'POST',
     headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ channel, event: 'tick', data }),
@@ -91,12 +92,7 @@ describe('recovery on subscribe', () => {
     // racing 30 publishes must not depend on how many were trimmed meanwhile.
     const node = await startTestNode();
     try {
-      const post = (data: unknown) =>
-        fetch(`${node.url}/v1/publish`, {
-          method: 'POST',
-          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-          body: JSON.stringify({ channel: 'promotions', event: 'tick', data }),
-        });
+      const post = (data: unknown) => publish('promotions', data, {}, node);
       const c = await TestClient.open(node.wsUrl, await mintToken('r5'));
       const sub = await c.subscribe('promotions');
       c.send({ type: 'unsubscribe', channel: 'promotions' });
@@ -239,12 +235,7 @@ describe('a message the bus refused after it was stored', () => {
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('g1'));
       await c.subscribe('user:g1');
-      const post = (data: unknown) =>
-        fetch(`${node.url}/v1/publish`, {
-          method: 'POST',
-          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-          body: JSON.stringify({ channel: 'user:g1', event: 'tick', data }),
-        });
+      const post = (data: unknown) => publish('user:g1', data, {}, node);
       expect((await post(1)).status).toBe(202);
       await c.waitForMessages(1);
       const realPublish = drivers.bus.publish.bind(drivers.bus);
@@ -299,12 +290,7 @@ describe('recovery edge cases', () => {
     const drivers = createMemoryDrivers();
     const node = await startTestNode({}, drivers);
     try {
-      const post = (data: unknown) =>
-        fetch(`${node.url}/v1/publish`, {
-          method: 'POST',
-          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-          body: JSON.stringify({ channel: 'promotions', event: 'tick', data }),
-        });
+      const post = (data: unknown) => publish('promotions', data, {}, node);
       const watcher = await TestClient.open(node.wsUrl, await mintToken('w1'));
       const sub = await watcher.subscribe('promotions');
       expect((await post(1)).status).toBe(202);
