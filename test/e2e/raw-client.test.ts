@@ -57,7 +57,7 @@ function report(name: string, client: RawClient, sent: Map<string, Published[]>)
   console.log(
     `${name}: sent=${total} received=${received} duplicates=${client.duplicatesDropped} gaps=${missing.length}` +
       ` reconnects=${client.reconnects} resumes=${client.resumes} notRecovered=${client.notRecovered.length}` +
-      ` closeCodes=${client.closeCodes.join(',')} nodes=${client.nodes.join(',')}`,
+      ` closeCodes=${client.closeCodes.join(',')} nodes=${client.nodes.join(',')} errors=${client.errors.join('|')}`,
   );
   return missing;
 }
@@ -87,8 +87,12 @@ describe('raw protocol client', () => {
       a.child.kill('SIGKILL');
       for (let i = 3; i < 8; i++) for (const c of channels) sent.get(c)!.push(await publish(b.url, c, { i }));
       await waitFor(
-        () => client.connected() && channels.every((c) => client.delivered.get(c)!.length >= 8),
-        'the client to catch up on node 2',
+        // `resumed` follows the restored channels' replays: wait for it too, not only for the messages.
+        () =>
+          client.connected() &&
+          client.resumes >= 1 &&
+          channels.every((c) => client.delivered.get(c)!.length >= 8),
+        'the client to resume and catch up on node 2',
         15_000,
       );
 
