@@ -100,7 +100,6 @@ export class HeraldNode {
     const targets = new ReconnectTargets(config.reconnectUrl, drivers.state.registry, config.nodeId);
     const rebalancer = new Rebalancer(gateway, drivers.state.registry, () => targets.next(), {
       nodeId: config.nodeId,
-      capacity: config.node.capacity,
       settings: config.rebalance,
       metrics,
       log: log.child({ service: 'rebalancer' }),

@@ -186,13 +186,13 @@ export const INT_OPTIONS = {
     max: 600_000,
   },
   REBALANCE_INTERVAL_MS: {
-    doc: 'How often a node compares its connections with its capacity share of the cluster (0 = never rebalance)',
+    doc: "How often a node compares the registry's connection counts with its capacity share of the cluster (> NODE_HEARTBEAT_MS; 0 = never)",
     def: 5_000,
     min: 0,
     max: 600_000,
   },
   REBALANCE_MARGIN_PERCENT: {
-    doc: 'A node sheds clients only when its load exceeds its share of the cluster by more than this',
+    doc: 'A node sheds only when above its share by more than this two rounds running, and not while the cluster total moves over half this per round',
     def: 10,
     min: 1,
     max: 1_000,
@@ -210,7 +210,7 @@ export const INT_OPTIONS = {
     max: 1000,
   },
   NODE_HEARTBEAT_MS: {
-    doc: 'How often the node refreshes its node-registry entry',
+    doc: 'How often the node refreshes its node-registry entry, at multiples of this on the wall clock (the same instants on every node)',
     def: 2_000,
     min: 100,
     max: 60_000,
@@ -517,6 +517,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.node.ttlSeconds * 1000 < 2 * config.node.heartbeatMs) {
     problems.push('NODE_TTL_SECONDS must cover at least two NODE_HEARTBEAT_MS intervals');
+  }
+  if (config.rebalance.intervalMs > 0 && config.rebalance.intervalMs <= config.node.heartbeatMs) {
+    problems.push(
+      "REBALANCE_INTERVAL_MS must exceed NODE_HEARTBEAT_MS (or be 0): each rebalancing round compares counts newer than the previous round's",
+    );
   }
   if (config.drainWindowMs + DRAIN_MARGIN_MS > config.shutdownTimeoutMs) {
     problems.push(

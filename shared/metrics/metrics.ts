@@ -79,6 +79,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly rebalanceChecks = new Counter({
+    name: 'herald_rebalance_checks_total',
+    help: 'Rebalancing checks by outcome: alone, changing (total moving fast: held off), balanced, pending (excess seen once), shed, failed',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly rebalanceRounds = new Counter({
     name: 'herald_rebalance_rounds_total',
     help: 'Rebalancing checks that found this node above its share of the cluster and shed clients',

@@ -295,6 +295,17 @@ describe('drain, rebalancing and reconnect targets', () => {
     ]);
   });
 
+  it('when rebalancing runs no slower than the registry heartbeat, then boot is refused (0 turns it off)', () => {
+    expect(problemsOf({ REBALANCE_INTERVAL_MS: '2000' })).toEqual([
+      expect.stringContaining('REBALANCE_INTERVAL_MS must exceed NODE_HEARTBEAT_MS') as unknown,
+    ]);
+    expect(problemsOf({ NODE_HEARTBEAT_MS: '5000', NODE_TTL_SECONDS: '30' })).toHaveLength(1);
+    expect(loadConfig({ REBALANCE_INTERVAL_MS: '2001' }).rebalance.intervalMs).toBe(2_001);
+    expect(loadConfig({ REBALANCE_INTERVAL_MS: '0', NODE_HEARTBEAT_MS: '5000' }).rebalance.intervalMs).toBe(
+      0,
+    );
+  });
+
   it('when the shutdown deadline leaves less than 5 s after the drain window, then boot is refused', () => {
     expect(problemsOf({ DRAIN_WINDOW_MS: '26000' })).toEqual([
       expect.stringContaining('SHUTDOWN_TIMEOUT_MS must exceed DRAIN_WINDOW_MS') as unknown,
