@@ -1,6 +1,9 @@
 /**
  * The one ioredis client the Redis state drivers share, and its lifecycle.
  *
+ * Commands are auto-pipelined: what the node issues in one event-loop turn (many publishes, many
+ * connects) goes to Redis in one write, each still its own command (a script stays atomic).
+ *
  * Failure model (request path): a call never hangs and never runs late.
  *  - ioredis' own offline queue is off (`enableOfflineQueue: false`): a command is only written to a
  *    ready connection. While the client is connecting or reconnecting, calls wait here for `ready`, at
@@ -79,6 +82,10 @@ export class RedisConnection {
       commandTimeout: options.commandTimeoutMs,
       socketTimeout: Math.max(3 * options.commandTimeoutMs, 3_000),
       enableOfflineQueue: false,
+      // Commands issued in one event-loop turn leave in one write and their replies come back in one
+      // read: the appends of concurrent publishes and the state work of concurrent connects are
+      // group-committed into one round trip instead of one syscall each.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       retryStrategy: (attempt) =>

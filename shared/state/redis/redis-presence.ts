@@ -49,6 +49,14 @@ end
 return redis.call('ZCARD', KEYS[1])`,
 };
 
+/** ARGV[1] connectionId: removes it from both keys (a script, so concurrent removes share a round trip). */
+const REMOVE: LuaScript = {
+  name: 'heraldPresenceRemove',
+  lua: `redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 0`,
+};
+
 /** Returns { live connection count, distinct nodes (unsorted) }. */
 const GET: LuaScript = {
   name: 'heraldPresenceGet',
@@ -67,8 +75,11 @@ end
 return {count, nodes}`,
 };
 
-/** What the driver added: userId → connectionId → entry (object identity tells one add from another). */
-type Added = Map<string, Map<string, { nodeId: string }>>;
+/**
+ * What the driver added: userId → [connectionId, nodeId, connectionId, nodeId, …], the very pairs a
+ * refresh passes to UPSERT (a flat array per user: a few dozen bytes per connection).
+ */
+type Added = Map<string, string[]>;
 
 export class RedisPresence implements Presence {
   private readonly lease: RedisLease;
@@ -84,7 +95,7 @@ export class RedisPresence implements Presence {
     private readonly log: Logger,
   ) {
     if (!(presenceTtlSeconds > 0)) throw new TypeError('presenceTtlSeconds must be positive');
-    this.lease = connection.lease([UPSERT, GET]);
+    this.lease = connection.lease([UPSERT, REMOVE, GET]);
     this.ttlMs = ttlMs(presenceTtlSeconds);
     // Each user is refreshed once per TTL/3, spread over REFRESH_SLICES ticks, so thousands of users
     // never become one burst of scripts on this node or on Redis.
@@ -96,11 +107,9 @@ export class RedisPresence implements Presence {
   async add(userId: string, connectionId: string, nodeId: string): Promise<number> {
     // Remembered before the command is sent, so a remove issued meanwhile forgets it in the same order
     // the two commands reach Redis.
-    const entry = { nodeId };
-    let connections = this.added.get(userId);
-    if (connections === undefined)
-      this.added.set(userId, (connections = new Map<string, { nodeId: string }>()));
-    connections.set(connectionId, entry);
+    const pairs = this.added.get(userId);
+    if (pairs === undefined) this.added.set(userId, [connectionId, nodeId]);
+    else pairs.push(connectionId, nodeId);
     try {
       const count = await this.lease.script('presence add', UPSERT, this.userKeys(userId), [
         this.ttlMs,
@@ -110,19 +119,15 @@ export class RedisPresence implements Presence {
       return asInteger(count, 'presence add');
     } catch (err) {
       // The caller sees a failure and will not remove it: stop refreshing it (if it did reach Redis,
-      // it expires within the presence TTL).
-      if (this.added.get(userId)?.get(connectionId) === entry) this.forget(userId, connectionId);
+      // it expires within the presence TTL). Connection ids are unique, so this is that very add.
+      this.forget(userId, connectionId);
       throw err;
     }
   }
 
   async remove(userId: string, connectionId: string): Promise<void> {
     this.forget(userId, connectionId);
-    const [connectionsKey, nodesKey] = this.userKeys(userId);
-    await this.lease.batch('presence remove', true, (tx) => {
-      tx.zrem(connectionsKey, connectionId);
-      tx.hdel(nodesKey, connectionId);
-    });
+    await this.lease.script('presence remove', REMOVE, this.userKeys(userId), [connectionId]);
   }
 
   async get(userId: string): Promise<UserPresence> {
@@ -151,11 +156,8 @@ export class RedisPresence implements Presence {
     this.refreshing = true;
     try {
       await this.lease.batch('presence refresh', false, (pipeline) => {
-        for (const [userId, connections] of users) {
-          const args: (string | number)[] = [this.ttlMs];
-          for (const [connectionId, { nodeId }] of connections) args.push(connectionId, nodeId);
-          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), args);
-        }
+        for (const [userId, pairs] of users)
+          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), [this.ttlMs, ...pairs]);
       });
     } catch (err) {
       this.log.warn({ err, users: this.added.size }, 'presence refresh failed; retrying next interval');
@@ -165,8 +167,14 @@ export class RedisPresence implements Presence {
   }
 
   private forget(userId: string, connectionId: string): void {
-    const connections = this.added.get(userId);
-    if (connections?.delete(connectionId) && connections.size === 0) this.added.delete(userId);
+    const pairs = this.added.get(userId);
+    if (pairs === undefined) return;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i] !== connectionId) continue;
+      if (pairs.length === 2) this.added.delete(userId);
+      else pairs.splice(i, 2);
+      return;
+    }
   }
 
   private userKeys(userId: string): [string, string] {

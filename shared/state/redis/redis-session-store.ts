@@ -10,6 +10,19 @@ const USER = 'u';
 const NODE = 'n';
 const CHANNEL = 'c:';
 
+/**
+ * Creates (or replaces) a session: one script, not a MULTI, so that the creates of many concurrent
+ * connects share one round trip (the connection auto-pipelines commands of one event-loop turn).
+ * ARGV: userId, nodeId, TTL (ms).
+ */
+const CREATE: LuaScript = {
+  name: 'heraldSessionCreate',
+  lua: `redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '${USER}', ARGV[1], '${NODE}', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 0`,
+};
+
 /** HSET on a live session only: an unknown or expired session stays unknown (no TTL-less key). */
 const ADD_CHANNEL: LuaScript = {
   name: 'heraldSessionAddChannel',
@@ -32,16 +45,16 @@ export class RedisSessionStore implements SessionStore {
     connection: RedisConnection,
     private readonly keys: RedisKeys,
   ) {
-    this.lease = connection.lease([ADD_CHANNEL, CLAIM]);
+    this.lease = connection.lease([CREATE, ADD_CHANNEL, CLAIM]);
   }
 
   async create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
-    const key = this.keys.session(session.id);
-    await this.lease.batch('session create', true, (tx) => {
-      tx.del(key);
-      tx.hset(key, USER, session.userId, NODE, session.nodeId);
-      tx.pexpire(key, ttlMs(ttlSeconds));
-    });
+    await this.lease.script(
+      'session create',
+      CREATE,
+      [this.keys.session(session.id)],
+      [session.userId, session.nodeId, ttlMs(ttlSeconds)],
+    );
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
