@@ -16,11 +16,15 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
-import { Connection, type ConnectionContext } from './connection.js';
-import { Fanout, WriteCoalescer, type GapRepair } from './fanout.js';
+import { Connection } from './connection.js';
+import type { ConnectionContext } from './connection-context.js';
+import { Fanout, type GapRepair } from './fanout/fanout.js';
+import { WriteScheduler } from './fanout/outlet.js';
 import { messageFrameJson } from '../../shared/core/message-frame.js';
+import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
+import { Deadlines } from '../../shared/scheduling/deadlines.js';
 
 export const WS_PATH = '/ws';
 /** Periodic per-connection work is spread over this many ticks per period. */
@@ -36,9 +40,12 @@ export interface GatewayOptions {
 
 export class Gateway implements DeliverySink {
   readonly fanout: Fanout;
+  /** Coalesces every socket write of this node (fanout/outlet.ts). */
+  readonly scheduler: WriteScheduler;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
-  private readonly byUser = new Map<string, Set<Connection>>();
+  /** Open connections by user: the connection itself while a user has one, a set beyond that. */
+  private readonly byUser = new Map<string, Connection | Set<Connection>>();
   private readonly ctx: ConnectionContext;
   private readonly heartbeat: SlicedInterval;
   private readonly sessionRefresh: SlicedInterval;
@@ -51,6 +58,8 @@ export class Gateway implements DeliverySink {
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
     this.allowedOrigins = new Set(config.allowedOrigins);
+    this.scheduler = new WriteScheduler(config.ws.maxBufferedBytes);
+    metrics.watchWrites(this.scheduler);
     this.fanout = new Fanout(
       {
         delivered: (kind, n) => metrics.countDelivered(kind, n),
@@ -58,6 +67,7 @@ export class Gateway implements DeliverySink {
         repaired: (_channel, ok) => metrics.repairs.inc({ outcome: ok ? 'ok' : 'failed' }),
       },
       gapRepair(options.state.history, config.history.replayLimit),
+      config.fanout.maxDelayMs,
     );
     this.wss = new WebSocketServer({
       noServer: true,
@@ -72,13 +82,21 @@ export class Gateway implements DeliverySink {
       verifier: options.verifier,
       access: new ChannelAccess(options.state.orderOwners),
       fanout: this.fanout,
-      coalescer: new WriteCoalescer(),
+      scheduler: this.scheduler,
       replayLimit: config.history.replayLimit,
       state: options.state,
       metrics,
       log,
+      deadlines: {
+        auth: new Deadlines(AUTH_DEADLINE_RESOLUTION_MS, (c: Connection) => c.authTimedOut()),
+        // JWT `exp` is in whole seconds: so are the expiry buckets.
+        expiry: new Deadlines(1_000, (c: Connection) => c.tokenExpired()),
+      },
       onAuthenticated: (c) => this.index(c),
       onClosed: (c) => this.unindex(c),
+      onGone: (c) => {
+        if (this.connections.delete(c)) this.options.metrics.connections.dec();
+      },
     };
     // Pings and session refreshes are spread over their period (a tenth of the connections per tick).
     this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
@@ -94,7 +112,7 @@ export class Gateway implements DeliverySink {
 
   /** Handler for the HTTP server's `upgrade` event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== WS_PATH) return reject(socket, 404, 'Not Found');
     if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
@@ -105,19 +123,27 @@ export class Gateway implements DeliverySink {
     }
     const token = url.searchParams.get('token') ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, this.ctx, token === '' ? undefined : token);
-      connection.slice = this.nextSlice++ % WORK_SLICES;
-      this.options.log.debug(
-        { conn: connection.id, url: redactUrl(req.url), ip: req.socket.remoteAddress },
-        'connection opened',
-      );
-      this.connections.add(connection);
-      this.options.metrics.connections.inc();
-      ws.once('close', () => {
-        this.connections.delete(connection);
-        this.options.metrics.connections.dec();
-      });
+      socket.removeListener('error', destroySocket); // ws listens from now on
+      this.accept(ws, token === '' ? undefined : token, req.url, req.socket.remoteAddress);
     });
+  }
+
+  /**
+   * Takes a fresh WebSocket in. A method of its own, so that nothing the connection keeps (its
+   * listeners) closes over the upgrade request: the request is garbage once the upgrade is done.
+   */
+  private accept(
+    ws: WebSocket,
+    token: string | undefined,
+    url: string | undefined,
+    ip: string | undefined,
+  ): void {
+    const connection = new Connection(ws, this.ctx, token);
+    connection.slice = this.nextSlice++ % WORK_SLICES;
+    if (this.options.log.isLevelEnabled('debug'))
+      this.options.log.debug({ conn: connection.id, url: redactUrl(url), ip }, 'connection opened');
+    this.connections.add(connection);
+    this.options.metrics.connections.inc();
   }
 
   // ---- DeliverySink ------------------------------------------------------------------------------
@@ -132,10 +158,11 @@ export class Gateway implements DeliverySink {
   }
 
   disconnectUser(userId: string, reason: string): void {
-    const connections = this.byUser.get(userId);
-    if (connections === undefined) return;
-    this.options.log.info({ userId, connections: connections.size }, 'disconnecting user');
-    for (const connection of [...connections]) {
+    const indexed = this.byUser.get(userId);
+    if (indexed === undefined) return;
+    const connections = indexed instanceof Connection ? [indexed] : [...indexed];
+    this.options.log.info({ userId, connections: connections.length }, 'disconnecting user');
+    for (const connection of connections) {
       this.options.metrics.closes.inc({ reason: 'disconnected' });
       connection.close(CloseCodes.disconnected, reason.slice(0, 100));
     }
@@ -215,6 +242,8 @@ export class Gateway implements DeliverySink {
     this.stopAccepting();
     this.heartbeat.stop();
     this.sessionRefresh.stop();
+    this.ctx.deadlines.auth.stop();
+    this.ctx.deadlines.expiry.stop();
     const gone = this.allGone();
     for (const connection of [...this.connections]) connection.close(code, reason);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
@@ -252,21 +281,32 @@ export class Gateway implements DeliverySink {
   private index(connection: Connection): void {
     const userId = connection.userId;
     if (userId === undefined) return;
-    let set = this.byUser.get(userId);
-    if (set === undefined) this.byUser.set(userId, (set = new Set()));
-    set.add(connection);
+    const indexed = this.byUser.get(userId);
+    if (indexed === undefined) this.byUser.set(userId, connection);
+    else if (indexed instanceof Connection) this.byUser.set(userId, new Set([indexed, connection]));
+    else indexed.add(connection);
   }
 
   private unindex(connection: Connection): void {
     const userId = connection.userId;
     if (userId === undefined) return;
-    const set = this.byUser.get(userId);
-    if (set?.delete(connection) && set.size === 0) this.byUser.delete(userId);
+    const indexed = this.byUser.get(userId);
+    if (indexed === connection) this.byUser.delete(userId);
+    else if (indexed instanceof Set && indexed.delete(connection) && indexed.size === 1)
+      this.byUser.set(userId, indexed.values().next().value!);
   }
 }
 
+/** Auth timeouts fire up to this late. */
+const AUTH_DEADLINE_RESOLUTION_MS = 100;
+
 /** A client asked to move that has not left by then is closed 1012 (it reconnects the usual way). */
 const MOVE_CLOSE_AFTER_MS = 10_000;
+
+/** `error` listener of an upgrading socket (a plain function: it must not keep the request alive). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
 
 function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

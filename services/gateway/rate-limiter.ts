@@ -1,3 +1,5 @@
+const performanceNow = (): number => performance.now();
+
 /** Token bucket: `ratePerSecond` tokens refill continuously up to `burst`. */
 export class TokenBucket {
   private tokens: number;
@@ -6,7 +8,7 @@ export class TokenBucket {
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = performanceNow,
   ) {
     this.tokens = burst;
     this.last = this.now();

@@ -9,7 +9,7 @@
  */
 import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type { ChannelPosition, History } from '../../shared/state/history.js';
-import { prepareTextFrame } from './fanout.js';
+import { prepareTextFrame } from './fanout/text-frame.js';
 
 export interface Recovery {
   position: ChannelPosition;

@@ -13,7 +13,7 @@ import { ReconnectTargets } from './reconnect-targets.js';
 import { Rebalancer } from './rebalancer.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
-import { channelKind } from '../gateway/fanout.js';
+import { channelKind } from '../../shared/protocol/channels.js';
 import { createDrivers, type Drivers } from './drivers.js';
 import { RegistryHeartbeat } from './registry-heartbeat.js';
 

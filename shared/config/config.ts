@@ -47,6 +47,11 @@ export interface Config {
   orderOwnerTtlSeconds: number;
   shutdownTimeoutMs: number;
   drainWindowMs: number;
+  /**
+   * Longest a message of each channel kind may wait on a node to share one socket write with others
+   * (0: messages wait only while the node is busy writing earlier ones).
+   */
+  fanout: { maxDelayMs: { user: number; order: number; promotions: number; segment: number } };
   /** Active rebalancing; `intervalMs` 0 turns it off. */
   rebalance: { intervalMs: number; marginPercent: number; maxPerSecond: number };
   /** Where reconnect frames point: the client's usual URL, the director's pick, or a fixed URL. */
@@ -184,6 +189,18 @@ export const INT_OPTIONS = {
     def: 10_000,
     min: 0,
     max: 600_000,
+  },
+  FANOUT_DELAY_USER_MS: {
+    doc: 'Longest a user:/order: message may wait on a node to share one socket write with others (0 = only while the node is busy)',
+    def: 0,
+    min: 0,
+    max: 1_000,
+  },
+  FANOUT_DELAY_PROMOTIONS_MS: {
+    doc: 'Longest a promotions message may wait on a node to share one socket write with others (0 = only while the node is busy)',
+    def: 0,
+    min: 0,
+    max: 1_000,
   },
   REBALANCE_INTERVAL_MS: {
     doc: "How often a node compares the registry's connection counts with its capacity share of the cluster (> NODE_HEARTBEAT_MS; 0 = never)",
@@ -472,6 +489,14 @@ export function loadConfig(env: Env = process.env): Config {
     orderOwnerTtlSeconds: int('ORDER_OWNER_TTL_SECONDS'),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS'),
     drainWindowMs: int('DRAIN_WINDOW_MS'),
+    fanout: {
+      maxDelayMs: {
+        user: int('FANOUT_DELAY_USER_MS'),
+        order: int('FANOUT_DELAY_USER_MS'),
+        promotions: int('FANOUT_DELAY_PROMOTIONS_MS'),
+        segment: int('FANOUT_DELAY_PROMOTIONS_MS'),
+      },
+    },
     rebalance: {
       intervalMs: int('REBALANCE_INTERVAL_MS'),
       marginPercent: int('REBALANCE_MARGIN_PERCENT'),

@@ -96,6 +96,20 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  /** The gateway's write counters, read at scrape time (see `watchWrites`). */
+  private writes: { readonly writes: number; readonly frames: number } | undefined;
+  readonly socketWrites: Counter = new Counter({
+    name: 'herald_socket_writes_total',
+    help: 'Socket writes of WebSocket frames (one syscall each); frames per write is how much the fan-out coalesced',
+    registers: [this.registry],
+    collect: (): void => this.copyWrites(this.socketWrites, 'writes'),
+  });
+  readonly socketFrames: Counter = new Counter({
+    name: 'herald_socket_frames_total',
+    help: 'WebSocket frames written to client sockets (messages and replies)',
+    registers: [this.registry],
+    collect: (): void => this.copyWrites(this.socketFrames, 'frames'),
+  });
   readonly draining = new Gauge({
     name: 'herald_draining',
     help: '1 while this node drains (SIGTERM), else 0',
@@ -104,6 +118,17 @@ export class Metrics {
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+  }
+
+  /** Reports `source`'s counters (the gateway's write scheduler) as herald_socket_{writes,frames}_total. */
+  watchWrites(source: { readonly writes: number; readonly frames: number }): void {
+    this.writes = source;
+  }
+
+  private copyWrites(counter: Counter, field: 'writes' | 'frames'): void {
+    const total = this.writes?.[field] ?? 0;
+    counter.reset();
+    counter.inc(total);
   }
 
   countDelivered(kind: ChannelKind, n: number): void {

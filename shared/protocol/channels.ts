@@ -46,6 +46,21 @@ export function parseChannel(name: string): ChannelRef | undefined {
   }
 }
 
+/**
+ * The kind of a channel name already known to be valid (parseChannel accepted it), from its first
+ * characters only: the hot paths (fan-out, publish metrics) classify without parsing.
+ */
+export function channelKind(channel: string): ChannelKind {
+  switch (channel.charCodeAt(0)) {
+    case 117 /* u */:
+      return 'user';
+    case 111 /* o */:
+      return 'order';
+    default:
+      return channel.length === 10 ? 'promotions' : 'segment';
+  }
+}
+
 export const userChannel = (userId: string): string => `user:${userId}`;
 export const orderChannel = (orderId: string): string => `order:${orderId}`;
 export const promotionsChannel = (segment?: string): string =>

@@ -56,4 +56,40 @@ describe('RecentOffsets', () => {
     expect(recent.firstSight('new', 2)).toBe(true);
     expect(recent.firstSight('new', 2)).toBe(false);
   });
+
+  it('when a position was seeded, then every offset at or below it is seen, also beyond the window', () => {
+    const recent = new RecentOffsets();
+    const seeded = RECENT_OFFSETS_WINDOW * 3;
+    recent.seed('e', seeded);
+    expect(recent.firstSight('e', seeded)).toBe(false);
+    expect(recent.firstSight('e', 1)).toBe(false);
+    expect(recent.firstSight('e', seeded + 1)).toBe(true);
+    expect(recent.firstSight('e', seeded + 1 + RECENT_OFFSETS_WINDOW * 2)).toBe(true);
+    expect(recent.firstSight('e', 2)).toBe(false);
+    // A new epoch forgets the seed.
+    expect(recent.firstSight('f', 1)).toBe(true);
+  });
+
+  it('when offsets arrive in order, then an old repeat far behind is still dropped (the in-order run is exact)', () => {
+    const recent = new RecentOffsets();
+    for (let o = 1; o <= RECENT_OFFSETS_WINDOW * 2; o++) recent.firstSight('e', o);
+    expect(recent.firstSight('e', 3)).toBe(false);
+  });
+
+  it('when asked whether a position is covered, then only an unbroken run up to it in the epoch counts', () => {
+    const recent = new RecentOffsets();
+    expect(recent.covers('e', 0)).toBe(false);
+    recent.seed('e', 10);
+    expect(recent.covers('e', 10)).toBe(true);
+    expect(recent.covers('e', 11)).toBe(false);
+    expect(recent.covers('f', 1)).toBe(false);
+    recent.firstSight('e', 11);
+    expect(recent.covers('e', 11)).toBe(true);
+    recent.firstSight('e', 14); // 12 and 13 skipped
+    expect(recent.covers('e', 11)).toBe(true);
+    expect(recent.covers('e', 14)).toBe(false);
+    recent.firstSight('e', 13);
+    recent.firstSight('e', 12);
+    expect(recent.covers('e', 14)).toBe(true);
+  });
 });

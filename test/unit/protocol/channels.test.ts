@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   CHANNEL_PATTERN,
+  channelKind,
   orderChannel,
   parseChannel,
   promotionsChannel,
   userChannel,
+  type ChannelKind,
   type ChannelRef,
 } from '../../../shared/protocol/channels.js';
 
@@ -70,5 +72,18 @@ describe('parseChannel: rejections', () => {
       'user',
     ];
     for (const name of names) expect(re.test(name)).toBe(parseChannel(name) !== undefined);
+  });
+});
+
+describe('channelKind', () => {
+  it.each<[string, ChannelKind]>([
+    ['user:u1', 'user'],
+    ['order:o-1', 'order'],
+    ['promotions', 'promotions'],
+    ['promotions:vip', 'segment'],
+    ['promotions:a', 'segment'],
+  ])('when the valid channel is %j, then its kind is %s, as parseChannel says', (channel, kind) => {
+    expect(channelKind(channel)).toBe(kind);
+    expect(parseChannel(channel)?.kind).toBe(kind);
   });
 });

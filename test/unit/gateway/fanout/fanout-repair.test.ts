@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Fanout, type GapRepair, type PositionedFrame } from '../../../services/gateway/fanout.js';
-import { waitFor } from '../../helpers/wait.js';
+import { Fanout, type GapRepair, type PositionedFrame } from '../../../../services/gateway/fanout/fanout.js';
+import { waitFor } from '../../../helpers/wait.js';
+import { FakeRecipient, payload } from './fake-recipient.js';
 
 const frame = (offset: number, epoch = 'e'): PositionedFrame => ({
   offset,
   epoch,
-  payload: Buffer.from(`{"o":${offset}}`),
+  payload: payload(offset),
 });
 
 function setup(history: Map<number, PositionedFrame>, fail = false) {
@@ -21,10 +22,10 @@ function setup(history: Map<number, PositionedFrame>, fail = false) {
     }
     return Promise.resolve(out);
   };
-  const received: number[] = [];
+  const recipient = new FakeRecipient();
   const fanout = new Fanout(undefined, repair);
-  fanout.add('user:g', { sendPrepared: (_c, offset) => void received.push(offset) });
-  return { fanout, received, calls };
+  fanout.add('user:g', recipient);
+  return { fanout, received: recipient.offsets, calls };
 }
 
 describe('Fanout gap repair', () => {
@@ -74,9 +75,10 @@ describe('Fanout gap repair', () => {
     // History keeps only 5..6 (2..4 were trimmed); the node's queue still holds 2..6 from the outage.
     const repair: GapRepair = (_channel, after) =>
       Promise.resolve([5, 6].filter((o) => o > after).map((o) => frame(o)));
-    const received: number[] = [];
+    const recipient = new FakeRecipient();
+    const received = recipient.offsets;
     const fanout = new Fanout(undefined, repair);
-    fanout.add('user:g', { sendPrepared: (_c, offset) => void received.push(offset) });
+    fanout.add('user:g', recipient);
     fanout.deliver('user:g', 1, 'e', frame(1).payload);
     fanout.catchUp();
     for (const o of [2, 3, 4, 5, 6]) fanout.deliver('user:g', o, 'e', frame(o).payload);

@@ -1,0 +1,35 @@
+/** What every connection of one gateway shares (one object per gateway, never per connection). */
+import type { TokenVerifier } from '../../shared/auth/jwt.js';
+import type { Config } from '../../shared/config/config.js';
+import type { Logger } from '../../shared/logger/logger.js';
+import type { Metrics } from '../../shared/metrics/metrics.js';
+import type { Deadlines } from '../../shared/scheduling/deadlines.js';
+import type { StateDrivers } from '../../shared/state/state.js';
+import type { ChannelAccess } from './channel-access.js';
+import type { Connection } from './connection.js';
+import type { Fanout } from './fanout/fanout.js';
+import type { WriteScheduler } from './fanout/outlet.js';
+
+export interface ConnectionContext {
+  nodeId: string;
+  limits: Config['ws'];
+  sessionTtlSeconds: number;
+  verifier: TokenVerifier;
+  access: ChannelAccess;
+  fanout: Fanout;
+  scheduler: WriteScheduler;
+  /** Most messages one subscribe may replay from history. */
+  replayLimit: number;
+  state: StateDrivers;
+  metrics: Metrics;
+  /** The gateway's logger; per-connection lines carry `conn` (no child logger per connection). */
+  log: Logger;
+  /** Auth timeouts of connections without a token yet, and token expiries of open ones. */
+  deadlines: { auth: Deadlines<Connection>; expiry: Deadlines<Connection> };
+  /** Called once the connection is authenticated (the gateway indexes it by user). */
+  onAuthenticated(connection: Connection): void;
+  /** Called once, when an authenticated connection is released (closing or gone). */
+  onClosed(connection: Connection): void;
+  /** Called once, when the socket of any connection has closed. */
+  onGone(connection: Connection): void;
+}

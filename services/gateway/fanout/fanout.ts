@@ -1,0 +1,260 @@
+/**
+ * HOT PATH — local fan-out of published messages to this node's subscribers.
+ *
+ * Cost model (keep it this way; measure with `npm run bench` and profile with --cpu-prof before
+ * changing anything in this folder):
+ *  - per message and node: one map lookup, a duplicate check (a few bit operations), one WebSocket
+ *    frame built (header + payload, one buffer); the JSON was produced once on the publishing node
+ *    and is never parsed or re-encoded here;
+ *  - per recipient: `Outlet.push` of that shared frame (an array push and a byte count). No
+ *    per-recipient serialization, framing, masking, promise or syscall;
+ *  - per socket and write round: one `socket.write` carrying every frame that accumulated for it
+ *    (outlet.ts): under load many messages share one syscall; an idle node still writes at once.
+ *  - subscribers still being answered (their `subscribed` and replay not out yet, or copies of
+ *    messages at or below their reported position still in flight) cost a map lookup per recipient,
+ *    and only on the channels that have such subscribers at that moment.
+ * Server frames are unmasked and we never compress, so one frame's bytes are valid for every socket.
+ */
+import { channelKind, type ChannelKind } from '../../../shared/protocol/channels.js';
+import { OffsetGate } from './offset-gate.js';
+import type { Recipient } from './outlet.js';
+import { prepareTextFrame } from './text-frame.js';
+
+export interface FanoutObserver {
+  delivered(kind: ChannelKind, recipients: number): void;
+  /** A message the bus delivered again, dropped. */
+  duplicate(kind: ChannelKind): void;
+  /** A gap repair (or catch-up) from history finished; `ok` false when history could not be read. */
+  repaired?(channel: string, ok: boolean): void;
+}
+
+/** A message as the fan-out handles it: its position and its client frame JSON bytes. */
+export interface PositionedFrame {
+  offset: number;
+  epoch: string;
+  payload: Buffer;
+}
+
+/** A message held for one subscriber: its position and its prepared WebSocket frame. */
+interface HeldFrame {
+  offset: number;
+  epoch: string;
+  frame: Buffer;
+}
+
+/**
+ * Reads the messages of `channel` with offsets in (after, upTo] from history, oldest first (fewer if
+ * some were trimmed). Used to fill a gap (offset n+2 arrived right after n) before delivering on.
+ */
+export type GapRepair = (channel: string, after: number, upTo: number) => Promise<PositionedFrame[]>;
+
+/** Longest a message of each channel kind may wait on a node to share a write (0: only while busy). */
+export type DelayByKind = Readonly<Record<ChannelKind, number>>;
+
+const NO_DELAY: DelayByKind = { user: 0, order: 0, promotions: 0, segment: 0 };
+
+/** The local subscribers of one channel and the order of what they were sent. */
+interface LocalChannel {
+  readonly kind: ChannelKind;
+  readonly delayMs: number;
+  readonly recipients: Set<Recipient>;
+  /** Offsets delivered here; holds newer messages while a gap is repaired from history. */
+  readonly order: OffsetGate<PositionedFrame>;
+  /** Recipients whose subscribe is still being answered, and their gates. */
+  gates: Map<Recipient, OffsetGate<HeldFrame>> | undefined;
+}
+
+export class Fanout {
+  private readonly channels = new Map<string, LocalChannel>();
+  private subscriptionCount = 0;
+  private duplicateCount = 0;
+
+  constructor(
+    private readonly observer?: FanoutObserver,
+    private readonly repair?: GapRepair,
+    private readonly delays: DelayByKind = NO_DELAY,
+  ) {}
+
+  /**
+   * Adds `recipient` to `channel` with its live messages held (it is being answered): they wait
+   * until `release`, so nothing published meanwhile is lost and nothing is sent ahead of the reply.
+   */
+  join(channel: string, recipient: Recipient): void {
+    const local = this.include(channel, recipient);
+    (local.gates ??= new Map()).set(recipient, new OffsetGate<HeldFrame>(true));
+  }
+
+  /**
+   * Ends `join`'s hold: the held messages after `position` go to the recipient in offset order, and
+   * copies at or below it that are still in flight are dropped when they arrive.
+   */
+  release(channel: string, recipient: Recipient, position: { offset: number; epoch: string }): void {
+    const local = this.channels.get(channel);
+    const gate = local?.gates?.get(recipient);
+    if (local === undefined || gate === undefined) return;
+    gate.seed(position.epoch, position.offset);
+    gate.release((held) => recipient.push(held.frame, local.delayMs));
+    // Usually the channel's own dedupe already drops every copy at or below the position: done.
+    if (gate.coveredBy(local.order)) this.ungate(local, recipient);
+  }
+
+  /** Adds `recipient` to `channel` (live at once); adding it twice changes nothing. */
+  add(channel: string, recipient: Recipient): void {
+    this.include(channel, recipient);
+  }
+
+  private include(channel: string, recipient: Recipient): LocalChannel {
+    let local = this.channels.get(channel);
+    if (local === undefined) {
+      const kind = channelKind(channel);
+      local = {
+        kind,
+        delayMs: this.delays[kind],
+        recipients: new Set(),
+        order: new OffsetGate(),
+        gates: undefined,
+      };
+      this.channels.set(channel, local);
+    }
+    if (!local.recipients.has(recipient)) {
+      local.recipients.add(recipient);
+      this.subscriptionCount++;
+    }
+    return local;
+  }
+
+  remove(channel: string, recipient: Recipient): void {
+    const local = this.channels.get(channel);
+    if (local?.recipients.delete(recipient)) {
+      this.subscriptionCount--;
+      this.ungate(local, recipient);
+      if (local.recipients.size === 0) this.channels.delete(channel);
+    }
+  }
+
+  /**
+   * Tells the fan-out the channel's position a subscriber just read, when this node has no run for
+   * the channel yet (or an older epoch): gaps after it can then be detected from the first message.
+   */
+  seed(channel: string, epoch: string, offset: number): void {
+    const local = this.channels.get(channel);
+    if (local !== undefined && local.order.highIn(epoch) === 0) local.order.seed(epoch, offset);
+  }
+
+  get subscriptions(): number {
+    return this.subscriptionCount;
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /** Messages dropped because the bus delivered them again. */
+  get duplicates(): number {
+    return this.duplicateCount;
+  }
+
+  /**
+   * Sends one message (its JSON frame bytes) to every local subscriber of `channel`, once and in
+   * offset order: a repeat of an (epoch, offset) already delivered here is dropped, and when offsets
+   * were skipped (n+2 right after n) the missing ones are read from history and delivered first.
+   * Returns how many recipients it went to now (0 when held for a repair).
+   */
+  deliver(channel: string, offset: number, epoch: string, payload: Buffer): number {
+    const local = this.channels.get(channel);
+    if (local === undefined) return 0;
+    const order = local.order;
+    if (order.holding) {
+      order.hold({ offset, epoch, payload });
+      return 0;
+    }
+    const high = order.highIn(epoch);
+    if (this.repair !== undefined && high > 0 && offset > high + 1) {
+      order.hold({ offset, epoch, payload });
+      void this.fill(channel, local, high, offset - 1);
+      return 0;
+    }
+    if (!order.admit(epoch, offset)) {
+      this.dropped(local, 1);
+      return 0;
+    }
+    return this.send(local, offset, epoch, payload);
+  }
+
+  /** Delivers what history holds after the newest offset seen on every local channel (after a bus outage). */
+  catchUp(): void {
+    if (this.repair === undefined) return;
+    for (const [channel, local] of this.channels) {
+      if (local.order.holding) continue;
+      const high = local.order.highIn(local.order.currentEpoch);
+      if (high === 0) continue;
+      local.order.hold();
+      void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER, true);
+    }
+  }
+
+  /**
+   * Delivers the messages of (after, upTo] that history holds, then the held ones, in offset order.
+   * With `contiguous` (a catch-up, which has no upper bound) only the unbroken run from `after + 1`
+   * is taken: the bus may still bring the older messages history no longer holds (its queue kept them
+   * during the outage), and a run read past a hole would put newer messages ahead of them.
+   */
+  private async fill(
+    channel: string,
+    local: LocalChannel,
+    after: number,
+    upTo: number,
+    contiguous = false,
+  ): Promise<void> {
+    try {
+      let next = after + 1;
+      for (const missing of await this.repair!(channel, after, upTo)) {
+        if (contiguous && missing.offset !== next) break;
+        next = missing.offset + 1;
+        if (local.order.admit(missing.epoch, missing.offset))
+          this.send(local, missing.offset, missing.epoch, missing.payload);
+      }
+      this.observer?.repaired?.(channel, true);
+    } catch {
+      // History unreachable: deliver what we have rather than hold the channel; the gap stays.
+      this.observer?.repaired?.(channel, false);
+    }
+    // Held messages go out in offset order without another repair round: a range history could not
+    // fill stays a gap (never an endless retry), and duplicates among them are still dropped.
+    const dropped = local.order.release((m) => this.send(local, m.offset, m.epoch, m.payload));
+    if (dropped > 0) this.dropped(local, dropped);
+  }
+
+  /** Hands an admitted message to every recipient (through its gate while it has one). */
+  private send(local: LocalChannel, offset: number, epoch: string, payload: Buffer): number {
+    const frame = prepareTextFrame(payload);
+    const recipients = local.recipients.size;
+    const delayMs = local.delayMs;
+    const gates = local.gates;
+    // A recipient may remove itself (slow consumer) during the loop; Set iteration tolerates that.
+    if (gates === undefined) for (const recipient of local.recipients) recipient.push(frame, delayMs);
+    else {
+      for (const recipient of local.recipients) {
+        const gate = gates.get(recipient);
+        if (gate === undefined) recipient.push(frame, delayMs);
+        else if (gate.holding) gate.hold({ offset, epoch, frame });
+        else if (gate.admit(epoch, offset)) {
+          // The first message past the subscriber's reported position: the gate is done.
+          this.ungate(local, recipient);
+          recipient.push(frame, delayMs);
+        } else if (gate.coveredBy(local.order)) this.ungate(local, recipient);
+      }
+    }
+    this.observer?.delivered(local.kind, recipients);
+    return recipients;
+  }
+
+  private ungate(local: LocalChannel, recipient: Recipient): void {
+    if (local.gates?.delete(recipient) && local.gates.size === 0) local.gates = undefined;
+  }
+
+  private dropped(local: LocalChannel, count: number): void {
+    this.duplicateCount += count;
+    for (let i = 0; i < count; i++) this.observer?.duplicate(local.kind);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Hold, sort, dedupe: the one mechanism that keeps a channel's messages in offset order, each once,
+ * across an asynchronous step. Two callers:
+ *  - the fan-out's gap repair: while missing offsets are read from history, newer messages of the
+ *    channel wait here; the repaired ones and then the held ones go out in offset order;
+ *  - a subscribe: while `subscribed` and the replay are being written, live messages for the new
+ *    subscriber wait here; then those past the reported position go out, and later copies at or
+ *    below it (still in flight on the bus when the position was read) are dropped.
+ * Dedupe is RecentOffsets': a seeded position and everything below it count as seen.
+ */
+import { RecentOffsets } from '../../../shared/core/recent-offsets.js';
+
+export interface Positioned {
+  offset: number;
+  epoch: string;
+}
+
+export class OffsetGate<T extends Positioned> {
+  protected readonly seen = new RecentOffsets();
+  private held: T[] | undefined;
+
+  constructor(holding = false) {
+    if (holding) this.held = [];
+  }
+
+  /** True while messages are held back. */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  get currentEpoch(): string {
+    return this.seen.currentEpoch;
+  }
+
+  /** Highest offset let through in `epoch` (0 when none). */
+  highIn(epoch: string): number {
+    return this.seen.highIn(epoch);
+  }
+
+  /** `offset` of `epoch` and everything below it count as let through already. */
+  seed(epoch: string, offset: number): void {
+    this.seen.seed(epoch, offset);
+  }
+
+  /** True when `other` already drops every copy this gate's seeded position would: this gate adds nothing. */
+  coveredBy(other: OffsetGate<Positioned>): boolean {
+    return other.seen.covers(this.seen.currentEpoch, this.seen.floorOffset);
+  }
+
+  /** True the first time (epoch, offset) is offered, which lets it through; false for a repeat. */
+  admit(epoch: string, offset: number): boolean {
+    return this.seen.firstSight(epoch, offset);
+  }
+
+  /** Starts holding (if not yet), keeping `item` when one is given. */
+  hold(item?: T): void {
+    this.held ??= [];
+    if (item !== undefined) this.held.push(item);
+  }
+
+  /**
+   * Stops holding and lets the held items through, oldest offset first, each that `admit` accepts
+   * passed to `pass`. Returns how many were dropped as repeats.
+   */
+  release(pass: (item: T) => void): number {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) return 0;
+    held.sort((x, y) => x.offset - y.offset);
+    let dropped = 0;
+    for (const item of held) {
+      if (this.admit(item.epoch, item.offset)) pass(item);
+      else dropped++;
+    }
+    return dropped;
+  }
+}

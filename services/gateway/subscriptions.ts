@@ -1,0 +1,259 @@
+/**
+ * The authenticated side of one connection: its presence, its session, and its subscriptions
+ * (subscribe with recovery, unsubscribe, resume of an earlier session on any node).
+ *
+ * Every method runs inside the connection's in-order frame queue; after each await it checks that
+ * the connection is still open, and `release` undoes whatever was registered when it closes.
+ * Backing-service failures are thrown to the caller, which answers them with a coded error.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TokenClaims } from '../../shared/auth/jwt.js';
+import { parseChannel } from '../../shared/protocol/channels.js';
+import type { WsErrorCode } from '../../shared/protocol/errors.js';
+import type { ChannelPosition, Ref, ResumeFrame, ServerFrame } from '../../shared/protocol/frames.js';
+import type { ConnectionContext } from './connection-context.js';
+import type { Outlet } from './fanout/outlet.js';
+import { recoverChannel } from './recovery.js';
+
+/** What the subscriptions need of their connection. */
+export interface SubscriptionHost {
+  /** The connection's id: its presence member. */
+  readonly id: string;
+  /** False once the connection is closing. */
+  readonly live: boolean;
+  readonly outlet: Outlet;
+  send(frame: ServerFrame): void;
+  sendError(code: WsErrorCode, requestRef: Ref | undefined, message?: string, channel?: string): void;
+  /** Answers a failure of a backing service (or a bug) for one request. */
+  reportFailure(err: unknown, requestRef: Ref | undefined, channel: string | undefined): void;
+}
+
+export type OpenOutcome = 'opened' | 'closed' | 'too_many_connections';
+
+export class Subscriptions {
+  /** Subscribed channels, in subscribe order (an array: at most WS_MAX_SUBSCRIPTIONS, usually two). */
+  private readonly channels: string[] = [];
+  private sessionId: string | undefined;
+  private presenceAdded = false;
+
+  constructor(
+    private readonly host: SubscriptionHost,
+    private readonly ctx: ConnectionContext,
+    readonly claims: TokenClaims,
+  ) {}
+
+  /** The session id once `open` created it. */
+  get session(): string | undefined {
+    return this.sessionId;
+  }
+
+  /**
+   * Registers the connection: presence (refused beyond the per-user limit), then a new session.
+   * Throws when state is unavailable (what was registered is undone by `release`).
+   */
+  async open(): Promise<OpenOutcome> {
+    const { presence, sessions } = this.ctx.state;
+    const userId = this.claims.userId;
+    // Marked before the call: an add that reached the store but timed out is still undone.
+    this.presenceAdded = true;
+    const count = await presence.add(userId, this.host.id, this.ctx.nodeId);
+    if (!this.host.live) return 'closed';
+    if (count > this.ctx.limits.maxConnectionsPerUser) {
+      this.releasePresence();
+      return 'too_many_connections';
+    }
+    this.sessionId = randomUUID();
+    await sessions.create(
+      { id: this.sessionId, userId, nodeId: this.ctx.nodeId },
+      this.ctx.sessionTtlSeconds,
+    );
+    return this.host.live ? 'opened' : 'closed';
+  }
+
+  async subscribe(
+    channel: string,
+    since: ChannelPosition | undefined,
+    requestRef: Ref | undefined,
+  ): Promise<void> {
+    await this.subscribeChannel(channel, since, requestRef);
+  }
+
+  /**
+   * Subscribes and answers `subscribed` (then the replay) or a channel `error` carrying `requestRef`;
+   * true once subscribed. Throws only when a backing service fails (the caller reports it).
+   */
+  private async subscribeChannel(
+    channel: string,
+    since: ChannelPosition | undefined,
+    requestRef: Ref | undefined,
+  ): Promise<boolean> {
+    const parsed = parseChannel(channel);
+    if (parsed === undefined) return this.refuse('unknown_channel', requestRef, channel);
+    if (this.channels.includes(channel)) return this.refuse('already_subscribed', requestRef, channel);
+    if (this.channels.length >= this.ctx.limits.maxSubscriptions) {
+      return this.refuse('too_many_subscriptions', requestRef, channel);
+    }
+    if (!(await this.ctx.access.maySubscribe(this.claims, parsed))) {
+      return this.refuse('permission_denied', requestRef, channel);
+    }
+    if (!this.host.live) return false;
+    // Join the fan-out before reading the channel position, holding live messages until the reply is
+    // out: nothing published meanwhile is lost, and nothing at or below the reported offset repeats.
+    const { fanout } = this.ctx;
+    const outlet = this.host.outlet;
+    this.channels.push(channel);
+    fanout.join(channel, outlet);
+    this.ctx.metrics.subscriptions.inc();
+    try {
+      const { position, recovered, replay } = await recoverChannel(
+        this.ctx.state.history,
+        channel,
+        since,
+        this.ctx.replayLimit,
+      );
+      if (!this.host.live) return false;
+      fanout.seed(channel, position.epoch, position.offset);
+      this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
+      this.host.send({ type: 'subscribed', channel, ...position, recovered, ...ref(requestRef) });
+      // Missed messages first, then what arrived live meanwhile, each offset once, in order.
+      await this.writeReplay(replay);
+      if (!this.host.live) return false;
+      fanout.release(channel, outlet, position);
+    } catch (err) {
+      this.dropChannel(channel);
+      throw err;
+    }
+    // The live subscription stands even if recording it for resume fails; that is only logged.
+    if (this.sessionId !== undefined) {
+      await this.ctx.state.sessions
+        .addChannel(this.sessionId, channel)
+        .catch((err: unknown) =>
+          this.ctx.log.warn({ err, conn: this.host.id, channel }, 'could not record the subscription'),
+        );
+    }
+    return true;
+  }
+
+  /**
+   * Writes a replay at the pace the client reads: above half the allowance it waits for the socket to
+   * drain (at most one heartbeat; a peer that does not read is then closed 1013 like any slow consumer).
+   */
+  private async writeReplay(replay: readonly { frame: Buffer }[]): Promise<void> {
+    const { outlet } = this.host;
+    const half = this.ctx.limits.maxBufferedBytes / 2;
+    for (const message of replay) {
+      if (!this.host.live) return;
+      if (outlet.backlog > half) {
+        await outlet.drain(this.ctx.limits.heartbeatMs);
+        if (!this.host.live) return;
+      }
+      outlet.push(message.frame, 0);
+    }
+  }
+
+  private refuse(code: WsErrorCode, requestRef: Ref | undefined, channel: string): false {
+    this.host.sendError(code, requestRef, undefined, channel);
+    return false;
+  }
+
+  /**
+   * Takes over an earlier session of the same user: this connection adopts its id (the session it
+   * was welcomed with is dropped) and subscribes to each of its channels, recovering each from the
+   * client's position. Every channel gets its own `subscribed` or `error`, then `resumed` lists the
+   * channels now subscribed. The record is claimed in place, never re-created, so a failure halfway
+   * keeps its channels for the next attempt; a channel refused now (access, limit) leaves it. A
+   * channel that fails on a backing service gets `unavailable` and the rest go on.
+   */
+  async resume(frame: ResumeFrame): Promise<void> {
+    const current = this.sessionId;
+    if (current === undefined) return;
+    const { sessions } = this.ctx.state;
+    if (frame.session !== current) {
+      const record = await sessions.get(frame.session);
+      if (!this.host.live) return;
+      if (record === undefined || record.userId !== this.claims.userId) {
+        return this.host.sendError('session_not_found', frame.ref);
+      }
+      if (!(await sessions.claim(record.id, this.ctx.nodeId, this.ctx.sessionTtlSeconds))) {
+        return this.host.sendError('session_not_found', frame.ref);
+      }
+      for (const channel of [...this.channels]) await sessions.addChannel(record.id, channel);
+      if (!this.host.live) return;
+      this.sessionId = record.id;
+      sessions
+        .delete(current)
+        .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'could not drop a session'));
+      for (const channel of record.channels) {
+        if (!this.host.live) return;
+        if (this.channels.includes(channel)) continue;
+        const subscribed = await this.subscribeChannel(channel, frame.positions?.[channel], undefined).catch(
+          (err: unknown) => {
+            this.host.reportFailure(err, undefined, channel);
+            return true; // kept in the session: a later resume may restore it
+          },
+        );
+        if (!subscribed && this.host.live) {
+          await sessions
+            .removeChannel(record.id, channel)
+            .catch((err: unknown) =>
+              this.ctx.log.warn({ err, conn: this.host.id, channel }, 'could not drop a refused channel'),
+            );
+        }
+      }
+    }
+    if (!this.host.live) return;
+    this.host.send({
+      type: 'resumed',
+      session: frame.session,
+      channels: [...this.channels],
+      ...ref(frame.ref),
+    });
+  }
+
+  async unsubscribe(channel: string, requestRef: Ref | undefined): Promise<void> {
+    if (!this.channels.includes(channel))
+      return this.host.sendError('not_subscribed', requestRef, undefined, channel);
+    this.dropChannel(channel);
+    this.host.send({ type: 'unsubscribed', channel, ...ref(requestRef) });
+    if (this.sessionId !== undefined) {
+      await this.ctx.state.sessions
+        .removeChannel(this.sessionId, channel)
+        .catch((err: unknown) =>
+          this.ctx.log.warn(
+            { err, conn: this.host.id, channel },
+            'could not remove the subscription from the session',
+          ),
+        );
+    }
+  }
+
+  /** Leaves every channel and presence; the session outlives the socket by the resume window. Idempotent. */
+  release(): void {
+    for (const channel of [...this.channels]) this.dropChannel(channel);
+    this.releasePresence();
+    const sessionId = this.sessionId;
+    if (sessionId === undefined) return;
+    this.sessionId = undefined;
+    this.ctx.state.sessions
+      .touch([sessionId], this.ctx.sessionTtlSeconds)
+      .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'session detach failed'));
+  }
+
+  private dropChannel(channel: string): void {
+    const at = this.channels.indexOf(channel);
+    if (at < 0) return;
+    this.channels.splice(at, 1);
+    this.ctx.fanout.remove(channel, this.host.outlet);
+    this.ctx.metrics.subscriptions.dec();
+  }
+
+  private releasePresence(): void {
+    if (!this.presenceAdded) return;
+    this.presenceAdded = false;
+    this.ctx.state.presence
+      .remove(this.claims.userId, this.host.id)
+      .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'presence remove failed'));
+  }
+}
+
+export const ref = (r: Ref | undefined): { ref?: Ref } => (r === undefined ? {} : { ref: r });
