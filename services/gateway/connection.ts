@@ -62,10 +62,12 @@ export class Connection implements SubscriptionHost, OutletOwner {
     this.outlet = new Outlet(ws, ctx.scheduler, this);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
     (ws as OwnedSocket)[OWNER] = this;
+    /* eslint-disable @typescript-eslint/unbound-method -- shared listeners: `this` is the WebSocket */
     ws.on('message', Connection.onMessage);
     ws.on('pong', Connection.onPong);
     ws.on('close', Connection.onClose);
     ws.on('error', Connection.onError);
+    /* eslint-enable @typescript-eslint/unbound-method */
     if (queryToken !== undefined) this.startAuthentication(queryToken);
     else {
       this.authDueAt = Date.now() + ctx.limits.authTimeoutMs;
@@ -74,23 +76,23 @@ export class Connection implements SubscriptionHost, OutletOwner {
   }
 
   // The WebSocket's listeners: shared functions (a closure per connection and event would cost memory).
-  private static onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  private static readonly onMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
     (this as OwnedSocket)[OWNER].onFrame(data, isBinary);
-  }
+  };
 
-  private static onPong(this: WebSocket): void {
+  private static readonly onPong = function (this: WebSocket): void {
     (this as OwnedSocket)[OWNER].alive = true;
-  }
+  };
 
-  private static onClose(this: WebSocket, code: number): void {
+  private static readonly onClose = function (this: WebSocket, code: number): void {
     const connection = (this as OwnedSocket)[OWNER];
     connection.ctx.log.debug({ code, conn: connection.id }, 'connection closed');
     connection.release();
     connection.outlet.close(false);
     connection.ctx.onGone(connection);
-  }
+  };
 
-  private static onError(this: WebSocket, err: Error & { code?: string }): void {
+  private static readonly onError = function (this: WebSocket, err: Error & { code?: string }): void {
     // ws reports protocol violations here (e.g. WS_ERR_UNSUPPORTED_MESSAGE_LENGTH → it closes 1009).
     const connection = (this as OwnedSocket)[OWNER];
     connection.ctx.log.debug(
@@ -101,7 +103,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
       connection.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
     connection.release();
     connection.outlet.close(false);
-  }
+  };
 
   /** A method of its own, so the token is held only by this one short-lived closure. */
   private startAuthentication(token: string): void {

@@ -118,7 +118,7 @@ export class Subscriptions {
       // Missed messages first, then what arrived live meanwhile, each offset once, in order.
       await this.writeReplay(replay);
       if (!this.host.live) return false;
-      fanout.release(channel, outlet, position);
+      await fanout.release(channel, outlet, position);
     } catch (err) {
       this.dropChannel(channel);
       throw err;

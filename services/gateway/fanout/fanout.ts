@@ -87,11 +87,30 @@ export class Fanout {
   /**
    * Ends `join`'s hold: the held messages after `position` go to the recipient in offset order, and
    * copies at or below it that are still in flight are dropped when they arrive.
+   *
+   * When another subscriber seeded the channel past `position` meanwhile (it read a newer one), the
+   * offsets in between are dropped as old when they arrive: they are read from history first, and
+   * go out with the held ones (as gap repair does; if history cannot be read, the gap stays).
    */
-  release(channel: string, recipient: Recipient, position: { offset: number; epoch: string }): void {
+  async release(
+    channel: string,
+    recipient: Recipient,
+    position: { offset: number; epoch: string },
+  ): Promise<void> {
     const local = this.channels.get(channel);
     const gate = local?.gates?.get(recipient);
     if (local === undefined || gate === undefined) return;
+    const seeded = local.order.floorIn(position.epoch);
+    if (seeded > position.offset && this.repair !== undefined) {
+      try {
+        for (const m of await this.repair(channel, position.offset, seeded))
+          gate.hold({ offset: m.offset, epoch: m.epoch, frame: prepareTextFrame(m.payload) });
+        this.observer?.repaired?.(channel, true);
+      } catch {
+        this.observer?.repaired?.(channel, false);
+      }
+      if (local.gates?.get(recipient) !== gate) return; // it left meanwhile
+    }
     gate.seed(position.epoch, position.offset);
     gate.release((held) => recipient.push(held.frame, local.delayMs));
     // Usually the channel's own dedupe already drops every copy at or below the position: done.

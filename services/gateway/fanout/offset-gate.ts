@@ -32,6 +32,11 @@ export class OffsetGate<T extends Positioned> {
     return this.seen.currentEpoch;
   }
 
+  /** The seeded position's offset in `epoch` (0 when none was seeded in it). */
+  floorIn(epoch: string): number {
+    return epoch === this.seen.currentEpoch ? this.seen.floorOffset : 0;
+  }
+
   /** Highest offset let through in `epoch` (0 when none). */
   highIn(epoch: string): number {
     return this.seen.highIn(epoch);

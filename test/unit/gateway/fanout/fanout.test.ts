@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChannelKind } from '../../../../shared/protocol/channels.js';
 import { Fanout } from '../../../../services/gateway/fanout/fanout.js';
 import { prepareTextFrame } from '../../../../services/gateway/fanout/text-frame.js';
+import type { GapRepair, PositionedFrame } from '../../../../services/gateway/fanout/fanout.js';
 import { FakeRecipient, payload } from './fake-recipient.js';
 
 describe('Fanout bookkeeping', () => {
@@ -155,7 +156,7 @@ describe('Fanout duplicate filter', () => {
 });
 
 describe('Fanout subscriber gate (join … release)', () => {
-  it('when messages arrive while a subscriber is being answered, then they wait and follow its reply in offset order', () => {
+  it('when messages arrive while a subscriber is being answered, then they wait and follow its reply in offset order', async () => {
     const fanout = new Fanout();
     const old = new FakeRecipient();
     const fresh = new FakeRecipient();
@@ -168,18 +169,18 @@ describe('Fanout subscriber gate (join … release)', () => {
     expect(old.offsets).toEqual([1, 3, 2]);
     // The reply reported offset 1 (and the replay, if any, was written): 2 and 3 follow, in order.
     fresh.push(Buffer.from('reply'), 0);
-    fanout.release('promotions', fresh, { offset: 1, epoch: 'e' });
+    await fanout.release('promotions', fresh, { offset: 1, epoch: 'e' });
     expect(fresh.offsets).toEqual([null, 2, 3]);
     fanout.deliver('promotions', 4, 'e', payload(4));
     expect(fresh.offsets).toEqual([null, 2, 3, 4]);
   });
 
-  it('when copies at or below the reported position arrive after the reply, then they are dropped, and later ones pass', () => {
+  it('when copies at or below the reported position arrive after the reply, then they are dropped, and later ones pass', async () => {
     const fanout = new Fanout();
     const fresh = new FakeRecipient();
     fanout.join('user:g', fresh);
     fanout.deliver('user:g', 5, 'e', payload(5));
-    fanout.release('user:g', fresh, { offset: 7, epoch: 'e' });
+    await fanout.release('user:g', fresh, { offset: 7, epoch: 'e' });
     expect(fresh.offsets).toEqual([]);
     fanout.deliver('user:g', 6, 'e', payload(6));
     fanout.deliver('user:g', 7, 'e', payload(7));
@@ -188,23 +189,46 @@ describe('Fanout subscriber gate (join … release)', () => {
     expect(fresh.offsets).toEqual([8, 9]);
   });
 
-  it('when a message of another epoch arrives after the reply, then it passes (the channel started a new run)', () => {
+  it('when a message of another epoch arrives after the reply, then it passes (the channel started a new run)', async () => {
     const fanout = new Fanout();
     const fresh = new FakeRecipient();
     fanout.join('user:g', fresh);
-    fanout.release('user:g', fresh, { offset: 40, epoch: 'old' });
+    await fanout.release('user:g', fresh, { offset: 40, epoch: 'old' });
     fanout.deliver('user:g', 1, 'new', payload(1));
     expect(fresh.offsets).toEqual([1]);
   });
 
-  it('when a subscriber leaves while held, then its held messages are dropped and release does nothing', () => {
+  it('when a subscriber leaves while held, then its held messages are dropped and release does nothing', async () => {
     const fanout = new Fanout();
     const fresh = new FakeRecipient();
     fanout.join('user:g', fresh);
     fanout.deliver('user:g', 1, 'e', payload(1));
     fanout.remove('user:g', fresh);
-    fanout.release('user:g', fresh, { offset: 0, epoch: 'e' });
+    await fanout.release('user:g', fresh, { offset: 0, epoch: 'e' });
     expect(fresh.frames).toEqual([]);
     expect(fanout.subscriptions).toBe(0);
+  });
+
+  it('when another subscriber seeded the channel past this one’s position, then the offsets in between come from history, in order', async () => {
+    const history: GapRepair = (_channel, after, upTo) =>
+      Promise.resolve(
+        Array.from({ length: upTo - after }, (_, i): PositionedFrame => {
+          const offset = after + 1 + i;
+          return { offset, epoch: 'e', payload: payload(offset) };
+        }),
+      );
+    const fanout = new Fanout(undefined, history);
+    const a = new FakeRecipient();
+    const b = new FakeRecipient();
+    fanout.join('user:g', a);
+    fanout.join('user:g', b);
+    // A read position 10 and seeds the channel there; B read 8 a moment earlier.
+    fanout.seed('user:g', 'e', 10);
+    await fanout.release('user:g', a, { offset: 10, epoch: 'e' });
+    fanout.deliver('user:g', 9, 'e', payload(9)); // in flight: dropped as old by the channel
+    await fanout.release('user:g', b, { offset: 8, epoch: 'e' });
+    fanout.deliver('user:g', 11, 'e', payload(11));
+    expect(a.offsets).toEqual([11]);
+    expect(b.offsets).toEqual([9, 10, 11]);
   });
 });
