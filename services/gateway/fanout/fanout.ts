@@ -187,8 +187,10 @@ export class Fanout {
       order.hold({ offset, epoch, payload });
       return 0;
     }
+    // A gap is only known once the channel has a position in this epoch (a message, or a subscriber's
+    // seed, which may be offset 0 on a fresh channel: then 2 arriving before 1 is a gap too).
     const high = order.highIn(epoch);
-    if (this.repair !== undefined && high > 0 && offset > high + 1) {
+    if (this.repair !== undefined && order.currentEpoch === epoch && offset > high + 1) {
       order.hold({ offset, epoch, payload });
       void this.fill(channel, local, high, offset - 1);
       return 0;

@@ -62,6 +62,17 @@ describe('Fanout gap repair', () => {
     expect(received).toEqual([11, 12]);
   });
 
+  it('when a subscriber seeded a fresh channel at offset 0, then 2 arriving before 1 is a gap repaired from history', async () => {
+    const history = new Map([1, 2].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history);
+    fanout.seed('user:g', 'e', 0);
+    fanout.deliver('user:g', 2, 'e', frame(2).payload);
+    await waitFor(() => received.length === 2, 'the repair');
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    expect(received).toEqual([1, 2]);
+    expect(calls).toEqual([[0, 1]]);
+  });
+
   it('when the bus reconnects, then catchUp delivers what history holds past the newest offset seen', async () => {
     const history = new Map([2, 3, 4].map((o) => [o, frame(o)] as const));
     const { fanout, received } = setup(history);
