@@ -48,26 +48,30 @@ export class Subscriptions {
   }
 
   /**
-   * Registers the connection: presence (refused beyond the per-user limit), then a new session.
-   * Throws when state is unavailable (what was registered is undone by `release`).
+   * Registers the connection: presence (refused beyond the per-user limit) and a new session, both
+   * in one round trip (a session made for a connection then refused is deleted again). Throws when
+   * state is unavailable (what was registered is undone by `release`).
    */
   async open(): Promise<OpenOutcome> {
     const { presence, sessions } = this.ctx.state;
     const userId = this.claims.userId;
-    // Marked before the call: an add that reached the store but timed out is still undone.
+    // Marked before the calls: an add or create that reached the store but timed out is still undone.
     this.presenceAdded = true;
-    const count = await presence.add(userId, this.host.id, this.ctx.nodeId);
+    const sessionId = (this.sessionId = randomUUID());
+    const [count] = await Promise.all([
+      presence.add(userId, this.host.id, this.ctx.nodeId),
+      sessions.create({ id: sessionId, userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds),
+    ]);
     if (!this.host.live) return 'closed';
     if (count > this.ctx.limits.maxConnectionsPerUser) {
       this.releasePresence();
+      this.sessionId = undefined;
+      sessions
+        .delete(sessionId)
+        .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'could not drop a session'));
       return 'too_many_connections';
     }
-    this.sessionId = randomUUID();
-    await sessions.create(
-      { id: this.sessionId, userId, nodeId: this.ctx.nodeId },
-      this.ctx.sessionTtlSeconds,
-    );
-    return this.host.live ? 'opened' : 'closed';
+    return 'opened';
   }
 
   async subscribe(
@@ -105,12 +109,14 @@ export class Subscriptions {
     fanout.join(channel, outlet);
     this.ctx.metrics.subscriptions.inc();
     try {
-      const { position, recovered, replay } = await recoverChannel(
-        this.ctx.state.history,
-        channel,
-        since,
-        this.ctx.replayLimit,
-      );
+      // Without a position to recover from, a channel this node already follows for others needs no
+      // history read: the live stream starts after the newest offset the node has (what is still in
+      // flight arrives live). Thousands of clients subscribing to `promotions` cost Redis nothing.
+      const local = since === undefined ? fanout.position(channel) : undefined;
+      const { position, recovered, replay } =
+        local !== undefined
+          ? { position: local, recovered: false, replay: [] }
+          : await recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit);
       if (!this.host.live) return false;
       fanout.seed(channel, position.epoch, position.offset);
       this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
@@ -123,9 +129,11 @@ export class Subscriptions {
       this.dropChannel(channel);
       throw err;
     }
-    // The live subscription stands even if recording it for resume fails; that is only logged.
+    // Recorded for resume without holding the next frame back (commands to Redis keep their order, so
+    // an unsubscribe right after still ends removed). The live subscription stands even if recording
+    // it fails; that is only logged.
     if (this.sessionId !== undefined) {
-      await this.ctx.state.sessions
+      this.ctx.state.sessions
         .addChannel(this.sessionId, channel)
         .catch((err: unknown) =>
           this.ctx.log.warn({ err, conn: this.host.id, channel }, 'could not record the subscription'),

@@ -8,9 +8,10 @@ describe('graceful drain', () => {
   it('when a node drains, then readiness fails at once, upgrades get 503, clients get reconnect frames spread over the window, and the rest are closed 1012', async () => {
     const t = await startTestNode({ DRAIN_WINDOW_MS: '1500', RECONNECT_URL: 'wss://push.example.com/ws' });
     try {
-      const clients = await Promise.all(
-        Array.from({ length: 6 }, async (_, i) => TestClient.open(t.wsUrl, await mintToken(`d${i}`))),
-      );
+      // Connected one after the other: the drain goes through clients in connection order, so the
+      // follower's frame comes first and each stubborn client's is awaited before it can arrive.
+      const clients: TestClient[] = [];
+      for (let i = 0; i < 6; i++) clients.push(await TestClient.open(t.wsUrl, await mintToken(`d${i}`)));
       // One client follows its reconnect frame (closes at once); the others ignore it.
       const [follower, ...stubborn] = clients as [TestClient, ...TestClient[]];
       const started = Date.now();

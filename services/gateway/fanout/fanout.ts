@@ -160,6 +160,17 @@ export class Fanout {
     if (local !== undefined && local.order.highIn(epoch) === 0) local.order.seed(epoch, offset);
   }
 
+  /**
+   * The newest position this node has delivered on `channel`, when other local subscribers keep a run
+   * of it (undefined otherwise): a subscriber joining without a position to recover from starts there.
+   */
+  position(channel: string): { offset: number; epoch: string } | undefined {
+    const local = this.channels.get(channel);
+    if (local === undefined || local.recipients.size < 2) return undefined;
+    const epoch = local.order.currentEpoch;
+    return epoch === '' ? undefined : { offset: local.order.highIn(epoch), epoch };
+  }
+
   get subscriptions(): number {
     return this.subscriptionCount;
   }

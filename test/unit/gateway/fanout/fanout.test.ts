@@ -232,3 +232,25 @@ describe('Fanout subscriber gate (join … release)', () => {
     expect(b.offsets).toEqual([9, 10, 11]);
   });
 });
+
+describe('Fanout.position', () => {
+  it('when other local subscribers keep a run of the channel, then a joining one can start at its newest offset', () => {
+    const fanout = new Fanout();
+    const a = new FakeRecipient();
+    const b = new FakeRecipient();
+    expect(fanout.position('promotions')).toBeUndefined();
+    fanout.add('promotions', a);
+    fanout.deliver('promotions', 7, 'e', payload(7));
+    // Only the joining subscriber itself: nobody keeps the run current.
+    expect(fanout.position('promotions')).toBeUndefined();
+    fanout.join('promotions', b);
+    expect(fanout.position('promotions')).toEqual({ offset: 7, epoch: 'e' });
+  });
+
+  it('when the channel has recipients but no message or seed yet, then there is no position', () => {
+    const fanout = new Fanout();
+    fanout.add('promotions', new FakeRecipient());
+    fanout.add('promotions', new FakeRecipient());
+    expect(fanout.position('promotions')).toBeUndefined();
+  });
+});
