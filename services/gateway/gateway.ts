@@ -25,6 +25,7 @@ import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
+import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
 
 export const WS_PATH = '/ws';
 /** Periodic per-connection work is spread over this many ticks per period. */
@@ -52,6 +53,8 @@ export class Gateway implements DeliverySink {
   private nextSlice = 0;
   private readonly allowedOrigins: ReadonlySet<string>;
   private accepting = true;
+  /** WebSocket handshakes per event-loop turn (a reconnect storm is spread over turns). */
+  private readonly handshakes: TurnBudget;
   /** When the last client was asked to move (rebalancing pace). */
   private lastMoveAt = 0;
 
@@ -59,6 +62,9 @@ export class Gateway implements DeliverySink {
     const { config, metrics, log } = options;
     this.allowedOrigins = new Set(config.allowedOrigins);
     this.scheduler = new WriteScheduler(config.ws.maxBufferedBytes);
+    this.handshakes = new TurnBudget(HANDSHAKE_BUDGET_MS, (err) =>
+      log.error({ err }, 'a deferred WebSocket handshake failed'),
+    );
     metrics.watchWrites(this.scheduler);
     this.fanout = new Fanout(
       {
@@ -122,9 +128,14 @@ export class Gateway implements DeliverySink {
       return reject(socket, 403, 'Forbidden');
     }
     const token = url.searchParams.get('token') ?? undefined;
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.removeListener('error', destroySocket); // ws listens from now on
-      this.accept(ws, token === '' ? undefined : token, req.url, req.socket.remoteAddress);
+    this.handshakes.run(() => {
+      // It may have waited a few turns: the client may have gone, or the node started draining.
+      if (socket.destroyed) return;
+      if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.removeListener('error', destroySocket); // ws listens from now on
+        this.accept(ws, token === '' ? undefined : token, req.url, req.socket.remoteAddress);
+      });
     });
   }
 
@@ -296,6 +307,13 @@ export class Gateway implements DeliverySink {
       this.byUser.set(userId, indexed.values().next().value!);
   }
 }
+
+/**
+ * Time per event-loop turn spent on WebSocket handshakes (and the connections they create) before
+ * further ones wait for the next turn: with the authentication and state work each starts, a turn
+ * stays well under the 100 ms that would stall everything else.
+ */
+const HANDSHAKE_BUDGET_MS = 10;
 
 /** Auth timeouts fire up to this late. */
 const AUTH_DEADLINE_RESOLUTION_MS = 100;
