@@ -1,8 +1,11 @@
 /**
  * The one ioredis client the Redis state drivers share, and its lifecycle.
  *
- * Commands are auto-pipelined: what the node issues in one event-loop turn (many publishes, many
- * connects) goes to Redis in one write, each still its own command (a script stays atomic).
+ * Commands are group-committed: what the node issues in one event-loop turn (many publishes, many
+ * connects) goes to Redis in one write (the socket is corked for the turn), each still its own
+ * command (a script stays atomic). Unlike ioredis' auto-pipelining, which holds new commands back
+ * until the previous pipeline's replies are in, nothing waits for a round trip: a command leaves at
+ * the end of the turn it was issued in.
  *
  * Failure model (request path): a call never hangs and never runs late.
  *  - ioredis' own offline queue is off (`enableOfflineQueue: false`): a command is only written to a
@@ -20,6 +23,7 @@
  * Lifecycle: each driver takes a lease; closing a driver returns its lease (and only stops that
  * driver). When the last lease is returned, or `close` is called, the client quits once.
  */
+import type { Socket } from 'node:net';
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import { StateUnavailableError } from '../state-unavailable-error.js';
@@ -70,6 +74,8 @@ export class RedisConnection {
   private leases = 0;
   private closing: Promise<void> | undefined;
   private down = false;
+  /** The socket corked for this event-loop turn (see coalesceWrites). */
+  private corked: Socket | undefined;
 
   constructor(private readonly options: RedisConnectionOptions) {
     if (!Number.isInteger(options.commandTimeoutMs) || options.commandTimeoutMs <= 0)
@@ -82,10 +88,6 @@ export class RedisConnection {
       commandTimeout: options.commandTimeoutMs,
       socketTimeout: Math.max(3 * options.commandTimeoutMs, 3_000),
       enableOfflineQueue: false,
-      // Commands issued in one event-loop turn leave in one write and their replies come back in one
-      // read: the appends of concurrent publishes and the state work of concurrent connects are
-      // group-committed into one round trip instead of one syscall each.
-      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       retryStrategy: (attempt) =>
@@ -131,6 +133,7 @@ export class RedisConnection {
     if (this.closing !== undefined)
       throw new StateUnavailableError(`redis ${what}: state drivers are closed`);
     if (this.client.status !== 'ready') await this.waitUntilReady(what);
+    this.coalesceWrites();
     try {
       return await op(this.client);
     } catch (err) {
@@ -165,6 +168,21 @@ export class RedisConnection {
       const pipeline = atomic ? client.multi() : client.pipeline();
       build(pipeline);
       return results(await pipeline.exec());
+    });
+  }
+
+  /**
+   * Corks the socket for the rest of this event-loop turn (once per turn): every command written
+   * meanwhile leaves in one syscall when it is uncorked in the check phase.
+   */
+  private coalesceWrites(): void {
+    const stream = this.client.stream as Socket | undefined;
+    if (stream === undefined || this.corked === stream) return;
+    this.corked = stream;
+    stream.cork();
+    setImmediate(() => {
+      if (this.corked === stream) this.corked = undefined;
+      stream.uncork();
     });
   }
 
