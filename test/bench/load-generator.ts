@@ -1,92 +1,74 @@
 /**
- * Benchmark load generator: its own process, driven by the orchestrator (run.ts) over IPC.
- * Opens the WebSocket clients, subscribes them, and counts and times what they receive.
+ * The load generator: its own process, driven by the orchestrator (run.ts) over IPC. One generator per
+ * system and round, the same program for Herald and Socket.IO: raw `ws` clients, a bounded number of
+ * handshakes in flight, a receive path that counts deliveries from their bytes.
  */
-import WebSocket from 'ws';
+import { mintToken } from '../helpers/tokens.js';
+import { BenchClient, type Protocol, type FleetHooks } from './clients/client.js';
+import { Fleet } from './clients/fleet.js';
+import { HeraldProtocol } from './clients/herald.js';
+import { SocketIoProtocol } from './clients/socketio.js';
+import { Tally } from './clients/tally.js';
+import { GENERATOR_PROTOCOL, type Command, type Envelope, type Event } from './generator-protocol.js';
 
-interface Start {
-  kind: 'start';
-  urls: string[];
-  clients: number;
-  tokens: string[];
-}
-type Command =
-  Start | { kind: 'expect-broadcast'; total: number } | { kind: 'latency-report' } | { kind: 'exit' };
+const emit = (event: Event): void => void process.send?.(event);
+let fleet: Fleet | undefined;
 
-const send = (message: unknown): void => void process.send?.(message);
-const now = (): number => performance.timeOrigin + performance.now();
-
-let broadcastReceived = 0;
-let broadcastTarget = Infinity;
-const latencies: number[] = [];
-const sockets: WebSocket[] = [];
-
-function onMessage(raw: Buffer): void {
-  const text = raw.toString('utf8');
-  // Cheap routing on the hot receive path: only latency probes are parsed.
-  if (text.includes('"channel":"promotions"')) {
-    broadcastReceived++;
-    if (broadcastReceived === broadcastTarget) send({ kind: 'broadcast-done', at: now() });
-    return;
-  }
-  if (text.includes('"event":"probe"')) {
-    const frame = JSON.parse(text) as { data: { sentAt: number } };
-    latencies.push(now() - frame.data.sentAt);
-  }
-}
-
-async function open(url: string, token: string, userId: string): Promise<void> {
-  const ws = new WebSocket(`${url}?token=${token}`);
-  sockets.push(ws);
-  await new Promise<void>((resolve, reject) => {
-    let subscribed = 0;
-    ws.on('error', reject);
-    ws.on('message', function setup(raw: Buffer) {
-      const frame = JSON.parse(raw.toString('utf8')) as { type: string };
-      if (frame.type === 'welcome') {
-        ws.send(JSON.stringify({ type: 'subscribe', channel: 'promotions' }));
-        ws.send(JSON.stringify({ type: 'subscribe', channel: `user:${userId}` }));
-      } else if (frame.type === 'subscribed' && ++subscribed === 2) {
-        ws.off('message', setup);
-        ws.on('message', onMessage);
-        resolve();
-      } else if (frame.type === 'error') reject(new Error(raw.toString('utf8')));
-    });
-  });
-}
-
-process.on('message', (command: Command) => {
-  void (async () => {
-    switch (command.kind) {
-      case 'start': {
-        // A bounded number of handshakes in flight keeps the nodes' accept queues sane.
-        const parallel = 100;
-        for (let i = 0; i < command.clients; i += parallel) {
-          await Promise.all(
-            Array.from({ length: Math.min(parallel, command.clients - i) }, (_, j) => {
-              const n = i + j;
-              return open(command.urls[n % command.urls.length]!, command.tokens[n]!, `bench-${n}`);
-            }),
-          );
-        }
-        send({ kind: 'ready' });
-        break;
-      }
-      case 'expect-broadcast':
-        broadcastReceived = 0;
-        broadcastTarget = command.total;
-        send({ kind: 'armed' });
-        break;
-      case 'latency-report':
-        send({ kind: 'latencies', values: latencies.splice(0) });
-        break;
-      case 'exit':
-        for (const ws of sockets) ws.terminate();
-        process.exit(0);
+async function handle(command: Command): Promise<unknown> {
+  switch (command.kind) {
+    case 'connect': {
+      const herald = command.system === 'herald';
+      // Tokens are minted before the clock starts (the backend would hand them out beforehand).
+      const tokens = herald
+        ? await Promise.all(
+            Array.from({ length: command.clients }, (_, i) => mintToken(`bench-${i}`, { expiresIn: '2h' })),
+          )
+        : [];
+      const clients = Array.from(
+        { length: command.clients },
+        (_, i) => new BenchClient(i, `bench-${i}`, tokens[i] ?? ''),
+      );
+      const tally = new Tally(command.clients);
+      tally.onDone = (phase, at) => emit({ kind: 'done', phase, at });
+      const protocol = (hooks: FleetHooks): Protocol =>
+        herald ? new HeraldProtocol(hooks) : new SocketIoProtocol(hooks);
+      fleet = new Fleet(clients, tally, protocol, command.handshakes);
+      fleet.onFatal = (message) => emit({ kind: 'error', message });
+      const ms = await fleet.connectAll(command.urls);
+      return { ms };
     }
-  })().catch((err: unknown) => {
-    send({ kind: 'error', message: String(err) });
-    process.exit(1);
-  });
+    case 'arm':
+      need().tally.arm(command);
+      return {};
+    case 'progress':
+      return need().tally.progress(command.final);
+    case 'counters': {
+      const f = need();
+      return { ...f.counters, ready: f.readyCount() };
+    }
+    case 'storm': {
+      const expected = need().armStorm(command.deadUrl, command.liveUrls, (at, clients) =>
+        emit({ kind: 'storm-done', at, clients }),
+      );
+      return { expected };
+    }
+    case 'close-all':
+      need().closeAll();
+      return {};
+  }
+}
+
+function need(): Fleet {
+  if (!fleet) throw new Error('not connected');
+  return fleet;
+}
+
+process.on('message', (envelope: Envelope) => {
+  handle(envelope.command).then(
+    (body) => emit({ kind: 'reply', re: envelope.id, body }),
+    (err: unknown) => emit({ kind: 'error', message: `${envelope.command.kind}: ${String(err)}` }),
+  );
 });
-send({ kind: 'hello' });
+// The orchestrator went away (finished or crashed): nothing left to do.
+process.on('disconnect', () => process.exit(0));
+emit({ kind: 'hello', version: GENERATOR_PROTOCOL });

@@ -1,0 +1,230 @@
+/**
+ * Herald protocol v1 (docs/protocol.md) on a raw `ws` client: token in the query, `welcome`, then two
+ * `subscribe` frames (or a `resume` with the session and positions after a reconnect), `message` frames.
+ *
+ * Receive path: a `message` frame is recognised by its prefix as the server writes it today
+ * (`{"type":"message","channel":"…","offset":N,…`); channel, offset and (in timed phases) `sentAt` are
+ * read from the bytes. Anything else, including a message frame laid out differently, is JSON-parsed.
+ * Deliveries are deduplicated per client by (channel, offset), as a real client does, so a client that
+ * briefly holds two connections while moving counts each message once.
+ */
+import WebSocket from 'ws';
+import { hasAt, numberAt, sentAtIn } from './bytes.js';
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  WS_OPTIONS,
+  type BenchClient,
+  type FleetHooks,
+  type Link,
+  type Position,
+  type Protocol,
+} from './client.js';
+
+const MESSAGE = Buffer.from('{"type":"message","channel":"');
+const PROMOTIONS = Buffer.from('promotions",');
+const OFFSET = Buffer.from('"offset":');
+/** Larger jumps in a channel's offsets are not tracked as gaps (a new epoch, a recovery refused). */
+const MAX_GAP = 10_000;
+
+interface Frame {
+  type: string;
+  [field: string]: unknown;
+}
+
+export class HeraldProtocol implements Protocol {
+  constructor(private readonly hooks: FleetHooks) {}
+
+  handshake(client: BenchClient, url: string, mode: 'fresh' | 'resume'): Promise<Link> {
+    return new Promise<Link>((resolve, reject) => {
+      const ws = new WebSocket(`${url}?token=${client.token}`, WS_OPTIONS);
+      const link: Link = { ws, url, closedByUs: false, closed: false };
+      let settled = false;
+      let pending = 0;
+      let resuming = false;
+      let ownSession: string | undefined;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        link.closedByUs = true;
+        ws.terminate();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(new Error(`no welcome/subscribed within ${HANDSHAKE_TIMEOUT_MS} ms`)),
+        HANDSHAKE_TIMEOUT_MS,
+      );
+      const subscribe = (channels: string[]): void => {
+        pending = channels.length;
+        for (const channel of channels) {
+          const at = this.positions(client)[channel] ?? {};
+          ws.send(JSON.stringify({ type: 'subscribe', channel, ...at }));
+        }
+      };
+      const control = (frame: Frame): void => {
+        if (settled) return this.afterReady(client, link, frame);
+        switch (frame.type) {
+          case 'welcome':
+            ownSession = frame.session as string;
+            if (mode === 'resume' && client.session !== undefined) {
+              resuming = true;
+              ws.send(
+                JSON.stringify({
+                  type: 'resume',
+                  session: client.session,
+                  positions: this.positions(client),
+                }),
+              );
+            } else {
+              client.session = ownSession;
+              subscribe(this.channels(client));
+            }
+            return;
+          case 'subscribed':
+            this.subscribed(client, frame);
+            if (!resuming && --pending === 0) ready();
+            return;
+          case 'resumed': {
+            resuming = false;
+            client.session = frame.session as string;
+            const missing = this.channels(client).filter((c) => !(frame.channels as string[]).includes(c));
+            if (missing.length === 0) ready();
+            else subscribe(missing);
+            return;
+          }
+          case 'error':
+            if (resuming && frame.channel === undefined) {
+              // session_not_found and the like: subscribe with the stored positions instead.
+              this.hooks.counters.resumeFallbacks++;
+              resuming = false;
+              client.session = ownSession;
+              subscribe(this.channels(client));
+            } else if (!resuming) fail(new Error(`handshake error frame: ${JSON.stringify(frame)}`));
+            return;
+          default:
+            return this.afterReady(client, link, frame);
+        }
+      };
+      const ready = (): void => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(link);
+      };
+      ws.on('message', (data: Buffer) => {
+        if (this.delivery(client, data)) return;
+        let frame: Frame;
+        try {
+          frame = JSON.parse(data.toString('utf8')) as Frame;
+        } catch {
+          return this.hooks.error(`not JSON: ${data.toString('utf8', 0, 200)}`);
+        }
+        control(frame);
+      });
+      ws.on('error', (err) => (settled ? this.hooks.error(`socket error: ${err.message}`) : fail(err)));
+      ws.on('close', (code) => {
+        link.closed = true;
+        if (!settled) fail(new Error(`closed ${code} during the handshake`));
+        else if (!link.closedByUs) this.hooks.closed(client, link, code);
+      });
+    });
+  }
+
+  /** Hot path: counts a `message` frame read from its bytes; false when it is not one (or not laid out as expected). */
+  private delivery(client: BenchClient, buf: Buffer): boolean {
+    if (!hasAt(buf, 0, MESSAGE)) return false;
+    let at = MESSAGE.length;
+    let promotion: boolean;
+    if (hasAt(buf, at, PROMOTIONS)) {
+      promotion = true;
+      at += PROMOTIONS.length;
+    } else {
+      const end = buf.indexOf(0x22, at);
+      if (end < 0 || buf[end + 1] !== 0x2c) return false;
+      promotion = false;
+      at = end + 2;
+    }
+    if (!hasAt(buf, at, OFFSET)) return false;
+    const offset = numberAt(buf, at + OFFSET.length);
+    if (Number.isNaN(offset)) return false;
+    const tally = this.hooks.tally;
+    if (promotion) {
+      if (this.seen(client.promotions, offset)) return true;
+      tally.promotion(client.index, tally.timed === 'promotions' ? sentAtIn(buf, at) : NaN);
+    } else {
+      if (this.seen(client.userChannel, offset)) return true;
+      tally.userEvent(client.index, tally.timed === 'user' ? sentAtIn(buf, at) : NaN);
+    }
+    return true;
+  }
+
+  /** Whether `offset` was delivered before (counted as a duplicate); records it otherwise. */
+  private seen(position: Position, offset: number): boolean {
+    if (offset > position.offset) {
+      if (offset > position.offset + 1 && offset - position.offset <= MAX_GAP) {
+        position.gaps ??= new Set();
+        for (let missing = position.offset + 1; missing < offset; missing++) position.gaps.add(missing);
+      }
+      position.offset = offset;
+      return false;
+    }
+    if (position.gaps?.delete(offset)) {
+      this.hooks.counters.outOfOrder++;
+      return false;
+    }
+    this.hooks.counters.duplicates++;
+    return true;
+  }
+
+  /** Frames after the handshake (and those it does not handle) that are not recognised deliveries. */
+  private afterReady(client: BenchClient, link: Link, frame: Frame): void {
+    switch (frame.type) {
+      case 'message': {
+        const promotion = frame.channel === 'promotions';
+        const position = promotion ? client.promotions : client.userChannel;
+        if (this.seen(position, frame.offset as number)) return;
+        const sentAt = (frame.data as { sentAt?: number } | null)?.sentAt ?? NaN;
+        if (promotion) this.hooks.tally.promotion(client.index, sentAt);
+        else this.hooks.tally.userEvent(client.index, sentAt);
+        return;
+      }
+      case 'reconnect':
+        return this.hooks.moveRequested(client, link, frame.url as string | undefined);
+      case 'subscribed':
+        return this.subscribed(client, frame);
+      case 'pong':
+      case 'resumed':
+        return;
+      default:
+        this.hooks.error(JSON.stringify(frame));
+    }
+  }
+
+  /** A `subscribed` reply without recovery (a first subscription, another epoch): restart at its offset. */
+  private subscribed(client: BenchClient, frame: Frame): void {
+    if (frame.recovered === true) return; // the missed messages follow; the position advances with them
+    const position = this.position(client, frame.channel as string);
+    position.epoch = frame.epoch as string;
+    position.offset = frame.offset as number;
+    position.gaps = undefined;
+  }
+
+  private channels(client: BenchClient): string[] {
+    return [`user:${client.user}`, 'promotions'];
+  }
+
+  private position(client: BenchClient, channel: string): Position {
+    return channel === 'promotions' ? client.promotions : client.userChannel;
+  }
+
+  private positions(client: BenchClient): Record<string, { offset: number; epoch: string }> {
+    const out: Record<string, { offset: number; epoch: string }> = {};
+    for (const channel of this.channels(client)) {
+      const p = this.position(client, channel);
+      // The last message processed in order: a client holding messages across a gap resumes below it.
+      const gap = p.gaps && p.gaps.size > 0 ? Math.min(...p.gaps) : undefined;
+      if (p.epoch !== undefined)
+        out[channel] = { offset: gap === undefined ? p.offset : gap - 1, epoch: p.epoch };
+    }
+    return out;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Herald under test: two node processes in cluster mode on the machine's Redis and RabbitMQ, with the
+ * product's default settings (nothing below tunes the node; NODE_ENV=production only checks secrets).
+ * Each cluster has its own key prefix and exchange, deleted again by `stop()`.
+ *
+ * The nodes run a snapshot of `dist/` taken when the run started (see run.ts), so a rebuild by a test
+ * run meanwhile does not change what is measured halfway.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import amqplib from 'amqplib';
+import { TEST_SECRET } from '../../helpers/tokens.js';
+import { onCleanup } from '../cleanup.js';
+import { HttpClient } from '../http-client.js';
+import type { System } from './system.js';
+import { killAndWait, startServer, type ServerProcess } from './server-process.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+/** The publisher's API key (scope publish); also used by wrk. */
+export const PUBLISH_KEY = `bench-${randomBytes(12).toString('hex')}`;
+
+export interface HeraldOptions {
+  /** Directory holding the compiled service (services/main.js). */
+  build: string;
+  /** Extra `node` flags for every node (BENCH_PROFILE: --cpu-prof). */
+  execArgv: string[];
+  nodes: number;
+}
+
+export class HeraldSystem implements System {
+  readonly name = 'herald';
+  readonly label = 'Herald';
+  readonly broadcastBatch: (data: object[]) => Promise<void>;
+  private readonly http = new HttpClient({ authorization: `Bearer ${PUBLISH_KEY}` });
+  private readonly alive: boolean[];
+  private turn = 0;
+
+  private constructor(
+    private readonly servers: ServerProcess[],
+    readonly env: Record<string, string>,
+    private readonly cleanUp: () => Promise<void>,
+  ) {
+    this.alive = servers.map(() => true);
+    this.broadcastBatch = async (data) => {
+      await this.post('/v1/publish/batch', {
+        messages: data.map((d) => ({ channel: 'promotions', event: 'promotion', data: d })),
+      });
+    };
+  }
+
+  static async start(options: HeraldOptions): Promise<HeraldSystem> {
+    const tag = `b${randomBytes(4).toString('hex')}`;
+    const env = {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      JWT_SECRET: TEST_SECRET,
+      API_KEYS: `bench:${PUBLISH_KEY}:publish`,
+      REDIS_URL,
+      AMQP_URL,
+      REDIS_PREFIX: `herald-bench:${tag}:`,
+      AMQP_EXCHANGE: `herald-bench.${tag}`,
+    };
+    const ids = Array.from({ length: options.nodes }, (_, i) => `${tag}-n${i + 1}`);
+    // Registered before the first node starts: whatever they create is removed even if starting fails.
+    const cleanUp = onCleanup(`herald ${tag}`, () =>
+      deleteClusterState(env.REDIS_PREFIX, env.AMQP_EXCHANGE, ids),
+    );
+    const servers = await Promise.all(
+      ids.map((id) =>
+        startServer(
+          `herald node ${id}`,
+          [...options.execArgv, `${options.build}/services/main.js`],
+          { ...env, NODE_ID: id },
+          (line) =>
+            line.includes('"herald node listening"')
+              ? (JSON.parse(line) as { port: number }).port
+              : undefined,
+        ),
+      ),
+    );
+    return new HeraldSystem(servers, env, cleanUp);
+  }
+
+  get wsUrls(): string[] {
+    return this.servers.map((s) => `ws://127.0.0.1:${s.port}/ws`);
+  }
+
+  get httpUrls(): string[] {
+    return this.servers.map((s) => `http://127.0.0.1:${s.port}`);
+  }
+
+  get pids(): number[] {
+    return this.servers.map((s) => s.pid);
+  }
+
+  async broadcast(data: object): Promise<void> {
+    await this.post('/v1/publish', { channel: 'promotions', event: 'promotion', data });
+  }
+
+  async toUser(user: string, data: object): Promise<void> {
+    await this.post('/v1/publish', { channel: `user:${user}`, event: 'probe', data });
+  }
+
+  async warmUp(inFlight: number): Promise<void> {
+    // A segment channel nobody subscribes to: opens the keep-alive connections to every node.
+    await Promise.all(
+      Array.from({ length: inFlight }, (_, i) =>
+        this.post('/v1/publish', { channel: 'promotions:bench-warmup', event: 'warmup', data: { i } }),
+      ),
+    );
+  }
+
+  async lagMaxMs(i: number): Promise<number> {
+    const res = await this.http.send('GET', `${this.httpUrls[i]}/metrics`);
+    const value = /^herald_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(res.text)?.[1];
+    if (value === undefined)
+      throw new Error(`node ${i}: no herald_nodejs_eventloop_lag_max_seconds in /metrics`);
+    return Number(value) * 1000;
+  }
+
+  kill(i: number): void {
+    this.alive[i] = false;
+    this.servers[i]!.child.kill('SIGKILL');
+  }
+
+  /** Round-robin over the live nodes, as a load balancer in front of them would. */
+  private async post(path: string, body: unknown): Promise<void> {
+    let i = this.turn++ % this.servers.length;
+    while (!this.alive[i]) i = (i + 1) % this.servers.length;
+    const res = await this.http.send('POST', `${this.httpUrls[i]}${path}`, body);
+    if (res.status !== 202) throw new Error(`POST ${path} answered ${res.status}: ${res.text.slice(0, 300)}`);
+  }
+
+  /** SIGTERM (drain, then exit: --cpu-prof writes its profile); the clients should be gone already. */
+  async stopGracefully(): Promise<void> {
+    await Promise.all(this.servers.map((s) => killAndWait(s, 'SIGTERM')));
+  }
+
+  async stop(): Promise<void> {
+    this.http.close();
+    await Promise.all(this.servers.map((s) => killAndWait(s)));
+    await this.cleanUp();
+  }
+
+  output(i: number): string {
+    return this.servers[i]!.output();
+  }
+}
+
+/** Deletes a cluster's keys, its exchange and its nodes' queues from the shared Redis and RabbitMQ. */
+async function deleteClusterState(prefix: string, exchange: string, nodes: string[]): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+  const connection = await amqplib.connect(AMQP_URL);
+  connection.on('error', () => undefined);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    await channel.deleteExchange(exchange);
+    for (const node of nodes) await channel.deleteQueue(`${exchange}.${node}`);
+  } finally {
+    await connection.close();
+  }
+}
