@@ -67,6 +67,8 @@ const RECOVERY = {
 /** Socket connect plus AMQP handshake of one attempt; a black-holed host fails this attempt, not forever. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_START_TIMEOUT_MS = 10_000;
+/** Longest an acknowledgement waits to be coalesced with the next ones (see `acknowledge`). */
+const ACK_DELAY_MS = 25;
 
 /** One broker connection and what `setup` built on it; replaced wholesale by every reconnect. */
 interface Link {
@@ -445,7 +447,11 @@ export class RabbitMqBus implements Bus {
 
   /**
    * One `basic.ack multiple` covers every delivery up to the latest: sent when half the prefetch
-   * window is pending (so the broker never stalls on a full window) or at the end of the turn.
+   * window is pending (so the broker never stalls on a full window) or ACK_DELAY_MS after the first
+   * unacknowledged delivery. Acks are off the latency path (the window is large), and each is a write
+   * to the broker: at a steady trickle of messages, acking per event-loop turn cost one syscall per
+   * message; this costs a few dozen per second. Unacked deliveries of a node that dies are redelivered
+   * to its queue, which nobody consumes any more.
    */
   private acknowledge(link: Link, message: ConsumeMessage): void {
     link.lastDelivery = message;
@@ -453,10 +459,10 @@ export class RabbitMqBus implements Bus {
     if (link.unacked >= this.ackBatch) this.flushAcks(link);
     else if (!link.ackScheduled) {
       link.ackScheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         link.ackScheduled = false;
         this.flushAcks(link);
-      });
+      }, ACK_DELAY_MS).unref();
     }
   }
 

@@ -51,6 +51,9 @@ export type GapRepair = (channel: string, after: number, upTo: number) => Promis
 /** Longest a message of each channel kind may wait on a node to share a write (0: only while busy). */
 export type DelayByKind = Readonly<Record<ChannelKind, number>>;
 
+/** Gap repair rounds per gap, each filling what held messages showed missing meanwhile. */
+const MAX_REPAIR_ROUNDS = 5;
+
 const NO_DELAY: DelayByKind = { user: 0, order: 0, promotions: 0, segment: 0 };
 
 /** The local subscribers of one channel and the order of what they were sent. */
@@ -230,6 +233,12 @@ export class Fanout {
    * With `contiguous` (a catch-up, which has no upper bound) only the unbroken run from `after + 1`
    * is taken: the bus may still bring the older messages history no longer holds (its queue kept them
    * during the outage), and a run read past a hole would put newer messages ahead of them.
+   *
+   * What history gives joins the held messages, and they all go out together in offset order,
+   * duplicates dropped. Messages held meanwhile may show a gap of their own (n+5 arrived, n+4 is still
+   * in flight): it is filled from history in a further round (unbroken runs only), as long as a round
+   * fills something, at most MAX_REPAIR_ROUNDS. A range history cannot fill stays a gap (never an
+   * endless retry).
    */
   private async fill(
     channel: string,
@@ -238,22 +247,30 @@ export class Fanout {
     upTo: number,
     contiguous = false,
   ): Promise<void> {
+    const order = local.order;
     try {
-      let next = after + 1;
-      for (const missing of await this.repair!(channel, after, upTo)) {
-        if (contiguous && missing.offset !== next) break;
-        next = missing.offset + 1;
-        if (local.order.admit(missing.epoch, missing.offset))
-          this.send(local, missing.offset, missing.epoch, missing.payload);
+      let range: [number, number] | undefined = [after, upTo];
+      for (let round = 1; range !== undefined; round++) {
+        let next = range[0] + 1;
+        let added = 0;
+        for (const missing of await this.repair!(channel, range[0], range[1])) {
+          if (contiguous && missing.offset !== next) break;
+          next = missing.offset + 1;
+          order.hold(missing);
+          added++;
+        }
+        // Later rounds take only unbroken runs, like a catch-up: what history skips may still come.
+        contiguous = true;
+        const epoch = order.currentEpoch;
+        range =
+          added > 0 && round < MAX_REPAIR_ROUNDS ? order.firstHeldGap(epoch, order.highIn(epoch)) : undefined;
       }
       this.observer?.repaired?.(channel, true);
     } catch {
       // History unreachable: deliver what we have rather than hold the channel; the gap stays.
       this.observer?.repaired?.(channel, false);
     }
-    // Held messages go out in offset order without another repair round: a range history could not
-    // fill stays a gap (never an endless retry), and duplicates among them are still dropped.
-    const dropped = local.order.release((m) => this.send(local, m.offset, m.epoch, m.payload));
+    const dropped = order.release((m) => this.send(local, m.offset, m.epoch, m.payload));
     if (dropped > 0) this.dropped(local, dropped);
   }
 

@@ -57,6 +57,23 @@ export class OffsetGate<T extends Positioned> {
     return this.seen.firstSight(epoch, offset);
   }
 
+  /**
+   * The first range of offsets of `epoch` missing between `high` and the newest held item, as
+   * (after, upTo]; undefined when the held items continue `high` without a hole.
+   */
+  firstHeldGap(epoch: string, high: number): [number, number] | undefined {
+    const offsets = (this.held ?? [])
+      .filter((item) => item.epoch === epoch && item.offset > high)
+      .map((item) => item.offset)
+      .sort((x, y) => x - y);
+    let expected = high + 1;
+    for (const offset of offsets) {
+      if (offset > expected) return [expected - 1, offset - 1];
+      if (offset === expected) expected++;
+    }
+    return undefined;
+  }
+
   /** Starts holding (if not yet), keeping `item` when one is given. */
   hold(item?: T): void {
     this.held ??= [];

@@ -43,6 +43,21 @@ describe('Fanout gap repair', () => {
     expect(fanout.duplicates).toBe(1);
   });
 
+  it('when the messages held during a repair show another gap, then a further round fills it before they go out', async () => {
+    const history = new Map([2, 3, 4, 5].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.deliver('user:g', 3, 'e', frame(3).payload); // 2 missing: repair (1, 2]
+    fanout.deliver('user:g', 5, 'e', frame(5).payload); // held while it runs; 4 still in flight
+    await waitFor(() => received.length === 5, 'both repair rounds');
+    fanout.deliver('user:g', 4, 'e', frame(4).payload); // the late copy
+    expect(received).toEqual([1, 2, 3, 4, 5]);
+    expect(calls).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
   it('when history cannot be read, then the held messages are still delivered in offset order', async () => {
     const { fanout, received } = setup(new Map(), true);
     fanout.deliver('user:g', 1, 'e', frame(1).payload);

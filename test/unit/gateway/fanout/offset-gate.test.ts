@@ -44,4 +44,15 @@ describe('OffsetGate', () => {
     const gate = new OffsetGate<{ offset: number; epoch: string }>();
     expect(gate.release(() => expect.unreachable())).toBe(0);
   });
+
+  it('when held items skip offsets, then the first missing range after a position is found', () => {
+    const gate = new OffsetGate<{ offset: number; epoch: string }>(true);
+    expect(gate.firstHeldGap('e', 3)).toBeUndefined();
+    for (const o of [6, 4, 9, 4, 5]) gate.hold(m(o));
+    gate.hold(m(20, 'other'));
+    expect(gate.firstHeldGap('e', 3)).toEqual([6, 8]);
+    expect(gate.firstHeldGap('e', 1)).toEqual([1, 3]);
+    expect(gate.firstHeldGap('e', 9)).toBeUndefined();
+  });
 });
+
