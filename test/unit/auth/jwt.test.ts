@@ -109,6 +109,24 @@ describe('TokenVerifier with an HS256 secret', () => {
     expect(claims.userId).toBe('u1');
   });
 
+  it.each([
+    ['exp', { exp: String(nowSeconds() + 3600) }],
+    ['nbf', { nbf: 'yesterday' }],
+    ['iat', { iat: 'now' }],
+  ])('when the %s claim is not a number, then token_invalid', async (_claim, claims) => {
+    const token = await new SignJWT({ sub: 'u1', ...claims } as Record<string, unknown>)
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(Buffer.from(TEST_SECRET, 'utf8'));
+    await expectInvalid(hsVerifier(), token);
+  });
+
+  it('when the header carries a crit parameter the verifier does not understand, then token_invalid', async () => {
+    const token = await new SignJWT({ sub: 'u1', exp: nowSeconds() + 3600, 'urn:x': 1 })
+      .setProtectedHeader({ alg: 'HS256', crit: ['urn:x'], 'urn:x': 1 })
+      .sign(Buffer.from(TEST_SECRET, 'utf8'), { crit: { 'urn:x': true } });
+    await expectInvalid(hsVerifier(), token);
+  });
+
   it('when sub is missing, then token_invalid', async () => {
     await expectInvalid(hsVerifier(), await mintToken(undefined));
   });
