@@ -138,25 +138,24 @@ export class Gateway implements DeliverySink {
       if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.removeListener('error', destroySocket); // ws listens from now on
-        this.accept(ws, token === '' ? undefined : token, req.url, req.socket.remoteAddress);
+        this.accept(ws, token === '' ? undefined : token, req);
       });
     });
   }
 
   /**
-   * Takes a fresh WebSocket in. A method of its own, so that nothing the connection keeps (its
-   * listeners) closes over the upgrade request: the request is garbage once the upgrade is done.
+   * Takes a fresh WebSocket in. A method of its own, with no closure in it: nothing the connection
+   * keeps (its listeners) holds on to the upgrade request, which is garbage once the upgrade is done.
    */
-  private accept(
-    ws: WebSocket,
-    token: string | undefined,
-    url: string | undefined,
-    ip: string | undefined,
-  ): void {
+  private accept(ws: WebSocket, token: string | undefined, req: IncomingMessage): void {
     const connection = new Connection(ws, this.ctx, token);
     connection.slice = this.nextSlice++ % WORK_SLICES;
+    // Only at debug level: the peer address costs a getpeername() system call.
     if (this.options.log.isLevelEnabled('debug'))
-      this.options.log.debug({ conn: connection.id, url: redactUrl(url), ip }, 'connection opened');
+      this.options.log.debug(
+        { conn: connection.id, url: redactUrl(req.url), ip: req.socket.remoteAddress },
+        'connection opened',
+      );
     this.connections.add(connection);
     this.options.metrics.connections.inc();
   }

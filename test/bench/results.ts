@@ -60,7 +60,8 @@ export interface RunResult {
   /** Position in the round (1 = ran first). */
   order: number;
   clients: number;
-  connect: { seconds: number; handshakeFailures: number };
+  /** `nodeCpuMsPerConnect`: both nodes' CPU from the first handshake to the last client ready, per client. */
+  connect: { seconds: number; handshakeFailures: number; nodeCpuMsPerConnect: number };
   memory: { rssBeforeKib: number[]; rssAfterKib: number[]; perConnectionKib: number };
   /** Moves and closes while connecting and during the watch window after. */
   churn: { moved: number; closed: number; closeCodes: Record<string, number>; watchMs: number };

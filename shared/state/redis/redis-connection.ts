@@ -3,9 +3,9 @@
  *
  * Commands are group-committed: what the node issues in one event-loop turn (many publishes, many
  * connects) goes to Redis in one write (the socket is corked for the turn), each still its own
- * command (a script stays atomic). Unlike ioredis' auto-pipelining, which holds new commands back
- * until the previous pipeline's replies are in, nothing waits for a round trip: a command leaves at
- * the end of the turn it was issued in.
+ * command (a script stays atomic); a busy node writes at most once per millisecond. Unlike ioredis'
+ * auto-pipelining, which holds new commands back until the previous pipeline's replies are in,
+ * nothing waits for a round trip.
  *
  * Failure model (request path): a call never hangs and never runs late.
  *  - ioredis' own offline queue is off (`enableOfflineQueue: false`): a command is only written to a
@@ -64,6 +64,8 @@ interface Waiter {
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
+/** Shortest time between two writes to Redis while commands keep coming (see coalesceWrites). */
+const MIN_FLUSH_INTERVAL_MS = 1;
 
 export class RedisConnection {
   readonly client: Redis;
@@ -74,8 +76,9 @@ export class RedisConnection {
   private leases = 0;
   private closing: Promise<void> | undefined;
   private down = false;
-  /** The socket corked for this event-loop turn (see coalesceWrites). */
+  /** The socket corked until its next flush, and when the last flush was (see coalesceWrites). */
   private corked: Socket | undefined;
+  private lastFlushAt = -Infinity;
 
   constructor(private readonly options: RedisConnectionOptions) {
     if (!Number.isInteger(options.commandTimeoutMs) || options.commandTimeoutMs <= 0)
@@ -172,18 +175,26 @@ export class RedisConnection {
   }
 
   /**
-   * Corks the socket for the rest of this event-loop turn (once per turn): every command written
-   * meanwhile leaves in one syscall when it is uncorked in the check phase.
+   * Corks the socket until the end of this event-loop turn (once per turn): every command written
+   * meanwhile leaves in one syscall when it is uncorked in the check phase. When the previous flush
+   * was less than MIN_FLUSH_INTERVAL_MS ago (a busy node: a connect storm, a publish burst), the
+   * flush waits for that interval to pass, so one write carries more commands; a node that writes
+   * less often than that flushes in the same turn. Each write wakes Redis, which on a busy machine
+   * costs more than the bytes.
    */
   private coalesceWrites(): void {
     const stream = this.client.stream as Socket | undefined;
     if (stream === undefined || this.corked === stream) return;
     this.corked = stream;
     stream.cork();
-    setImmediate(() => {
+    const flush = (): void => {
       if (this.corked === stream) this.corked = undefined;
+      this.lastFlushAt = performance.now();
       stream.uncork();
-    });
+    };
+    const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
+    if (wait <= 0) setImmediate(flush);
+    else setTimeout(flush, wait);
   }
 
   /** Quits the client once (pending waiters reject); later calls reject with StateUnavailableError. */

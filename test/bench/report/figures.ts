@@ -20,6 +20,7 @@ export function figures(k: Knobs): Figure[] {
   });
   return [
     f('connectSeconds', `connects: all ${n} clients ready (s)`, (r) => r.connect.seconds),
+    f('connectCpu', 'connects: node CPU per connect (ms)', (r) => r.connect.nodeCpuMsPerConnect),
     f(
       'memoryKib',
       'memory per connection (KiB, node RSS growth / clients)',

@@ -3,7 +3,7 @@
  * the clients are watched for moves and closes for the watch window (the rebalance interval is 5 s), and
  * the nodes' resident memory growth is divided by the clients.
  */
-import { rssKib } from '../proc.js';
+import { rssKib, totalCpuMs } from '../proc.js';
 import type { RunResult } from '../results.js';
 import { sleep, type PhaseContext } from './phase.js';
 
@@ -14,7 +14,9 @@ export async function connectScenario(
 ): Promise<Pick<RunResult, 'connect' | 'memory' | 'churn'>> {
   const { system, generator, clients } = ctx;
   const rssBeforeKib = system.pids.map(rssKib);
+  const cpuBefore = totalCpuMs(system.pids);
   const { ms } = await generator.connect(system.name, system.wsUrls, clients, handshakes);
+  const nodeCpuMsPerConnect = (totalCpuMs(system.pids) - cpuBefore) / clients;
   await sleep(watchMs);
   const counters = await generator.counters();
   if (counters.ready !== clients)
@@ -24,7 +26,7 @@ export async function connectScenario(
   const rssAfterKib = system.pids.map(rssKib);
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
   return {
-    connect: { seconds: ms / 1000, handshakeFailures: counters.handshakeFailures },
+    connect: { seconds: ms / 1000, handshakeFailures: counters.handshakeFailures, nodeCpuMsPerConnect },
     memory: { rssBeforeKib, rssAfterKib, perConnectionKib: (sum(rssAfterKib) - sum(rssBeforeKib)) / clients },
     churn: { moved: counters.moved, closed: counters.closed, closeCodes: counters.closeCodes, watchMs },
   };
