@@ -6,6 +6,8 @@
  *    check; the first push of a round also appends the outlet to the scheduler's queue. No syscall.
  *  - `Outlet.flush`, per socket and round: the frames that accumulated are written with ONE
  *    `socket.write` (concatenated when there are several): one syscall however many messages wait.
+ *    On an idle node (nothing queued) a frame is written at once instead, for the first few sockets
+ *    of a turn: a lone message (an order update to one user) does not wait for the turn to end.
  *    That syscall (on loopback it also carries the receiver's TCP work) is most of what a delivery
  *    costs, so the write count is what this module keeps low.
  *  - `WriteScheduler`: outlets with frames queue in arrival order; a round writes them in slices of
@@ -13,7 +15,7 @@
  *    sockets, the node goes on reading the bus and the REST API, and new frames join the outlets
  *    still waiting: the busier the node, the more frames each write carries. An idle node writes a
  *    message in the same event-loop turn it arrived in (check phase), so the first message after an
- *    idle period goes out at once. A channel kind may allow a maximum delay (`delayMs`): its frames
+ *    idle period goes out at once (see above). A channel kind may allow a maximum delay (`delayMs`): its frames
  *    then wait up to that long for company even on an idle node; any earlier round takes them along.
  *
  * Every frame a connection sends goes through its outlet, replies included, so frames leave in the
@@ -25,6 +27,9 @@
  */
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+
+/** Frames written at once (not queued) per event-loop turn on an idle node. */
+const AT_ONCE_PER_TURN = 16;
 
 interface WsInternals {
   _socket?: Socket;
@@ -45,6 +50,8 @@ export class Outlet implements Recipient {
   private pendingBytes = 0;
   /** In the scheduler's queue (it clears this when it flushes the outlet). */
   queued = false;
+  /** The scheduler's turn in which this outlet last wrote at once. */
+  private atOnceTurn = -1;
   private closed = false;
 
   constructor(
@@ -58,15 +65,31 @@ export class Outlet implements Recipient {
     return this.pendingBytes + this.ws.bufferedAmount;
   }
 
-  /** Queues a prepared frame; it goes out with the next write of this socket (see the cost model). */
+  /**
+   * Queues a prepared frame; it goes out with the next write of this socket (see the cost model). On
+   * an idle node (nothing queued anywhere) it is written at once instead, within a small budget per
+   * event-loop turn, so a lone message does not wait for the rest of the turn.
+   */
   push(frame: Buffer, delayMs: number): void {
     if (this.closed) return;
-    (this.pending ??= []).push(frame);
-    this.pendingBytes += frame.length;
-    if (!this.queued) {
-      this.queued = true;
-      this.scheduler.enqueue(this, delayMs);
-    } else this.scheduler.wake(delayMs);
+    if (
+      !this.queued &&
+      delayMs <= 0 &&
+      this.atOnceTurn !== this.scheduler.turn &&
+      this.scheduler.writeAtOnce()
+    ) {
+      // Nothing of this socket waits (it is not queued), so the order holds. A second frame for it in
+      // the same turn is queued: a burst to one socket still leaves in one write.
+      this.atOnceTurn = this.scheduler.turn;
+      this.write(frame, 1);
+    } else {
+      (this.pending ??= []).push(frame);
+      this.pendingBytes += frame.length;
+      if (!this.queued) {
+        this.queued = true;
+        this.scheduler.enqueue(this, delayMs);
+      } else this.scheduler.wake(delayMs);
+    }
     if (this.pendingBytes + this.ws.bufferedAmount > this.scheduler.maxBufferedBytes) this.owner.overflowed();
   }
 
@@ -78,11 +101,15 @@ export class Outlet implements Recipient {
     const bytes = this.pendingBytes;
     this.pending = undefined;
     this.pendingBytes = 0;
+    this.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes), pending.length);
+  }
+
+  private write(data: Buffer, frames: number): void {
     const socket = (this.ws as unknown as WsInternals)._socket;
     if (this.closed || socket === undefined || this.ws.readyState !== WebSocket.OPEN) return;
     this.scheduler.writes++;
-    this.scheduler.frames += pending.length;
-    socket.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes));
+    this.scheduler.frames += frames;
+    socket.write(data);
   }
 
   /**
@@ -127,6 +154,11 @@ export class WriteScheduler {
   private immediate: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
+  /** Writes made at once in this event-loop turn (see `writeAtOnce`). */
+  private atOnce = 0;
+  private atOnceReset = false;
+  /** Counts event-loop turns in which something was written at once. */
+  turn = 0;
   /** Slices run so far (each yields to I/O after it). */
   slices = 0;
   /** Socket writes so far, and the frames they carried. */
@@ -138,6 +170,27 @@ export class WriteScheduler {
     readonly maxBufferedBytes: number,
     private readonly sliceMs = 1,
   ) {}
+
+  /**
+   * Whether a frame may be written at once instead of queued: only while nothing is queued (a round
+   * in progress goes first) and for at most AT_ONCE_PER_TURN writes per event-loop turn (a broadcast
+   * arriving on an idle node writes its first sockets at once and queues the rest).
+   */
+  writeAtOnce(): boolean {
+    if (this.head < this.queue.length || this.atOnce >= AT_ONCE_PER_TURN) return false;
+    this.atOnce++;
+    if (!this.atOnceReset) {
+      this.atOnceReset = true;
+      setImmediate(this.resetAtOnce);
+    }
+    return true;
+  }
+
+  private readonly resetAtOnce = (): void => {
+    this.atOnceReset = false;
+    this.atOnce = 0;
+    this.turn++;
+  };
 
   enqueue(outlet: Outlet, delayMs: number): void {
     this.queue.push(outlet);

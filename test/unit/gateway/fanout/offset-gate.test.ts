@@ -55,4 +55,3 @@ describe('OffsetGate', () => {
     expect(gate.firstHeldGap('e', 9)).toBeUndefined();
   });
 });
-

@@ -24,28 +24,54 @@ function outlet(scheduler: WriteScheduler, owner: OutletOwner = { overflowed: ()
 const frame = (text: string): Buffer => Buffer.from(text);
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Takes the scheduler's write-at-once budget of this turn, so pushes queue as on a busy node. */
+function busy(scheduler: WriteScheduler): void {
+  while (scheduler.writeAtOnce());
+}
+
 describe('Outlet and WriteScheduler', () => {
-  it('when one frame arrives on an idle node, then it is written in the same event-loop turn', async () => {
+  it('when one frame arrives on an idle node, then it is written at once', () => {
     const scheduler = new WriteScheduler(1 << 20);
     const { socket, outlet: o } = outlet(scheduler);
     o.push(frame('a'), 0);
-    expect(socket.writes).toEqual([]);
-    await nextTurn();
     expect(socket.writes).toEqual(['a']);
   });
 
-  it('when several frames arrive in one turn, then they leave in one write, in order', async () => {
+  it('when a burst arrives for one socket on an idle node, then the first goes at once and the rest in one write, in order', async () => {
     const scheduler = new WriteScheduler(1 << 20);
     const { socket, outlet: o } = outlet(scheduler);
     for (const text of ['a', 'b', 'c']) o.push(frame(text), 0);
+    expect(socket.writes).toEqual(['a']);
+    await nextTurn();
+    expect(socket.writes).toEqual(['a', 'bc']);
+    expect([scheduler.writes, scheduler.frames]).toEqual([2, 3]);
+  });
+
+  it('when a broadcast arrives on an idle node, then the first sockets are written at once and the rest are queued for the turn’s end', async () => {
+    const scheduler = new WriteScheduler(1 << 20);
+    const outlets = Array.from({ length: 40 }, () => outlet(scheduler));
+    for (const { outlet: o } of outlets) o.push(frame('A'), 0);
+    const atOnce = outlets.filter(({ socket }) => socket.writes.length === 1).length;
+    expect(atOnce).toBeGreaterThan(0);
+    expect(atOnce).toBeLessThan(40);
+    await nextTurn();
+    expect(outlets.every(({ socket }) => socket.writes.join('') === 'A')).toBe(true);
+  });
+
+  it('when frames arrive in one turn on a busy node, then they leave in one write per socket, in order', async () => {
+    const scheduler = new WriteScheduler(1 << 20);
+    busy(scheduler);
+    const { socket, outlet: o } = outlet(scheduler);
+    for (const text of ['a', 'b', 'c']) o.push(frame(text), 0);
+    expect(socket.writes).toEqual([]);
     await nextTurn();
     expect(socket.writes).toEqual(['abc']);
-    expect([scheduler.writes, scheduler.frames]).toEqual([1, 3]);
   });
 
   it('when frames arrive while a round is still writing, then sockets not yet written carry both in one write', async () => {
     // sliceMs 0: every slice ends after 64 outlets, as a busy node's would after its time budget.
     const scheduler = new WriteScheduler(1 << 20, 0);
+    busy(scheduler);
     const outlets = Array.from({ length: 256 }, () => outlet(scheduler));
     for (const { outlet: o } of outlets) o.push(frame('A'), 0);
     await nextTurn(); // the first slice wrote 64 sockets
@@ -70,7 +96,7 @@ describe('Outlet and WriteScheduler', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
   });
 
-  it('when an undelayed frame arrives while delayed ones wait, then they all go out at once', async () => {
+  it('when an undelayed frame arrives while delayed ones wait, then they all go out in that turn', async () => {
     const scheduler = new WriteScheduler(1 << 20);
     const a = outlet(scheduler);
     const b = outlet(scheduler);
@@ -84,6 +110,7 @@ describe('Outlet and WriteScheduler', () => {
   it('when unsent bytes (pending plus socket buffer) exceed the budget, then the owner is told', () => {
     let overflowed = 0;
     const scheduler = new WriteScheduler(10);
+    busy(scheduler);
     const { socket, outlet: o } = outlet(scheduler, { overflowed: () => overflowed++ });
     o.push(frame('12345'), 0);
     expect(overflowed).toBe(0);
@@ -95,8 +122,10 @@ describe('Outlet and WriteScheduler', () => {
 
   it('when the outlet is closed, then with flushFirst what was pending is written at once, and nothing after', async () => {
     const scheduler = new WriteScheduler(1 << 20);
+    busy(scheduler);
     const flushed = outlet(scheduler);
     flushed.outlet.push(frame('bye'), 0);
+    expect(flushed.socket.writes).toEqual([]);
     flushed.outlet.close(true);
     expect(flushed.socket.writes).toEqual(['bye']);
     flushed.outlet.push(frame('late'), 0);
@@ -111,14 +140,17 @@ describe('Outlet and WriteScheduler', () => {
   it('when the WebSocket is no longer open, then nothing is written', async () => {
     const scheduler = new WriteScheduler(1 << 20);
     const { socket, ws, outlet: o } = outlet(scheduler);
-    o.push(frame('a'), 0);
     ws.readyState = WebSocket.CLOSING;
+    o.push(frame('a'), 0);
+    busy(scheduler);
+    o.push(frame('b'), 0);
     await nextTurn();
     expect(socket.writes).toEqual([]);
   });
 
   it('when drain is awaited, then pending frames are written and it resolves once the socket drained', async () => {
     const scheduler = new WriteScheduler(1 << 20);
+    busy(scheduler);
     const { socket, outlet: o } = outlet(scheduler);
     await o.drain(1_000); // nothing buffered: at once
     o.push(frame('a'), 0);
