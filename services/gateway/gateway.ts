@@ -75,9 +75,18 @@ export class Gateway implements DeliverySink {
         delivered: (kind, n) => metrics.countDelivered(kind, n),
         duplicate: (kind) => metrics.duplicates.inc({ kind }),
         repaired: (_channel, ok) => metrics.repairs.inc({ outcome: ok ? 'ok' : 'failed' }),
+        failed: (channel, err) => log.error({ err, channel }, 'fan-out: a recipient threw'),
       },
       gapRepair(options.state.history, config.history.replayLimit),
-      config.fanout.maxDelayMs,
+      {
+        delayMs: config.fanout.maxDelayMs,
+        maxAgeMs: {
+          user: config.history.user.maxAgeMs,
+          order: config.history.user.maxAgeMs,
+          promotions: config.history.promotions.maxAgeMs,
+          segment: config.history.promotions.maxAgeMs,
+        },
+      },
     );
     this.wss = new WebSocketServer({
       noServer: true,
@@ -98,9 +107,17 @@ export class Gateway implements DeliverySink {
       metrics,
       log,
       deadlines: {
-        auth: new Deadlines(AUTH_DEADLINE_RESOLUTION_MS, (c: Connection) => c.authTimedOut()),
+        auth: new Deadlines(
+          AUTH_DEADLINE_RESOLUTION_MS,
+          (c: Connection) => c.authTimedOut(),
+          (err) => log.error({ err }, 'auth timeout handling failed'),
+        ),
         // JWT `exp` is in whole seconds: so are the expiry buckets.
-        expiry: new Deadlines(1_000, (c: Connection) => c.tokenExpired()),
+        expiry: new Deadlines(
+          1_000,
+          (c: Connection) => c.tokenExpired(),
+          (err) => log.error({ err }, 'token expiry handling failed'),
+        ),
       },
       onAuthenticated: (c) => this.index(c),
       onClosed: (c) => this.unindex(c),
@@ -108,7 +125,7 @@ export class Gateway implements DeliverySink {
         if (this.connections.delete(c)) this.options.metrics.connections.dec();
       },
     };
-    // Pings and session refreshes are spread over their period (a tenth of the connections per tick).
+    // Pings and session refreshes are spread over their period (a hundredth of the connections per tick).
     this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
     // Sessions of open connections must outlive their TTL: refresh them three times per TTL.
     this.sessionRefresh = new SlicedInterval((config.sessionTtlSeconds * 1000) / 3, WORK_SLICES, (slice) =>

@@ -120,7 +120,11 @@ function headerAlgorithm(token: string): string | undefined {
 }
 
 function asymmetricAlgorithm(key: KeyObject): 'RS256' | 'ES256' {
-  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  if (key.asymmetricKeyType === 'rsa') {
+    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+      throw new TypeError('JWT_PUBLIC_KEY: RSA keys must have at least 2048 bits');
+    return 'RS256';
+  }
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   throw new TypeError('JWT_PUBLIC_KEY must be an RSA key (RS256) or a P-256 EC key (ES256)');
 }

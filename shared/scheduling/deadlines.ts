@@ -12,6 +12,8 @@ export class Deadlines<T> {
   constructor(
     private readonly resolutionMs: number,
     private readonly onDue: (item: T) => void,
+    /** Told what `onDue` threw (the other items due in that tick are still handed over). */
+    private readonly onError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {
     if (!(resolutionMs > 0)) throw new TypeError('resolutionMs must be positive');
@@ -53,7 +55,13 @@ export class Deadlines<T> {
     for (const [key, bucket] of this.buckets) {
       if (key * this.resolutionMs > now) continue;
       this.buckets.delete(key);
-      for (const item of bucket) this.onDue(item);
+      for (const item of bucket) {
+        try {
+          this.onDue(item);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
     }
     if (this.buckets.size === 0) {
       clearInterval(this.timer);

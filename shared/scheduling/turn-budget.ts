@@ -64,8 +64,14 @@ export class TurnBudget {
     }
     this.spent = 0;
     // An immediate armed during this check phase runs in the next turn's: the rest waits for it.
-    if (this.head < this.queue.length) this.arm();
-    else {
+    if (this.head < this.queue.length) {
+      this.arm();
+      // Tasks already run must not stay referenced (an upgrade's task holds its request and socket).
+      if (this.head >= 1_024) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    } else {
       this.queue = [];
       this.head = 0;
     }

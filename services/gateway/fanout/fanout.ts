@@ -26,6 +26,8 @@ export interface FanoutObserver {
   duplicate(kind: ChannelKind): void;
   /** A gap repair (or catch-up) from history finished; `ok` false when history could not be read. */
   repaired?(channel: string, ok: boolean): void;
+  /** Something threw where nothing should (a bug): the channel goes on; this is for the log. */
+  failed?(channel: string, err: unknown): void;
 }
 
 /** A message as the fan-out handles it: its position and its client frame JSON bytes. */
@@ -48,19 +50,32 @@ interface HeldFrame {
  */
 export type GapRepair = (channel: string, after: number, upTo: number) => Promise<PositionedFrame[]>;
 
-/** Longest a message of each channel kind may wait on a node to share a write (0: only while busy). */
-export type DelayByKind = Readonly<Record<ChannelKind, number>>;
+/** A figure per channel kind (milliseconds). */
+export type ByKind = Readonly<Record<ChannelKind, number>>;
+
+export interface FanoutOptions {
+  /** Longest a message of each kind may wait on a node to share a write (0: only while busy). */
+  delayMs?: ByKind;
+  /**
+   * How long a channel of each kind keeps its run without a message (history retention): a node
+   * that has seen nothing for that long no longer answers a subscribe from its own position.
+   */
+  maxAgeMs?: ByKind;
+}
 
 /** Gap repair rounds per gap, each filling what held messages showed missing meanwhile. */
 const MAX_REPAIR_ROUNDS = 5;
 
-const NO_DELAY: DelayByKind = { user: 0, order: 0, promotions: 0, segment: 0 };
+const NO_DELAY: ByKind = { user: 0, order: 0, promotions: 0, segment: 0 };
+const FOREVER: ByKind = { user: Infinity, order: Infinity, promotions: Infinity, segment: Infinity };
 
 /** The local subscribers of one channel and the order of what they were sent. */
 interface LocalChannel {
   readonly kind: ChannelKind;
   readonly delayMs: number;
   readonly recipients: Set<Recipient>;
+  /** When the channel's run was last confirmed: a message delivered or a position read (Date.now). */
+  seenAt: number;
   /** Offsets delivered here; holds newer messages while a gap is repaired from history. */
   readonly order: OffsetGate<PositionedFrame>;
   /** Recipients whose subscribe is still being answered, and their gates. */
@@ -72,11 +87,17 @@ export class Fanout {
   private subscriptionCount = 0;
   private duplicateCount = 0;
 
+  private readonly delays: ByKind;
+  private readonly maxAges: ByKind;
+
   constructor(
     private readonly observer?: FanoutObserver,
     private readonly repair?: GapRepair,
-    private readonly delays: DelayByKind = NO_DELAY,
-  ) {}
+    options: FanoutOptions = {},
+  ) {
+    this.delays = options.delayMs ?? NO_DELAY;
+    this.maxAges = options.maxAgeMs ?? FOREVER;
+  }
 
   /**
    * Adds `recipient` to `channel` with its live messages held (it is being answered): they wait
@@ -133,6 +154,7 @@ export class Fanout {
         kind,
         delayMs: this.delays[kind],
         recipients: new Set(),
+        seenAt: 0,
         order: new OffsetGate(),
         gates: undefined,
       };
@@ -156,22 +178,28 @@ export class Fanout {
 
   /**
    * Tells the fan-out the channel's position a subscriber just read, when this node has no run for
-   * the channel yet (or an older epoch): gaps after it can then be detected from the first message.
+   * the channel yet: gaps after it can then be detected from the first message. A run that exists is
+   * never moved (another subscriber may still be owed the messages below a newer position), and a
+   * subscriber that read an older position than the seed gets the difference from history (release).
    */
   seed(channel: string, epoch: string, offset: number): void {
     const local = this.channels.get(channel);
-    if (local !== undefined && local.order.highIn(epoch) === 0) local.order.seed(epoch, offset);
+    if (local === undefined) return;
+    if (local.order.currentEpoch === '' && !local.order.holding) local.order.seed(epoch, offset);
+    if (local.order.currentEpoch === epoch) local.seenAt = Date.now();
   }
 
   /**
    * The newest position this node has delivered on `channel`, when other local subscribers keep a run
-   * of it (undefined otherwise): a subscriber joining without a position to recover from starts there.
+   * of it and it was confirmed within the channel's retention (undefined otherwise): a subscriber
+   * joining without a position to recover from starts there.
    */
   position(channel: string): { offset: number; epoch: string } | undefined {
     const local = this.channels.get(channel);
     if (local === undefined || local.recipients.size < 2) return undefined;
     const epoch = local.order.currentEpoch;
-    return epoch === '' ? undefined : { offset: local.order.highIn(epoch), epoch };
+    if (epoch === '' || Date.now() - local.seenAt >= this.maxAges[local.kind]) return undefined;
+    return { offset: local.order.highIn(epoch), epoch };
   }
 
   get subscriptions(): number {
@@ -270,12 +298,18 @@ export class Fanout {
       // History unreachable: deliver what we have rather than hold the channel; the gap stays.
       this.observer?.repaired?.(channel, false);
     }
-    const dropped = order.release((m) => this.send(local, m.offset, m.epoch, m.payload));
-    if (dropped > 0) this.dropped(local, dropped);
+    try {
+      const dropped = order.release((m) => this.send(local, m.offset, m.epoch, m.payload));
+      if (dropped > 0) this.dropped(local, dropped);
+    } catch (err) {
+      // A recipient must not throw (Recipient); should one, the rest of the channel is not stuck.
+      this.observer?.failed?.(channel, err);
+    }
   }
 
   /** Hands an admitted message to every recipient (through its gate while it has one). */
   private send(local: LocalChannel, offset: number, epoch: string, payload: Buffer): number {
+    local.seenAt = Date.now();
     const frame = prepareTextFrame(payload);
     const recipients = local.recipients.size;
     const delayMs = local.delayMs;

@@ -18,6 +18,9 @@ export interface Positioned {
 export class OffsetGate<T extends Positioned> {
   protected readonly seen = new RecentOffsets();
   private held: T[] | undefined;
+  /** The position `seed` was given: items of its epoch at or below it never pass, whatever came first. */
+  private seededEpoch = '';
+  private seededOffset = 0;
 
   constructor(holding = false) {
     if (holding) this.held = [];
@@ -45,11 +48,13 @@ export class OffsetGate<T extends Positioned> {
   /** `offset` of `epoch` and everything below it count as let through already. */
   seed(epoch: string, offset: number): void {
     this.seen.seed(epoch, offset);
+    this.seededEpoch = epoch;
+    this.seededOffset = offset;
   }
 
   /** True when `other` already drops every copy this gate's seeded position would: this gate adds nothing. */
   coveredBy(other: OffsetGate<Positioned>): boolean {
-    return other.seen.covers(this.seen.currentEpoch, this.seen.floorOffset);
+    return other.seen.covers(this.seededEpoch, this.seededOffset);
   }
 
   /** True the first time (epoch, offset) is offered, which lets it through; false for a repeat. */
@@ -82,7 +87,8 @@ export class OffsetGate<T extends Positioned> {
 
   /**
    * Stops holding and lets the held items through, oldest offset first, each that `admit` accepts
-   * passed to `pass`. Returns how many were dropped as repeats.
+   * passed to `pass`; items of the seeded epoch at or below the seeded offset never pass (also when
+   * an item of another epoch came first and reset the filter). Returns how many were dropped.
    */
   release(pass: (item: T) => void): number {
     const held = this.held;
@@ -91,7 +97,8 @@ export class OffsetGate<T extends Positioned> {
     held.sort((x, y) => x.offset - y.offset);
     let dropped = 0;
     for (const item of held) {
-      if (this.admit(item.epoch, item.offset)) pass(item);
+      const seededAway = item.epoch === this.seededEpoch && item.offset <= this.seededOffset;
+      if (!seededAway && this.admit(item.epoch, item.offset)) pass(item);
       else dropped++;
     }
     return dropped;

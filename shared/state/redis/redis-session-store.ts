@@ -12,7 +12,7 @@ const CHANNEL = 'c:';
 
 /**
  * Creates (or replaces) a session: one script, not a MULTI, so that the creates of many concurrent
- * connects share one round trip (the connection auto-pipelines commands of one event-loop turn).
+ * connects share one round trip (the connection group-commits commands of one event-loop turn).
  * ARGV: userId, nodeId, TTL (ms).
  */
 const CREATE: LuaScript = {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier, type JwtOptions, type TokenClaims } from '../../../shared/auth/jwt.js';
@@ -285,4 +286,10 @@ describe('TokenVerifier construction', () => {
       expect(() => new TokenVerifier(options({ publicKey: publicPem }))).toThrow(TypeError);
     },
   );
+
+  it('when the RSA public key has fewer than 2048 bits, then it throws TypeError', () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(() => new TokenVerifier(options({ publicKey: pem }))).toThrow(/2048 bits/);
+  });
 });

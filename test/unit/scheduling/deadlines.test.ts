@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Deadlines } from '../../../shared/scheduling/deadlines.js';
 import { waitFor } from '../../helpers/wait.js';
 
+const fail = (err: unknown): never => {
+  throw err;
+};
+
 describe('Deadlines', () => {
   it('when items are due, then each is handed over once, never early, and the timer stops when none wait', async () => {
     const due: [string, number][] = [];
-    const deadlines = new Deadlines<string>(20, (item) => due.push([item, Date.now()]));
+    const deadlines = new Deadlines<string>(20, (item) => due.push([item, Date.now()]), fail);
     const start = Date.now();
     deadlines.add('late', start + 120);
     deadlines.add('soon', start + 40);
@@ -19,7 +23,7 @@ describe('Deadlines', () => {
 
   it('when an item is deleted before its time, then it is never handed over', async () => {
     const due: string[] = [];
-    const deadlines = new Deadlines<string>(10, (item) => due.push(item));
+    const deadlines = new Deadlines<string>(10, (item) => due.push(item), fail);
     const at = Date.now() + 30;
     deadlines.add('kept', at);
     deadlines.add('dropped', at);
@@ -30,13 +34,32 @@ describe('Deadlines', () => {
 
   it('when stopped, then nothing waits and nothing is handed over', async () => {
     const due: string[] = [];
-    const deadlines = new Deadlines<string>(10, (item) => due.push(item));
+    const deadlines = new Deadlines<string>(10, (item) => due.push(item), fail);
     deadlines.add('x', Date.now() + 20);
     deadlines.stop();
     expect(deadlines.size).toBe(0);
-    const probe = new Deadlines<string>(10, (item) => due.push(item));
+    const probe = new Deadlines<string>(10, (item) => due.push(item), fail);
     probe.add('probe', Date.now() + 40);
     await waitFor(() => due.length === 1, 'a later deadline on another timer');
     expect(due).toEqual(['probe']);
+  });
+
+  it('when handing an item over throws, then the error is reported and the other items due are still handed over', async () => {
+    const due: string[] = [];
+    const errors: unknown[] = [];
+    const deadlines = new Deadlines<string>(
+      10,
+      (item) => {
+        if (item === 'bad') throw new Error('boom');
+        due.push(item);
+      },
+      (err) => errors.push(err),
+    );
+    const at = Date.now() + 20;
+    deadlines.add('bad', at);
+    deadlines.add('good', at);
+    await waitFor(() => due.length === 1, 'the good item');
+    expect(due).toEqual(['good']);
+    expect(errors).toEqual([new Error('boom')]);
   });
 });

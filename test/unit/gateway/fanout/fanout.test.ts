@@ -99,7 +99,9 @@ describe('Fanout.deliver', () => {
   });
 
   it('when delays are configured per channel kind, then each recipient is handed its kind’s delay', () => {
-    const fanout = new Fanout(undefined, undefined, { user: 0, order: 1, promotions: 5, segment: 7 });
+    const fanout = new Fanout(undefined, undefined, {
+      delayMs: { user: 0, order: 1, promotions: 5, segment: 7 },
+    });
     const a = new FakeRecipient();
     for (const c of ['user:u1', 'order:o1', 'promotions', 'promotions:vip']) fanout.add(c, a);
     for (const c of ['user:u1', 'order:o1', 'promotions', 'promotions:vip'])
@@ -233,6 +235,24 @@ describe('Fanout subscriber gate (join … release)', () => {
   });
 });
 
+describe('Fanout.seed', () => {
+  it('when a subscriber reads a newer position on a channel the node already follows (even at offset 0), then the others still get the messages in between', async () => {
+    const fanout = new Fanout();
+    const a = new FakeRecipient();
+    const b = new FakeRecipient();
+    fanout.join('user:42', a);
+    fanout.seed('user:42', 'e', 0);
+    await fanout.release('user:42', a, { offset: 0, epoch: 'e' });
+    // B subscribes while 1..5 are still in flight to this node; its history read says 5.
+    fanout.join('user:42', b);
+    fanout.seed('user:42', 'e', 5);
+    await fanout.release('user:42', b, { offset: 5, epoch: 'e' });
+    for (let o = 1; o <= 6; o++) fanout.deliver('user:42', o, 'e', payload(o));
+    expect(a.offsets).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(b.offsets).toEqual([6]);
+  });
+});
+
 describe('Fanout.position', () => {
   it('when other local subscribers keep a run of the channel, then a joining one can start at its newest offset', () => {
     const fanout = new Fanout();
@@ -252,5 +272,15 @@ describe('Fanout.position', () => {
     fanout.add('promotions', new FakeRecipient());
     fanout.add('promotions', new FakeRecipient());
     expect(fanout.position('promotions')).toBeUndefined();
+  });
+
+  it('when the channel has seen nothing for longer than its retention, then there is no position (its epoch may be gone)', () => {
+    const stale = new Fanout(undefined, undefined, {
+      maxAgeMs: { user: 0, order: 0, promotions: 0, segment: 0 },
+    });
+    stale.add('promotions', new FakeRecipient());
+    stale.deliver('promotions', 3, 'e', payload(3));
+    stale.join('promotions', new FakeRecipient());
+    expect(stale.position('promotions')).toBeUndefined();
   });
 });

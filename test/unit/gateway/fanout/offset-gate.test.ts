@@ -54,4 +54,13 @@ describe('OffsetGate', () => {
     expect(gate.firstHeldGap('e', 1)).toEqual([1, 3]);
     expect(gate.firstHeldGap('e', 9)).toBeUndefined();
   });
+
+  it('when held items of another epoch come first, then items of the seeded epoch at or below the seed still never pass', () => {
+    const gate = new OffsetGate<{ offset: number; epoch: string }>(true);
+    for (const item of [m(1, 'new'), m(14, 'old'), m(16, 'old')]) gate.hold(item);
+    gate.seed('old', 15);
+    const passed: string[] = [];
+    expect(gate.release((item) => passed.push(`${item.epoch}:${item.offset}`))).toBe(1);
+    expect(passed).toEqual(['new:1', 'old:16']);
+  });
 });
