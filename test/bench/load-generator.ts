@@ -1,7 +1,8 @@
 /**
  * The load generator: its own process, driven by the orchestrator (run.ts) over IPC. One generator per
- * system and round, the same program for Herald and Socket.IO: raw `ws` clients, a bounded number of
- * handshakes in flight, a receive path that counts deliveries from their bytes.
+ * system and round, the same program for Herald and Socket.IO: raw WebSocket clients on its own minimal
+ * client (clients/wire.ts, no SDK), a bounded number of handshakes in flight, a receive path that counts
+ * deliveries from their bytes.
  */
 import { mintToken } from '../helpers/tokens.js';
 import { BenchClient, type Protocol, type FleetHooks } from './clients/client.js';

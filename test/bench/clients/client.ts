@@ -1,7 +1,7 @@
 /** One simulated user of the load generator, its connections, and what the protocols report back. */
-import type WebSocket from 'ws';
 import type { Counters } from '../generator-protocol.js';
 import type { Tally } from './tally.js';
+import type { WireSocket } from './wire.js';
 
 /** The newest message a client got on a channel (Herald: resume and dedupe by position). */
 export interface Position {
@@ -35,7 +35,7 @@ export class BenchClient {
 }
 
 export interface Link {
-  ws: WebSocket;
+  ws: WireSocket;
   url: string;
   /** The generator closed it (a finished move, a failed handshake): not counted as a close. */
   closedByUs: boolean;
@@ -60,5 +60,4 @@ export interface FleetHooks {
   error(text: string): void;
 }
 
-export const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as const;
 export const HANDSHAKE_TIMEOUT_MS = 30_000;

@@ -1,6 +1,7 @@
 /**
- * Herald protocol v1 (docs/protocol.md) on a raw `ws` client: token in the query, `welcome`, then two
- * `subscribe` frames (or a `resume` with the session and positions after a reconnect), `message` frames.
+ * Herald protocol v1 (docs/protocol.md) on the generator's own WebSocket client (wire.ts): token in the
+ * query, `welcome`, then two `subscribe` frames (or a `resume` with the session and positions after a
+ * reconnect), `message` frames.
  *
  * Receive path: a `message` frame is recognised by its prefix as the server writes it today
  * (`{"type":"message","channel":"…","offset":N,…`); channel, offset and (in timed phases) `sentAt` are
@@ -8,17 +9,16 @@
  * Deliveries are deduplicated per client by (channel, offset), as a real client does, so a client that
  * briefly holds two connections while moving counts each message once.
  */
-import WebSocket from 'ws';
-import { hasAt, numberAt, sentAtIn } from './bytes.js';
+import { byteIn, hasAt, numberAt, sentAtIn } from './bytes.js';
 import {
   HANDSHAKE_TIMEOUT_MS,
-  WS_OPTIONS,
   type BenchClient,
   type FleetHooks,
   type Link,
   type Position,
   type Protocol,
 } from './client.js';
+import { WireSocket } from './wire.js';
 
 const MESSAGE = Buffer.from('{"type":"message","channel":"');
 const PROMOTIONS = Buffer.from('promotions",');
@@ -36,7 +36,7 @@ export class HeraldProtocol implements Protocol {
 
   handshake(client: BenchClient, url: string, mode: 'fresh' | 'resume'): Promise<Link> {
     return new Promise<Link>((resolve, reject) => {
-      const ws = new WebSocket(`${url}?token=${client.token}`, WS_OPTIONS);
+      const ws = new WireSocket(`${url}?token=${client.token}`);
       const link: Link = { ws, url, closedByUs: false, closed: false };
       let settled = false;
       let pending = 0;
@@ -110,49 +110,52 @@ export class HeraldProtocol implements Protocol {
         clearTimeout(timer);
         resolve(link);
       };
-      ws.on('message', (data: Buffer) => {
-        if (this.delivery(client, data)) return;
+      ws.onmessage = (buf, start, end) => {
+        if (this.delivery(client, buf, start, end)) return;
         let frame: Frame;
         try {
-          frame = JSON.parse(data.toString('utf8')) as Frame;
+          frame = JSON.parse(buf.toString('utf8', start, end)) as Frame;
         } catch {
-          return this.hooks.error(`not JSON: ${data.toString('utf8', 0, 200)}`);
+          return this.hooks.error(`not JSON: ${buf.toString('utf8', start, Math.min(end, start + 200))}`);
         }
         control(frame);
-      });
-      ws.on('error', (err) => (settled ? this.hooks.error(`socket error: ${err.message}`) : fail(err)));
-      ws.on('close', (code) => {
+      };
+      ws.onerror = (err) => (settled ? this.hooks.error(`socket error: ${err.message}`) : fail(err));
+      ws.onclose = (code) => {
         link.closed = true;
         if (!settled) fail(new Error(`closed ${code} during the handshake`));
         else if (!link.closedByUs) this.hooks.closed(client, link, code);
-      });
+      };
     });
   }
 
-  /** Hot path: counts a `message` frame read from its bytes; false when it is not one (or not laid out as expected). */
-  private delivery(client: BenchClient, buf: Buffer): boolean {
-    if (!hasAt(buf, 0, MESSAGE)) return false;
-    let at = MESSAGE.length;
+  /**
+   * Hot path: counts a `message` frame (`buf[start, end)`) read from its bytes; false when it is not one
+   * (or not laid out as expected).
+   */
+  private delivery(client: BenchClient, buf: Buffer, start: number, end: number): boolean {
+    if (!hasAt(buf, start, end, MESSAGE)) return false;
+    let at = start + MESSAGE.length;
     let promotion: boolean;
-    if (hasAt(buf, at, PROMOTIONS)) {
+    if (hasAt(buf, at, end, PROMOTIONS)) {
       promotion = true;
       at += PROMOTIONS.length;
     } else {
-      const end = buf.indexOf(0x22, at);
-      if (end < 0 || buf[end + 1] !== 0x2c) return false;
+      const quote = byteIn(buf, 0x22, at, end);
+      if (quote < 0 || quote + 1 >= end || buf[quote + 1] !== 0x2c) return false;
       promotion = false;
-      at = end + 2;
+      at = quote + 2;
     }
-    if (!hasAt(buf, at, OFFSET)) return false;
-    const offset = numberAt(buf, at + OFFSET.length);
+    if (!hasAt(buf, at, end, OFFSET)) return false;
+    const offset = numberAt(buf, at + OFFSET.length, end);
     if (Number.isNaN(offset)) return false;
     const tally = this.hooks.tally;
     if (promotion) {
       if (this.seen(client.promotions, offset)) return true;
-      tally.promotion(client.index, tally.timed === 'promotions' ? sentAtIn(buf, at) : NaN);
+      tally.promotion(client.index, tally.timed === 'promotions' ? sentAtIn(buf, at, end) : NaN);
     } else {
       if (this.seen(client.userChannel, offset)) return true;
-      tally.userEvent(client.index, tally.timed === 'user' ? sentAtIn(buf, at) : NaN);
+      tally.userEvent(client.index, tally.timed === 'user' ? sentAtIn(buf, at, end) : NaN);
     }
     return true;
   }
