@@ -13,10 +13,10 @@
  *  - `WriteScheduler`: outlets with frames queue in arrival order; a round writes them in slices of
  *    about `sliceMs` and yields to I/O between slices. While a round works through thousands of
  *    sockets, the node goes on reading the bus and the REST API, and new frames join the outlets
- *    still waiting: the busier the node, the more frames each write carries. An idle node writes a
- *    message in the same event-loop turn it arrived in (check phase), so the first message after an
- *    idle period goes out at once (see above). A channel kind may allow a maximum delay (`delayMs`): its frames
- *    then wait up to that long for company even on an idle node; any earlier round takes them along.
+ *    still waiting: the busier the node, the more frames each write carries. On an idle node the
+ *    first frames go out at once (see above) and the rest of the turn's in its check phase. A channel
+ *    kind may allow a maximum delay (`delayMs`): its frames then wait up to that long for company
+ *    even on an idle node; any earlier round takes them along.
  *
  * Every frame a connection sends goes through its outlet, replies included, so frames leave in the
  * order they were pushed and one budget (`maxBufferedBytes`, pending plus what the socket holds)
