@@ -118,7 +118,8 @@ export class Subscriptions {
           ? { position: local, recovered: false, replay: [] }
           : await recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit);
       if (!this.host.live) return false;
-      fanout.seed(channel, position.epoch, position.offset);
+      // Only a position read from history is news to the fan-out (and confirms the channel's run).
+      if (local === undefined) fanout.seed(channel, position.epoch, position.offset);
       this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
       this.host.send({ type: 'subscribed', channel, ...position, recovered, ...ref(requestRef) });
       // Missed messages first, then what arrived live meanwhile, each offset once, in order.

@@ -25,11 +25,6 @@ export class RecentOffsets {
     return this.epoch;
   }
 
-  /** The seeded position's offset (0 when none was seeded in the current epoch). */
-  get floorOffset(): number {
-    return this.floor;
-  }
-
   /** Highest offset seen in `epoch` (0 when nothing was seen in it). */
   highIn(epoch: string): number {
     return epoch === this.epoch ? this.high : 0;

@@ -74,7 +74,11 @@ interface LocalChannel {
   readonly kind: ChannelKind;
   readonly delayMs: number;
   readonly recipients: Set<Recipient>;
-  /** When the channel's run was last confirmed: a message delivered or a position read (Date.now). */
+  /**
+   * When the channel's run was last confirmed (Date.now): a message arrived, or a subscriber read
+   * the position from history. Its state in the store lives for its retention after the last append,
+   * so a run not confirmed for that long may name an epoch that is gone.
+   */
   seenAt: number;
   /** Offsets delivered here; holds newer messages while a gap is repaired from history. */
   readonly order: OffsetGate<PositionedFrame>;
@@ -177,8 +181,9 @@ export class Fanout {
   }
 
   /**
-   * Tells the fan-out the channel's position a subscriber just read, when this node has no run for
-   * the channel yet: gaps after it can then be detected from the first message. A run that exists is
+   * Tells the fan-out the channel's position a subscriber just read from history (never one this node
+   * answered itself: that confirms nothing). It confirms the channel's run, and seeds one when the
+   * node has none yet, so gaps after it are detected from the first message. A run that exists is
    * never moved (another subscriber may still be owed the messages below a newer position), and a
    * subscriber that read an older position than the seed gets the difference from history (release).
    */
@@ -191,7 +196,7 @@ export class Fanout {
 
   /**
    * The newest position this node has delivered on `channel`, when other local subscribers keep a run
-   * of it and it was confirmed within the channel's retention (undefined otherwise): a subscriber
+   * of it and confirmed it within the channel's retention (undefined otherwise): a subscriber
    * joining without a position to recover from starts there.
    */
   position(channel: string): { offset: number; epoch: string } | undefined {

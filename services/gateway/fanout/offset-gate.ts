@@ -37,7 +37,7 @@ export class OffsetGate<T extends Positioned> {
 
   /** The seeded position's offset in `epoch` (0 when none was seeded in it). */
   floorIn(epoch: string): number {
-    return epoch === this.seen.currentEpoch ? this.seen.floorOffset : 0;
+    return epoch === this.seededEpoch && epoch === this.seen.currentEpoch ? this.seededOffset : 0;
   }
 
   /** Highest offset let through in `epoch` (0 when none). */
