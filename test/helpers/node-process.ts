@@ -112,19 +112,25 @@ export async function startCluster(
 export async function cleanUp(prefix: string, exchange: string, nodes: string[]): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
   const connection = await amqplib.connect(AMQP_URL);
   connection.on('error', () => undefined);
-  const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  await channel.deleteExchange(exchange);
-  // Queues of nodes killed with SIGKILL would otherwise linger until their x-expires.
-  for (const node of nodes) await channel.deleteQueue(`${exchange}.${node}`);
-  await connection.close();
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    await channel.deleteExchange(exchange);
+    // Queues of nodes killed with SIGKILL would otherwise linger until their x-expires.
+    for (const node of nodes) await channel.deleteQueue(`${exchange}.${node}`);
+  } finally {
+    await connection.close();
+  }
 }

@@ -7,16 +7,14 @@
  * run meanwhile does not change what is measured halfway.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import amqplib from 'amqplib';
+import { AMQP_URL, cleanUp as deleteClusterState, REDIS_URL } from '../../helpers/node-process.js';
 import { TEST_SECRET } from '../../helpers/tokens.js';
 import { onCleanup } from '../cleanup.js';
 import { HttpClient } from '../http-client.js';
 import type { System } from './system.js';
 import { killAndWait, startServer, type ServerProcess } from './server-process.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
-export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export { AMQP_URL, REDIS_URL };
 /** The publisher's API key (scope publish); also used by wrk. */
 export const PUBLISH_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
@@ -146,31 +144,5 @@ export class HeraldSystem implements System {
 
   output(i: number): string {
     return this.servers[i]!.output();
-  }
-}
-
-/** Deletes a cluster's keys, its exchange and its nodes' queues from the shared Redis and RabbitMQ. */
-async function deleteClusterState(prefix: string, exchange: string, nodes: string[]): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
-  const connection = await amqplib.connect(AMQP_URL);
-  connection.on('error', () => undefined);
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => undefined);
-    await channel.deleteExchange(exchange);
-    for (const node of nodes) await channel.deleteQueue(`${exchange}.${node}`);
-  } finally {
-    await connection.close();
   }
 }
