@@ -8,7 +8,8 @@ import { Gateway } from '../gateway/gateway.js';
 import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
 import { Dispatcher } from '../../shared/core/dispatcher.js';
-import { Publisher } from '../../shared/core/publisher.js';
+import { Publisher, type PublishRouting } from '../../shared/core/publisher.js';
+import { PresenceRouter } from '../../shared/core/router.js';
 import { ReconnectTargets } from './reconnect-targets.js';
 import { Rebalancer } from './rebalancer.js';
 import type { Logger } from '../../shared/logger/logger.js';
@@ -74,20 +75,36 @@ export class HeraldNode {
       metrics,
       log: log.child({ service: 'gateway' }),
     });
-    const publisher = new Publisher(drivers.bus, drivers.state.history, {
-      published: (channel, busMs) => {
-        metrics.published.inc({ kind: channelKind(channel) });
-        metrics.busPublishSeconds.observe(busMs / 1000);
+    const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }), () =>
+      metrics.busReceived.inc(),
+    );
+    const routing: PublishRouting | undefined =
+      config.busRouting === 'presence'
+        ? {
+            nodeId: config.nodeId,
+            router: new PresenceRouter(drivers.state.presence),
+            local: (envelope) => dispatcher.local(envelope),
+          }
+        : undefined;
+    const publisher = new Publisher(
+      drivers.bus,
+      drivers.state.history,
+      {
+        published: (channel, route, busMs) => {
+          metrics.published.inc({ kind: channelKind(channel) });
+          metrics.routes.inc({ route });
+          if (busMs !== undefined) metrics.busPublishSeconds.observe(busMs / 1000);
+        },
+        busFailed: (channel, err) => {
+          metrics.busFailures.inc({ kind: channelKind(channel) });
+          log.warn(
+            { err, channel },
+            'bus refused a stored message; it is sent again, and nodes repair it from history',
+          );
+        },
       },
-      busFailed: (channel, err) => {
-        metrics.busFailures.inc({ kind: channelKind(channel) });
-        log.warn(
-          { err, channel },
-          'bus refused a stored message; it is sent again, and nodes repair it from history',
-        );
-      },
-    });
-    const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }));
+      routing,
+    );
     const readiness = new Readiness(drivers);
     const app = await buildApi({
       config,

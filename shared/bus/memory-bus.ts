@@ -5,16 +5,23 @@ import { BusUnavailableError, type Bus, type BusHandler } from './bus.js';
  * per process is the single-node default; tests attach several buses to one broker to model nodes.
  */
 export class MemoryBroker {
-  private readonly handlers = new Set<BusHandler>();
+  /** Each attached handler and the node id of its bus (undefined: a bus made without one). */
+  private readonly handlers = new Map<BusHandler, string | undefined>();
 
-  attach(handler: BusHandler): () => void {
-    this.handlers.add(handler);
+  attach(handler: BusHandler, nodeId?: string): () => void {
+    this.handlers.set(handler, nodeId);
     return () => this.handlers.delete(handler);
   }
 
-  /** Delivers on a later microtask, in publish order, like a real broker would (never re-entrantly). */
-  deliver(payload: Buffer): void {
-    for (const handler of this.handlers) queueMicrotask(() => handler(payload));
+  /**
+   * Delivers on a later microtask, in publish order, like a real broker would (never re-entrantly):
+   * to every handler, or with `nodes` to the handlers of those nodes and of buses without a node id.
+   */
+  deliver(payload: Buffer, nodes?: readonly string[]): void {
+    for (const [handler, nodeId] of this.handlers) {
+      if (nodes !== undefined && nodeId !== undefined && !nodes.includes(nodeId)) continue;
+      queueMicrotask(() => handler(payload));
+    }
   }
 }
 
@@ -22,7 +29,14 @@ export class MemoryBus implements Bus {
   private detach: (() => void) | undefined;
   private closed = false;
 
-  constructor(private readonly broker: MemoryBroker = new MemoryBroker()) {}
+  /**
+   * `nodeId` names this bus for targeted publishes; without one it receives every payload (a
+   * single-node process needs none).
+   */
+  constructor(
+    private readonly broker: MemoryBroker = new MemoryBroker(),
+    private readonly nodeId?: string,
+  ) {}
 
   get ready(): boolean {
     return !this.closed;
@@ -37,13 +51,13 @@ export class MemoryBus implements Bus {
       } catch {
         // The contract says handlers do not throw; a broken one must not stop the others.
       }
-    });
+    }, this.nodeId);
     return Promise.resolve();
   }
 
-  publish(payload: Buffer): Promise<void> {
+  publish(payload: Buffer, nodes?: readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new BusUnavailableError('bus is closed'));
-    this.broker.deliver(payload);
+    this.broker.deliver(payload, nodes);
     return Promise.resolve();
   }
 

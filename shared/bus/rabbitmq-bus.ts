@@ -3,8 +3,12 @@
  * recovery; its `setup` hook runs after every (re)connect and declares the whole topology again:
  *
  *  - exchange `<exchange>`: fanout, durable (it outlives broker restarts; nodes come and go).
+ *  - exchange `<exchange>.direct`: direct, durable, for targeted publishes: routing key the first
+ *    node id, `BCC` the others (RabbitMQ's sender-selected distribution: one publish, one copy per
+ *    named queue, the header stripped before delivery). A name with no queue bound is dropped there.
  *  - queue `<exchange>.<nodeId>`: this node's inbox; durable, not exclusive, `x-expires` =
- *    queueExpiresMs, `x-max-length` = queueMaxLength, `x-overflow` = drop-head; bound with key ''.
+ *    queueExpiresMs, `x-max-length` = queueMaxLength, `x-overflow` = drop-head; bound with key '' to
+ *    the fanout exchange and with key `<nodeId>` to the direct one.
  *    Not exclusive so it outlives a short link outage (what others published meanwhile is still
  *    delivered after recovery) and a reconnect never races the broker's cleanup of the old
  *    connection (RESOURCE_LOCKED); `x-expires` deletes it once a dead node has had no consumer that
@@ -94,6 +98,8 @@ interface Link {
 
 interface PendingPublish {
   readonly payload: Buffer;
+  /** Targeted: the node ids it goes to (at least one); undefined: every node. */
+  readonly nodes: readonly string[] | undefined;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
   timer: NodeJS.Timeout | undefined;
@@ -134,6 +140,8 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 export class RabbitMqBus implements Bus {
   private readonly options: Required<RabbitMqBusOptions>;
   private readonly queue: string;
+  /** The direct exchange of targeted publishes (see the header). */
+  private readonly direct: string;
   private readonly log: Logger;
   /** Acks go out when this many deliveries are pending, or at the end of the event-loop turn. */
   private readonly ackBatch: number;
@@ -165,6 +173,9 @@ export class RabbitMqBus implements Bus {
     positiveInt('publishTimeoutMs', this.options.publishTimeoutMs);
     positiveInt('startTimeoutMs', this.options.startTimeoutMs);
     this.queue = `${exchange}.${nodeId}`;
+    this.direct = `${exchange}.direct`;
+    if (Buffer.byteLength(nodeId) > 255)
+      throw new TypeError(`RabbitMqBus: nodeId ${nodeId} is longer than a routing key's 255 bytes`);
     if (Buffer.byteLength(this.queue) > 255)
       throw new TypeError(`RabbitMqBus: queue name ${this.queue} is longer than RabbitMQ's 255 bytes`);
     this.ackBatch = Math.max(1, Math.floor(prefetch / 2));
@@ -208,12 +219,14 @@ export class RabbitMqBus implements Bus {
   }
 
   /** Hot path: one closure, one timer and one frame write per payload; confirms arrive batched. */
-  publish(payload: Buffer): Promise<void> {
+  publish(payload: Buffer, nodes?: readonly string[]): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new BusUnavailableError('cluster bus is closed'));
     if (this.state === 'idle') return Promise.reject(new BusUnavailableError('cluster bus is not started'));
+    if (nodes?.length === 0) return Promise.reject(new TypeError('RabbitMqBus: publish to no node'));
     return new Promise<void>((resolve, reject) => {
       const entry: PendingPublish = {
         payload,
+        nodes,
         resolve,
         reject,
         timer: undefined,
@@ -316,6 +329,7 @@ export class RabbitMqBus implements Bus {
     const consumer = await model.createChannel();
     this.watchChannel(link, consumer, 'consumer');
     await consumer.assertExchange(exchange, 'fanout', { durable: true });
+    await consumer.assertExchange(this.direct, 'direct', { durable: true });
     await consumer.assertQueue(this.queue, {
       durable: true,
       exclusive: false,
@@ -323,6 +337,7 @@ export class RabbitMqBus implements Bus {
       arguments: { 'x-expires': queueExpiresMs, 'x-max-length': queueMaxLength, 'x-overflow': 'drop-head' },
     });
     await consumer.bindQueue(this.queue, exchange, '');
+    await consumer.bindQueue(this.queue, this.direct, this.options.nodeId);
     await consumer.prefetch(prefetch);
 
     const publisher = await model.createConfirmChannel();
@@ -492,9 +507,18 @@ export class RabbitMqBus implements Bus {
       if (entry.settled) continue;
       let flushed: boolean;
       try {
-        flushed = channel.publish(exchange, '', entry.payload, undefined, (err: unknown) =>
-          this.confirmed(entry, err),
-        );
+        const callback = (err: unknown): void => this.confirmed(entry, err);
+        const nodes = entry.nodes;
+        flushed =
+          nodes === undefined
+            ? channel.publish(exchange, '', entry.payload, undefined, callback)
+            : channel.publish(
+                this.direct,
+                nodes[0]!,
+                entry.payload,
+                nodes.length > 1 ? { BCC: nodes.slice(1) } : undefined,
+                callback,
+              );
       } catch (err) {
         // The channel is closing: keep this entry and the rest for the next link, within their deadline.
         this.log.debug({ err }, 'publish channel closing; publishes wait for recovery');

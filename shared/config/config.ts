@@ -64,6 +64,11 @@ export interface Config {
     commandTimeoutMs: number;
     presenceTtlSeconds: number;
   };
+  /**
+   * presence: a `user:` message goes only to the nodes holding the user's connections (delivered here
+   * without the bus when this node is one of them); broadcast: every message to every node.
+   */
+  busRouting: 'presence' | 'broadcast';
   amqp: {
     exchange: string;
     prefetch: number;
@@ -325,7 +330,10 @@ export const STRING_OPTIONS = {
   RECONNECT_URL:
     'Where reconnect frames (drain, rebalance) send clients: unset = their usual URL (the balancer); "director" = the least-loaded node; or a ws(s):// URL',
   REDIS_PREFIX: 'Prefix of every Redis key Herald writes (default herald:)',
-  AMQP_EXCHANGE: 'Name of the durable fanout exchange of the cluster bus (default herald.bus)',
+  AMQP_EXCHANGE:
+    'Name of the durable fanout exchange of the cluster bus (default herald.bus; targeted messages use <name>.direct)',
+  BUS_ROUTING:
+    "presence (default): a user: message goes only to the nodes holding that user's connections, and this node delivers its own share without the bus; broadcast: every message to every node",
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -443,6 +451,9 @@ export function loadConfig(env: Env = process.env): Config {
   const exchange = nonEmpty(env, 'AMQP_EXCHANGE') ?? 'herald.bus';
   if (!/^[A-Za-z0-9:._-]{1,200}$/.test(exchange))
     problems.push('AMQP_EXCHANGE must be 1-200 characters of [A-Za-z0-9:._-]');
+  const busRouting = nonEmpty(env, 'BUS_ROUTING') ?? 'presence';
+  if (busRouting !== 'presence' && busRouting !== 'broadcast')
+    problems.push('BUS_ROUTING must be presence or broadcast');
   const port = int('PORT');
   const host = nonEmpty(env, 'HOST') ?? '0.0.0.0';
   const reconnectRaw = nonEmpty(env, 'RECONNECT_URL');
@@ -515,6 +526,7 @@ export function loadConfig(env: Env = process.env): Config {
       commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
       presenceTtlSeconds: int('PRESENCE_TTL_SECONDS'),
     },
+    busRouting: busRouting === 'broadcast' ? 'broadcast' : 'presence',
     amqp: {
       exchange,
       prefetch: int('AMQP_PREFETCH'),

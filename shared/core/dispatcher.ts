@@ -20,15 +20,28 @@ export class Dispatcher {
     private readonly bus: Bus,
     private readonly sink: DeliverySink,
     private readonly log: Logger,
+    /** Counts what the bus brought (not `local` deliveries). */
+    private readonly received?: () => void,
   ) {}
 
   start(): Promise<void> {
-    return this.bus.start((payload) => this.onPayload(payload), {
-      resumed: () => {
-        this.log.info('bus resumed; catching up local channels from history');
-        this.sink.resync();
+    return this.bus.start(
+      (payload) => {
+        this.received?.();
+        this.onPayload(payload);
       },
-    });
+      {
+        resumed: () => {
+          this.log.info('bus resumed; catching up local channels from history');
+          this.sink.resync();
+        },
+      },
+    );
+  }
+
+  /** Delivers an envelope this node published to its own subscribers, as the bus would (Publisher routing). */
+  local(payload: Buffer): void {
+    this.onPayload(payload);
   }
 
   private onPayload(payload: Buffer): void {

@@ -1,12 +1,15 @@
 /**
  * Publishing: reserve the channel's next offset, build the client `message` frame once, and hand it
- * to the bus as one envelope. Every node (this one included) delivers it from the bus.
+ * to the bus as one envelope. Every node (this one included) delivers it from the bus, unless routing
+ * (router.ts) names the nodes that need it: then this node delivers its own share at once, without
+ * the bus, and the bus carries it to the others named only (nowhere when this node is the only one).
  */
 import { randomUUID } from 'node:crypto';
 import { BusUnavailableError, type Bus } from '../bus/bus.js';
 import type { History } from '../state/history.js';
 import { encodeControlEnvelope, encodeMessageEnvelope, type ControlMessage } from './envelope.js';
 import { messageFrameJson } from './message-frame.js';
+import type { Router } from './router.js';
 
 export interface PublishInput {
   channel: string;
@@ -37,10 +40,23 @@ export interface PublishOptions {
   dedupeTtlSeconds?: number;
 }
 
+/** How a message left this node: to every node, to the nodes named, or to this node alone. */
+export type Route = 'broadcast' | 'targeted' | 'local';
+
 export interface PublishObserver {
-  published(channel: string, busMs: number): void;
+  /** `busMs`: the bus's time to confirm (undefined when the bus was not needed). */
+  published(channel: string, route: Route, busMs: number | undefined): void;
   /** The bus refused a message already in history: nodes get it by gap repair or catch-up. */
   busFailed(channel: string, err: unknown): void;
+}
+
+/** Targeted routing (router.ts): without it every message goes to every node through the bus. */
+export interface PublishRouting {
+  /** This node's id, as presence names it. */
+  nodeId: string;
+  router: Router;
+  /** Delivers an envelope to this node's subscribers, as if the bus had brought it (Dispatcher.local). */
+  local(envelope: Buffer): void;
 }
 
 /** Envelopes the bus refused, kept to send again; beyond this the oldest are left to history repair. */
@@ -49,7 +65,7 @@ const RESEND_INTERVAL_MS = 1_000;
 
 export class Publisher {
   /** Stored messages the bus refused, oldest first, sent again once the bus takes them. */
-  private unsent: { channel: string; envelope: Buffer }[] = [];
+  private unsent: { channel: string; envelope: Buffer; nodes: readonly string[] | undefined }[] = [];
   private resendTimer: NodeJS.Timeout | undefined;
   private resending = false;
   private closed = false;
@@ -58,6 +74,7 @@ export class Publisher {
     private readonly bus: Bus,
     private readonly history: History,
     private readonly observer?: PublishObserver,
+    private readonly routing?: PublishRouting,
   ) {}
 
   /** How many stored messages wait to be sent on the bus again. */
@@ -102,20 +119,28 @@ export class Publisher {
       dataJson: input.dataJson,
       ts: Date.now(),
     }));
-    const appended = await Promise.all(
-      inputs.map((input, i) =>
-        dedupeKey === undefined || dedupeTtlSeconds === undefined
-          ? this.history.append(input.channel, fresh[i]!)
-          : this.history.append(input.channel, fresh[i]!, {
-              key: `${dedupeKey}#${input.channel}#${i}`,
-              ttlSeconds: dedupeTtlSeconds,
-            }),
-      ),
+    const router = this.routing?.router;
+    // Each route lookup is issued right after its append (router.ts: it must run after it).
+    const steps = await Promise.all(
+      inputs.map((input, i) => {
+        const appending =
+          dedupeKey === undefined || dedupeTtlSeconds === undefined
+            ? this.history.append(input.channel, fresh[i]!)
+            : this.history.append(input.channel, fresh[i]!, {
+                key: `${dedupeKey}#${input.channel}#${i}`,
+                ttlSeconds: dedupeTtlSeconds,
+              });
+        const routing = router?.nodesFor(input.channel);
+        return routing === undefined
+          ? appending.then((appended) => ({ appended, nodes: undefined }))
+          : Promise.all([appending, routing]).then(([appended, nodes]) => ({ appended, nodes }));
+      }),
     );
     const started = performance.now();
     const sends: Promise<void>[] = [];
     const published = inputs.map((input, i): PublishedMessage => {
-      const { offset, epoch, replayed } = appended[i]!;
+      const { appended, nodes } = steps[i]!;
+      const { offset, epoch, replayed } = appended;
       // A replay: the message as history holds it (a retry's data may differ, e.g. a default timestamp).
       const message =
         replayed === undefined
@@ -123,19 +148,38 @@ export class Publisher {
           : { ...fresh[i]!, ...replayed.retained, id: replayed.id, ts: replayed.ts };
       const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
       const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson, message.ts);
-      sends.push(
-        this.bus.publish(envelope).then(
-          () => this.observer?.published(input.channel, performance.now() - started),
-          (err: unknown) => {
-            this.observer?.busFailed(input.channel, err);
-            this.keepUnsent(input.channel, envelope);
-          },
-        ),
-      );
+      const remote = this.deliverOwnShare(envelope, nodes);
+      if (remote === undefined || remote.length > 0) {
+        const route: Route = remote === undefined ? 'broadcast' : 'targeted';
+        sends.push(
+          this.bus.publish(envelope, remote).then(
+            () => this.observer?.published(input.channel, route, performance.now() - started),
+            (err: unknown) => {
+              this.observer?.busFailed(input.channel, err);
+              this.keepUnsent(input.channel, envelope, remote);
+            },
+          ),
+        );
+      } else this.observer?.published(input.channel, 'local', undefined);
       return { channel: input.channel, id: message.id, offset, epoch };
     });
     await Promise.all(sends);
     return published;
+  }
+
+  /**
+   * Delivers `envelope` here when routing names this node; returns the nodes the bus must still carry
+   * it to (undefined: every node).
+   */
+  private deliverOwnShare(
+    envelope: Buffer,
+    nodes: readonly string[] | undefined,
+  ): readonly string[] | undefined {
+    const routing = this.routing;
+    if (routing === undefined || nodes === undefined) return nodes;
+    if (!nodes.includes(routing.nodeId)) return nodes;
+    routing.local(envelope);
+    return nodes.filter((node) => node !== routing.nodeId);
   }
 
   async control(message: ControlMessage): Promise<void> {
@@ -149,9 +193,9 @@ export class Publisher {
     this.unsent = [];
   }
 
-  private keepUnsent(channel: string, envelope: Buffer): void {
+  private keepUnsent(channel: string, envelope: Buffer, nodes: readonly string[] | undefined): void {
     if (this.closed) return;
-    this.unsent.push({ channel, envelope });
+    this.unsent.push({ channel, envelope, nodes });
     if (this.unsent.length > MAX_UNSENT) this.unsent.shift();
     this.scheduleResend();
   }
@@ -173,7 +217,7 @@ export class Publisher {
       if (!this.bus.ready) return;
       const batch = this.unsent;
       this.unsent = [];
-      const results = await Promise.allSettled(batch.map((m) => this.bus.publish(m.envelope)));
+      const results = await Promise.allSettled(batch.map((m) => this.bus.publish(m.envelope, m.nodes)));
       const refused = batch.filter((_, i) => results[i]!.status === 'rejected');
       if (!this.closed) this.unsent = [...refused, ...this.unsent].slice(-MAX_UNSENT);
     } finally {

@@ -20,8 +20,19 @@ export class Metrics {
   });
   readonly published = new Counter({
     name: 'herald_messages_published_total',
-    help: 'Messages accepted by the REST API whose bus publish was confirmed, by channel kind',
+    help: 'Messages accepted by the REST API and handed on (bus publish confirmed, or delivered here alone), by channel kind',
     labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly busReceived = new Counter({
+    name: 'herald_bus_messages_received_total',
+    help: 'Payloads this node took from the bus (messages and control), what targeted routing saves',
+    registers: [this.registry],
+  });
+  readonly routes = new Counter({
+    name: 'herald_publish_routes_total',
+    help: 'Published messages by route: broadcast (every node, fanout exchange), targeted (the nodes holding the user, direct exchange), local (this node only, no bus)',
+    labelNames: ['route'] as const,
     registers: [this.registry],
   });
   readonly delivered = new Counter({

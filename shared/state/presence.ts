@@ -11,6 +11,11 @@
  *  - Connections added through a driver stay while that driver is open. A driver that goes away
  *    without removing them (its process crashed) stops refreshing them, and they disappear within the
  *    driver's presence TTL, so a dead node never keeps users "online". (Memory: they die with it.)
+ *  - `nodesOf` answers the nodes that may hold a connection of the user, for routing its messages: every
+ *    node of a live connection, and possibly nodes of connections that just expired or whose node just
+ *    died (never fewer). It reflects every `add` whose promise resolved before `nodesOf` was called,
+ *    and, on drivers that run commands in call order on one connection (Redis), every add applied
+ *    before a state call issued just ahead of it in the same turn (shared/core/router.ts relies on it).
  *  - `close` stops refreshing; it does not remove the connections (removal is the gateway's job).
  */
 export interface UserPresence {
@@ -22,5 +27,6 @@ export interface Presence {
   add(userId: string, connectionId: string, nodeId: string): Promise<number>;
   remove(userId: string, connectionId: string): Promise<void>;
   get(userId: string): Promise<UserPresence>;
+  nodesOf(userId: string): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -13,6 +13,8 @@ import { waitFor } from '../helpers/wait.js';
 
 export interface BusCluster {
   nodes: Bus[];
+  /** Each bus's node id (targeted publishes name these), in the order of `nodes`. */
+  ids: string[];
   close(): Promise<void>;
 }
 
@@ -92,10 +94,12 @@ export function busContract(name: string, makeCluster: () => Promise<BusCluster>
   describe(`Bus contract: ${name}`, () => {
     let cluster: BusCluster | undefined;
     let nodes: Bus[];
+    let ids: string[];
 
     beforeEach(async () => {
       cluster = await makeCluster();
       nodes = cluster.nodes;
+      ids = cluster.ids;
       if (nodes.length < 2) throw new Error(`the bus contract needs at least 2 nodes, got ${nodes.length}`);
     });
 
@@ -218,6 +222,35 @@ export function busContract(name: string, makeCluster: () => Promise<BusCluster>
         expect(texts.indexOf('boom-from-0')).toBeLessThan(texts.indexOf('later-from-0'));
       }
       expect(nodes[0]!.ready).toBe(true);
+    });
+
+    it('when a node publishes to named nodes, then exactly those nodes receive it, once each, the publisher too when named', async () => {
+      if (nodes.length < 3) throw new Error('this test needs 3 nodes');
+      const inboxes = await startAll(nodes);
+      await nodes[0]!.publish(text('to-1'), [ids[1]!]);
+      await nodes[0]!.publish(text('to-0-and-2'), [ids[0]!, ids[2]!]);
+      await nodes[1]!.publish(text('to-all-named'), [...ids]);
+      await nodes[2]!.publish(text('to-nobody-running'), ['no-such-node']);
+      await settle(nodes, inboxes);
+
+      expect(inboxes[0]!.texts).toEqual(['to-0-and-2', 'to-all-named']);
+      expect(inboxes[1]!.texts).toEqual(['to-1', 'to-all-named']);
+      expect(inboxes[2]!.texts).toEqual(['to-0-and-2', 'to-all-named']);
+    });
+
+    it('when one node interleaves targeted and broadcast payloads, then each node receives what it is owed in publish order', async () => {
+      const inboxes = await startAll(nodes);
+      const sent = Array.from({ length: 300 }, (_, seq) => ({
+        payload: `seq-${seq}`,
+        nodes: seq % 3 === 0 ? undefined : seq % 3 === 1 ? [ids[1]!] : [ids[0]!, ids[1]!],
+      }));
+      await Promise.all(sent.map((m) => nodes[0]!.publish(text(m.payload), m.nodes)));
+      await settle(nodes, inboxes);
+
+      for (const [i, inbox] of inboxes.entries()) {
+        const owed = sent.filter((m) => m.nodes === undefined || m.nodes.includes(ids[i]!));
+        expect(inbox.texts).toEqual(owed.map((m) => m.payload));
+      }
     });
   });
 }

@@ -124,6 +124,21 @@ export function presenceContract(name: string, factory: ContractFactory<Presence
       expect(await presence.get('alice')).toEqual({ connections: 0, nodes: [] });
     });
 
+    it('when a user has connections on several nodes, then nodesOf lists each node once, and none for an unknown user', async () => {
+      const presence = subject.driver;
+      expect(await presence.nodesOf('nobody')).toEqual([]);
+      await presence.add('alice', 'c-1', 'node-a');
+      await presence.add('alice', 'c-2', 'node-b');
+      await presence.add('alice', 'c-3', 'node-a');
+
+      expect([...(await presence.nodesOf('alice'))].sort()).toEqual(['node-a', 'node-b']);
+      await presence.remove('alice', 'c-2');
+      expect(await presence.nodesOf('alice')).toEqual(['node-a']);
+      await presence.remove('alice', 'c-1');
+      await presence.remove('alice', 'c-3');
+      expect(await presence.nodesOf('alice')).toEqual([]);
+    });
+
     it('when presence is closed, then close resolves', async () => {
       await subject.driver.add('alice', 'c-1', 'node-a');
 

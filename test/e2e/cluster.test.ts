@@ -31,6 +31,32 @@ async function post(node: NodeProcess, path: string, body: unknown): Promise<Res
   });
 }
 
+interface CounterDelta {
+  received: number;
+  local: number;
+  targeted: number;
+  broadcast: number;
+}
+
+const deltaOf = (before: CounterDelta, after: CounterDelta): CounterDelta => ({
+  received: after.received - before.received,
+  local: after.local - before.local,
+  targeted: after.targeted - before.targeted,
+  broadcast: after.broadcast - before.broadcast,
+});
+
+/** A node's bus counters from /metrics: payloads taken from the bus, and its publishes by route. */
+async function busCounters(node: NodeProcess): Promise<CounterDelta> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
+  return {
+    received: value(/^herald_bus_messages_received_total (\d+)/m),
+    local: value(/^herald_publish_routes_total\{route="local"\} (\d+)/m),
+    targeted: value(/^herald_publish_routes_total\{route="targeted"\} (\d+)/m),
+    broadcast: value(/^herald_publish_routes_total\{route="broadcast"\} (\d+)/m),
+  };
+}
+
 async function getJson<T>(node: NodeProcess, path: string): Promise<T> {
   const res = await fetch(`${node.url}${path}`, { headers: { authorization: ADMIN } });
   expect(res.status).toBe(200);
@@ -132,6 +158,88 @@ describe('cluster of three node processes', () => {
     const received = await erin.waitForMessages(200, 'user:c-erin', 10_000);
     expect(new Set(received.map((m) => m.offset)).size).toBe(200);
   });
+
+  it('when user events are posted to each node, then only the nodes holding the user take them: a holder delivers its own without the bus, one targeted publish carries the rest', async () => {
+    const channel = 'user:c-frank';
+    const postToEach = async (round: number): Promise<CounterDelta[]> => {
+      const before = await Promise.all([a, b, c].map(busCounters));
+      for (const [i, node] of [a, b, c].entries())
+        expect(
+          (await post(node, '/v1/publish', { channel, event: 'tick', data: `${round}-${i}` })).status,
+        ).toBe(202);
+      // Each tab has its 3 newest messages (the second tab joined for round 2).
+      for (const [t, tab] of tabs.entries()) await tab.waitForMessages(3 * (round - t), channel);
+      const after = await Promise.all([a, b, c].map(busCounters));
+      return after.map((counts, i) => deltaOf(before[i]!, counts));
+    };
+    const tabs = [await open(a, 'c-frank')];
+    expect(await tabs[0]!.subscribe(channel)).toMatchObject({ type: 'subscribed' });
+
+    // Only A holds frank: A delivers its own message without the bus and takes B's and C's.
+    expect(await postToEach(1)).toEqual([
+      { received: 2, local: 1, targeted: 0, broadcast: 0 },
+      { received: 0, local: 0, targeted: 1, broadcast: 0 },
+      { received: 0, local: 0, targeted: 1, broadcast: 0 },
+    ]);
+
+    // A second tab on B: A and B each deliver their own and send one copy to the other; C's one
+    // publish reaches both. C takes nothing.
+    tabs.push(await open(b, 'c-frank'));
+    expect(
+      await tabs[1]!.subscribe(channel, { offset: 3, epoch: tabs[0]!.messages(channel)[0]!.epoch }),
+    ).toMatchObject({ type: 'subscribed', offset: 3 });
+    expect(await postToEach(2)).toEqual([
+      { received: 2, local: 0, targeted: 1, broadcast: 0 },
+      { received: 2, local: 0, targeted: 1, broadcast: 0 },
+      { received: 0, local: 0, targeted: 1, broadcast: 0 },
+    ]);
+    expect(tabs[0]!.messages(channel).map((m) => m.data)).toEqual(['1-0', '1-1', '1-2', '2-0', '2-1', '2-2']);
+    expect(tabs[1]!.messages(channel).map((m) => [m.offset, m.data])).toEqual([
+      [4, '2-0'],
+      [5, '2-1'],
+      [6, '2-2'],
+    ]);
+  });
+
+  it('when a user’s only connection hops from node to node during a stream posted to every node, then it gets every message once, in order', async () => {
+    const user = 'c-grace';
+    const channel = `user:${user}`;
+    const total = 300;
+    // The stream stays at most WINDOW messages ahead of what the client got, so every hop happens
+    // with messages in flight, published to the node being left, the one joined and the third.
+    const WINDOW = 20;
+    const got: number[] = [];
+    let tab = await open(a, user);
+    let epoch = (await tab.subscribe(channel)).epoch as string;
+    const seen = (): number => got.length + tab.messages(channel).length;
+    let accepted = 0;
+    const publishing = Promise.all(
+      [0, 1, 2].map(async (worker) => {
+        for (let i = worker; i < total; i += 3) {
+          await waitFor(() => i - seen() < WINDOW, `the client to get close to message ${i}`, 20_000);
+          const res = await post([a, b, c][i % 3]!, '/v1/publish', { channel, event: 'tick', data: i });
+          expect(res.status).toBe(202);
+          accepted++;
+        }
+      }),
+    );
+    // Break before make: each next connection recovers from the last offset the previous one got.
+    for (const [hop, node] of [b, c, a, b].entries()) {
+      await waitFor(() => seen() >= (hop + 1) * 60, `hop ${hop}: ${(hop + 1) * 60} messages`, 20_000);
+      tab.close();
+      await tab.waitClose();
+      for (const m of tab.messages(channel)) got.push(m.offset as number);
+      expect(accepted).toBeLessThan(total);
+      tab = await open(node, user);
+      const reply = await tab.subscribe(channel, { offset: got.at(-1)!, epoch });
+      expect(reply).toMatchObject({ type: 'subscribed', recovered: true, epoch });
+      epoch = reply.epoch as string;
+    }
+    await publishing;
+    await waitFor(() => seen() >= total, 'the last messages', 20_000);
+    for (const m of tab.messages(channel)) got.push(m.offset as number);
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  }, 60_000);
 
   it('when the cluster view is asked on any node, then it lists all three nodes with fresh heartbeats', async () => {
     for (const node of [a, b, c]) {

@@ -128,6 +128,7 @@ export async function cleanUp(prefix: string, exchange: string, nodes: string[])
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     await channel.deleteExchange(exchange);
+    await channel.deleteExchange(`${exchange}.direct`);
     // Queues of nodes killed with SIGKILL would otherwise linger until their x-expires.
     for (const node of nodes) await channel.deleteQueue(`${exchange}.${node}`);
   } finally {

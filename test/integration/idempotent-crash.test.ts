@@ -77,7 +77,10 @@ describe.each([
 
   beforeAll(async () => {
     drivers = makeDrivers();
-    node = await startTestNode(FAST_TIMEOUTS, drivers);
+    // Broadcast routing: this node's own subscriber gets each message from the bus, so holding the
+    // bus back models a crash between storing and publishing (presence routing would deliver it here
+    // without the bus).
+    node = await startTestNode({ ...FAST_TIMEOUTS, BUS_ROUTING: 'broadcast' }, drivers);
     realPublish = drivers.bus.publish.bind(drivers.bus);
   });
   afterAll(() => node.stop());

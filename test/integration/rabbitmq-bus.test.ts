@@ -57,6 +57,7 @@ async function deleteTopology(exchange: string, nodeIds: string[]): Promise<void
   await withAdminChannel(async (channel) => {
     for (const nodeId of nodeIds) await channel.deleteQueue(`${exchange}.${nodeId}`);
     await channel.deleteExchange(exchange);
+    await channel.deleteExchange(`${exchange}.direct`);
   });
 }
 
@@ -86,6 +87,7 @@ busContract('RabbitMQ (3 buses on one unique exchange)', () => {
   const nodes = NODE_IDS.map((nodeId) => makeBus(AMQP_URL, exchange, nodeId));
   return Promise.resolve({
     nodes,
+    ids: NODE_IDS,
     close: async () => {
       await Promise.all(nodes.map((node) => node.close()));
       await deleteTopology(exchange, NODE_IDS);

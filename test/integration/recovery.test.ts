@@ -229,9 +229,13 @@ describe('idempotent publishing', () => {
 });
 
 describe('a message the bus refused after it was stored', () => {
+  // Broadcast routing: the node's own subscriber gets each message from the bus (presence routing
+  // would deliver it here without the bus, which these tests refuse).
+  const BROADCAST = { BUS_ROUTING: 'broadcast' };
+
   it('when the bus refuses a stored message, then the publish still answers 202 and subscribers get it by gap repair', async () => {
     const drivers = createMemoryDrivers();
-    const node = await startTestNode({}, drivers);
+    const node = await startTestNode(BROADCAST, drivers);
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('g1'));
       await c.subscribe('user:g1');
@@ -258,7 +262,7 @@ describe('a message the bus refused after it was stored', () => {
 
   it("when the bus refuses a channel's last message, then it is sent again and reaches subscribers without a next message", async () => {
     const drivers = createMemoryDrivers();
-    const node = await startTestNode({}, drivers);
+    const node = await startTestNode(BROADCAST, drivers);
     try {
       const c = await TestClient.open(node.wsUrl, await mintToken('g2'));
       await c.subscribe('user:g2');

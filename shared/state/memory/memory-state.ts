@@ -95,6 +95,11 @@ export class MemoryPresence implements Presence {
     });
   }
 
+  nodesOf(userId: string): Promise<string[]> {
+    const connections = this.users.get(userId);
+    return Promise.resolve(connections === undefined ? [] : [...new Set(connections.values())]);
+  }
+
   close(): Promise<void> {
     this.users.clear();
     return done;

@@ -144,6 +144,16 @@ export class RedisPresence implements Presence {
     };
   }
 
+  /** HVALS without a purge: connections that just expired still count (a superset, see presence.ts). */
+  async nodesOf(userId: string): Promise<string[]> {
+    const what = 'presence nodes';
+    const nodes = asStrings(
+      await this.lease.run(what, (client) => client.hvals(this.keys.presenceNodes(userId))),
+      what,
+    );
+    return nodes.length < 2 ? nodes : [...new Set(nodes)];
+  }
+
   /** Stops refreshing; the connections stay in Redis until removed or expired. */
   close(): Promise<void> {
     this.refresher.stop();

@@ -19,9 +19,11 @@ import { sessionStoreContract } from '../../contracts/session-store.contract.js'
 
 busContract('memory (3 buses on one MemoryBroker)', () => {
   const broker = new MemoryBroker();
-  const nodes = [new MemoryBus(broker), new MemoryBus(broker), new MemoryBus(broker)];
+  const ids = ['n1', 'n2', 'n3'];
+  const nodes = ids.map((id) => new MemoryBus(broker, id));
   return Promise.resolve({
     nodes,
+    ids,
     close: async () => {
       await Promise.all(nodes.map((node) => node.close()));
     },

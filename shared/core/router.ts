@@ -1,0 +1,43 @@
+/**
+ * Targeted routing: which nodes a message has to reach.
+ *
+ * A `user:{id}` channel is subscribed by that user's connections only (channel-access.ts), and a
+ * connection is in presence before it subscribes anything (Subscriptions.open awaits the add before
+ * the first subscribe is read). So the nodes holding the user's connections, as presence lists them
+ * after the message is stored, are every node with a subscriber that may still be owed it:
+ *  - a subscriber whose position read came before the append was in presence before that read, so
+ *    the lookup (after the append) lists its node;
+ *  - one whose position read came after the append starts past the message and does not need it.
+ * The lookup is issued right after the append, in the same turn: the Redis drivers share one
+ * connection and Redis runs its commands in order, so it runs after the append without a second round
+ * trip (presence.ts). A node listed whose connection just left or died gets a copy it drops.
+ *
+ * Unknown means every node (the fanout exchange, as before): channels of other kinds, a user presence
+ * knows no connection of (a state store that lost its data, until presence is refreshed, must not
+ * cut anyone off), and a lookup that failed. `order:` channels stay broadcast: their subscriber is
+ * whoever owned the order when subscribing, which is not known at publish time for certain.
+ */
+import type { Presence } from '../state/presence.js';
+
+export interface Router {
+  /**
+   * The node ids a message of `channel` must reach, or undefined for every node. Synchronous
+   * undefined for channels it never targets (no state call); call it right after issuing the
+   * message's append (see above).
+   */
+  nodesFor(channel: string): Promise<readonly string[] | undefined> | undefined;
+}
+
+const USER_PREFIX = 'user:';
+
+export class PresenceRouter implements Router {
+  constructor(private readonly presence: Presence) {}
+
+  nodesFor(channel: string): Promise<readonly string[] | undefined> | undefined {
+    if (!channel.startsWith(USER_PREFIX)) return undefined;
+    return this.presence.nodesOf(channel.slice(USER_PREFIX.length)).then(
+      (nodes) => (nodes.length === 0 ? undefined : nodes),
+      () => undefined,
+    );
+  }
+}
