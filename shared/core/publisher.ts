@@ -18,6 +18,11 @@ export interface PublishInput {
   dataJson: string;
   /** Message id; one event published to several channels keeps one id. Default: a new UUID. */
   id?: string;
+  /**
+   * For a channel only one user's connections may subscribe other than `user:{id}` (an `order:`
+   * channel whose owner the caller just claimed): that user, whose nodes the message is routed to.
+   */
+  routeUser?: string;
 }
 
 export interface PublishedMessage {
@@ -130,7 +135,7 @@ export class Publisher {
                 key: `${dedupeKey}#${input.channel}#${i}`,
                 ttlSeconds: dedupeTtlSeconds,
               });
-        const routing = router?.nodesFor(input.channel);
+        const routing = router?.nodesFor(input.channel, input.routeUser);
         return routing === undefined
           ? appending.then((appended) => ({ appended, nodes: undefined }))
           : Promise.all([appending, routing]).then(([appended, nodes]) => ({ appended, nodes }));

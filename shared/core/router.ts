@@ -12,20 +12,26 @@
  * connection and Redis runs its commands in order, so it runs after the append without a second round
  * trip (presence.ts). A node listed whose connection just left or died gets a copy it drops.
  *
- * Unknown means every node (the fanout exchange, as before): channels of other kinds, a user presence
- * knows no connection of (a state store that lost its data, until presence is refreshed, must not
- * cut anyone off), and a lookup that failed. `order:` channels stay broadcast: their subscriber is
- * whoever owned the order when subscribing, which is not known at publish time for certain.
+ * An `order:` channel is subscribed by its owner's connections only; an order event names the owner
+ * and claims the order for it before publishing (`routeUser`), so it is routed like that user's
+ * channel. A connection subscribed while another user owned the order (a claim that expired and was
+ * taken over) gets no more of its events, as it would no longer be allowed to subscribe.
+ *
+ * Unknown means every node (the fanout exchange, as before): promotions and segments, an `order:`
+ * message published without `routeUser` (POST /v1/publish), a user presence knows no connection of (a
+ * state store that lost its data, until presence is refreshed, must not cut anyone off), and a lookup
+ * that failed.
  */
 import type { Presence } from '../state/presence.js';
 
 export interface Router {
   /**
-   * The node ids a message of `channel` must reach, or undefined for every node. Synchronous
-   * undefined for channels it never targets (no state call); call it right after issuing the
-   * message's append (see above).
+   * The node ids a message of `channel` must reach, or undefined for every node. `routeUser`: the one
+   * user whose connections may subscribe the channel, when it is not a `user:` channel (see above).
+   * Synchronous undefined for messages it never targets (no state call); call it right after issuing
+   * the message's append (see above).
    */
-  nodesFor(channel: string): Promise<readonly string[] | undefined> | undefined;
+  nodesFor(channel: string, routeUser?: string): Promise<readonly string[] | undefined> | undefined;
 }
 
 const USER_PREFIX = 'user:';
@@ -33,9 +39,10 @@ const USER_PREFIX = 'user:';
 export class PresenceRouter implements Router {
   constructor(private readonly presence: Presence) {}
 
-  nodesFor(channel: string): Promise<readonly string[] | undefined> | undefined {
-    if (!channel.startsWith(USER_PREFIX)) return undefined;
-    return this.presence.nodesOf(channel.slice(USER_PREFIX.length)).then(
+  nodesFor(channel: string, routeUser?: string): Promise<readonly string[] | undefined> | undefined {
+    const user = channel.startsWith(USER_PREFIX) ? channel.slice(USER_PREFIX.length) : routeUser;
+    if (user === undefined) return undefined;
+    return this.presence.nodesOf(user).then(
       (nodes) => (nodes.length === 0 ? undefined : nodes),
       () => undefined,
     );

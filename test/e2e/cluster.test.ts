@@ -201,6 +201,28 @@ describe('cluster of three node processes', () => {
     ]);
   });
 
+  it('when an order event is posted, then its user: and order: messages both go only to the node holding the order’s owner', async () => {
+    const tab = await open(a, 'c-heidi');
+    expect(await tab.subscribe('user:c-heidi')).toMatchObject({ type: 'subscribed' });
+    // The first event claims the order for c-heidi; then the tab may subscribe its channel.
+    expect((await post(c, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'paid' })).status).toBe(202);
+    await tab.waitForMessages(1, 'user:c-heidi');
+    expect(await tab.subscribe('order:c-o9')).toMatchObject({ type: 'subscribed', offset: 1 });
+    const before = await Promise.all([a, b, c].map(busCounters));
+    expect((await post(b, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'shipped' })).status).toBe(
+      202,
+    );
+    const [onOrder] = await tab.waitForMessages(1, 'order:c-o9');
+    expect(onOrder).toMatchObject({ offset: 2, data: { status: 'shipped' } });
+    await tab.waitForMessages(2, 'user:c-heidi');
+    const after = await Promise.all([a, b, c].map(busCounters));
+    expect(after.map((counts, i) => deltaOf(before[i]!, counts))).toEqual([
+      { received: 2, local: 0, targeted: 0, broadcast: 0 },
+      { received: 0, local: 0, targeted: 2, broadcast: 0 },
+      { received: 0, local: 0, targeted: 0, broadcast: 0 },
+    ]);
+  });
+
   it('when a user’s only connection hops from node to node during a stream posted to every node, then it gets every message once, in order', async () => {
     const user = 'c-grace';
     const channel = `user:${user}`;

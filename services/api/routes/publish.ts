@@ -90,7 +90,8 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
       };
       // One event on two channels: both messages carry the same id, so a client on both can dedupe.
       const forUser = { ...prepare(userChannel(userId), 'order.status', data), id: randomUUID() };
-      const inputs = [forUser, { ...forUser, channel: orderChannel(orderId) }];
+      // The order's channel is routed to its owner's nodes, claimed just below (router.ts).
+      const inputs = [forUser, { ...forUser, channel: orderChannel(orderId), routeUser: userId }];
       const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
       if (owner !== userId)
         throw new ApiError('order_owner_conflict', `Order ${orderId} belongs to another user`);

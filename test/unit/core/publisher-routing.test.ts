@@ -94,7 +94,19 @@ describe('Publisher routing', () => {
     expect(s.routes).toEqual(['targeted']);
   });
 
-  it('when presence knows no connection of the user, or the channel is not a user channel, then every node gets it', async () => {
+  it('when an order message names its owner, then it goes to the owner’s nodes like the owner’s own channel', async () => {
+    const s = await setup();
+    await s.presence.add('u1', 'c1', 'other');
+    await s.publisher.publishMany([
+      { ...message('user:u1'), id: 'e1' },
+      { ...message('order:o1'), id: 'e1', routeUser: 'u1' },
+    ]);
+    await drained();
+    expect(s.got).toEqual({ self: [], other: [1, 1], third: [] });
+    expect(s.busPublishes).toEqual([['other'], ['other']]);
+  });
+
+  it('when presence knows no connection of the user, or the channel is not a user channel and names no user, then every node gets it', async () => {
     const s = await setup();
     await s.publisher.publish(message('user:nobody'));
     await s.publisher.publish(message('promotions'));
