@@ -86,6 +86,8 @@ export class HeraldNode {
             local: (envelope) => dispatcher.local(envelope),
           }
         : undefined;
+    // Messages routed by presence while this node's entries were missing went elsewhere: catch up.
+    drivers.state.presence.onRestored?.(() => gateway.resync());
     const publisher = new Publisher(
       drivers.bus,
       drivers.state.history,

@@ -16,6 +16,10 @@
  *    died (never fewer). It reflects every `add` whose promise resolved before `nodesOf` was called,
  *    and, on drivers that run commands in call order on one connection (Redis), every add applied
  *    before a state call issued just ahead of it in the same turn (shared/core/router.ts relies on it).
+ *  - `onRestored` (drivers whose entries can lapse while the node lives: Redis) calls its listener after
+ *    the node's connections were added again following a time they may have been missing (a refresh
+ *    failed, the link dropped): messages routed by presence meanwhile did not reach this node, and
+ *    the listener catches up from history.
  *  - `close` stops refreshing; it does not remove the connections (removal is the gateway's job).
  */
 export interface UserPresence {
@@ -28,5 +32,6 @@ export interface Presence {
   remove(userId: string, connectionId: string): Promise<void>;
   get(userId: string): Promise<UserPresence>;
   nodesOf(userId: string): Promise<string[]>;
+  onRestored?(listener: () => void): void;
   close(): Promise<void>;
 }

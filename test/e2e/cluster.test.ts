@@ -199,6 +199,21 @@ describe('cluster of three node processes', () => {
       [5, '2-1'],
       [6, '2-2'],
     ]);
+
+    // A third tab on A subscribes without a position: A answers from its own run (no Redis read),
+    // which targeted routing keeps current because A holds frank all along.
+    tabs.push(await open(a, 'c-frank'));
+    expect(await tabs[2]!.subscribe(channel)).toMatchObject({ type: 'subscribed', offset: 6 });
+    expect(await postToEach(3)).toEqual([
+      { received: 2, local: 0, targeted: 1, broadcast: 0 },
+      { received: 2, local: 0, targeted: 1, broadcast: 0 },
+      { received: 0, local: 0, targeted: 1, broadcast: 0 },
+    ]);
+    expect(tabs[2]!.messages(channel).map((m) => [m.offset, m.data])).toEqual([
+      [7, '3-0'],
+      [8, '3-1'],
+      [9, '3-2'],
+    ]);
   });
 
   it('when an order event is posted, then its user: and order: messages both go only to the node holding the order’s owner', async () => {
@@ -349,6 +364,53 @@ describe('broker outage', () => {
       client.close();
     } finally {
       await outage.stop();
+      await proxy.close();
+    }
+  }, 40_000);
+});
+
+describe('presence outage', () => {
+  it('when a node’s presence lapses while its Redis link is down, then messages routed past it meanwhile reach its clients from history once the link is back', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 6379 });
+    const pair = await startCluster(1, { PRESENCE_TTL_SECONDS: '3' });
+    const [steady] = pair.nodes as [NodeProcess];
+    const flaky = await pair.start(`${steady.id}-flaky`, { REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    try {
+      const channel = 'user:p-user';
+      const tabs = [
+        await TestClient.open(steady.wsUrl, await mintToken('p-user')),
+        await TestClient.open(flaky.wsUrl, await mintToken('p-user')),
+      ];
+      for (const tab of tabs) expect(await tab.subscribe(channel)).toMatchObject({ type: 'subscribed' });
+      expect((await post(steady, '/v1/publish', { channel, event: 'tick', data: 1 })).status).toBe(202);
+      for (const tab of tabs) await tab.waitForMessages(1, channel);
+
+      // The flaky node loses Redis; its presence entry expires and the steady node's refresh purges it.
+      proxy.refuse();
+      proxy.cut();
+      await waitFor(
+        async () => {
+          const res = await fetch(`${steady.url}/v1/users/p-user/presence`, {
+            headers: { authorization: ADMIN },
+          });
+          return ((await res.json()) as { nodes: string[] }).nodes.join() === steady.id;
+        },
+        'the flaky node to drop out of presence',
+        15_000,
+        100,
+      );
+      for (const data of [2, 3, 4])
+        expect((await post(steady, '/v1/publish', { channel, event: 'tick', data })).status).toBe(202);
+      await tabs[0]!.waitForMessages(4, channel);
+      expect(tabs[1]!.messages(channel)).toHaveLength(1); // routed past it
+
+      // Back: it re-adds its connections and catches up from history, with no further message.
+      proxy.accept();
+      const got = await tabs[1]!.waitForMessages(4, channel, 15_000);
+      expect(got.map((m) => m.data)).toEqual([1, 2, 3, 4]);
+      for (const tab of tabs) tab.close();
+    } finally {
+      await pair.stop();
       await proxy.close();
     }
   }, 40_000);

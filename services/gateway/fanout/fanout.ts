@@ -249,13 +249,17 @@ export class Fanout {
     return this.send(local, offset, epoch, payload);
   }
 
-  /** Delivers what history holds after the newest offset seen on every local channel (after a bus outage). */
+  /**
+   * Delivers what history holds after the newest offset seen on every local channel with a known
+   * position (after a bus outage, or after this node's presence was restored: messages routed
+   * elsewhere meanwhile). A channel seeded at offset 0 (fresh) counts: its first messages may be the
+   * ones missed.
+   */
   catchUp(): void {
     if (this.repair === undefined) return;
     for (const [channel, local] of this.channels) {
-      if (local.order.holding) continue;
+      if (local.order.holding || local.order.currentEpoch === '') continue;
       const high = local.order.highIn(local.order.currentEpoch);
-      if (high === 0) continue;
       local.order.hold();
       void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER, true);
     }

@@ -7,6 +7,11 @@
  * Liveness: the driver remembers the connections it added and re-adds them (fresh expiry) every
  * presenceTtl/3 (a hundredth of the users per tick). A node that dies stops refreshing, and its connections vanish
  * within presenceTtlSeconds. A refresh also restores connections Redis lost (restart, failover).
+ *
+ * Presence routes messages (shared/core/router.ts), so a time this node's entries may have been
+ * missing matters: after a failed refresh or a dropped link, the next chance (the link ready again, or
+ * the next refresh tick) re-adds every connection at once, then tells the `onRestored` listeners,
+ * which catch up from history on what was routed past this node meanwhile.
  */
 import type { Logger } from 'pino';
 import { SlicedInterval, sliceOf } from '../../scheduling/sliced-interval.js';
@@ -89,6 +94,10 @@ export class RedisPresence implements Presence {
   private readonly ttlMs: number;
   private readonly refresher: SlicedInterval;
   private refreshing = false;
+  /** This node's entries may be missing from Redis (a refresh failed, the link dropped). */
+  private stale = false;
+  private restoring = false;
+  private readonly restoredListeners = new Set<() => void>();
 
   constructor(
     connection: RedisConnection,
@@ -104,6 +113,16 @@ export class RedisPresence implements Presence {
     this.refresher = new SlicedInterval(Math.max(Math.floor(this.ttlMs / 3), 50), REFRESH_SLICES, (slice) => {
       void this.refresh(slice);
     });
+    connection.client.on('close', () => {
+      this.stale = true;
+    });
+    connection.client.on('ready', () => {
+      if (this.stale) void this.restore();
+    });
+  }
+
+  onRestored(listener: () => void): void {
+    this.restoredListeners.add(listener);
   }
 
   async add(userId: string, connectionId: string, nodeId: string): Promise<number> {
@@ -157,25 +176,60 @@ export class RedisPresence implements Presence {
   /** Stops refreshing; the connections stay in Redis until removed or expired. */
   close(): Promise<void> {
     this.refresher.stop();
+    this.restoredListeners.clear();
     for (const users of this.added) users.clear();
     return this.lease.close();
   }
 
   /** Re-adds the connections of this slice's users, one script call per user, in one pipeline. */
   private async refresh(slice: number): Promise<void> {
+    if (this.stale) return this.restore();
     const users = this.added[slice]!;
     if (this.refreshing || users.size === 0) return;
     this.refreshing = true;
     try {
-      await this.lease.batch('presence refresh', false, (pipeline) => {
-        for (const [userId, pairs] of users)
-          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), [this.ttlMs, ...pairs]);
-      });
+      await this.upsert('presence refresh', [users]);
     } catch (err) {
-      this.log.warn({ err, users: users.size }, 'presence refresh failed; retrying next interval');
+      this.stale = true;
+      this.log.warn(
+        { err, users: users.size },
+        'presence refresh failed; re-adding every connection next tick',
+      );
     } finally {
       this.refreshing = false;
     }
+  }
+
+  /** Re-adds every connection this driver added, in one pipeline, then tells the listeners. */
+  private async restore(): Promise<void> {
+    if (this.restoring) return;
+    this.restoring = true;
+    // Cleared first: a failure while this runs marks it stale again for the next chance.
+    this.stale = false;
+    try {
+      await this.upsert('presence restore', this.added);
+      this.log.info('presence restored; catching up what was routed past this node meanwhile');
+      for (const listener of this.restoredListeners) {
+        try {
+          listener();
+        } catch (err) {
+          this.log.error({ err }, 'presence restored listener threw');
+        }
+      }
+    } catch (err) {
+      this.stale = true;
+      this.log.warn({ err }, 'presence restore failed; retrying next tick');
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  private async upsert(what: string, slices: readonly Map<string, string[]>[]): Promise<void> {
+    await this.lease.batch(what, false, (pipeline) => {
+      for (const users of slices)
+        for (const [userId, pairs] of users)
+          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), [this.ttlMs, ...pairs]);
+    });
   }
 
   /** The slice of `added` that holds `userId`. */

@@ -4,6 +4,7 @@
  * each route lookup is issued right after its append.
  */
 import { describe, expect, it } from 'vitest';
+import { BusUnavailableError } from '../../../shared/bus/bus.js';
 import { MemoryBroker, MemoryBus } from '../../../shared/bus/memory-bus.js';
 import { decodeEnvelope } from '../../../shared/core/envelope.js';
 import { Publisher, type Route } from '../../../shared/core/publisher.js';
@@ -13,6 +14,7 @@ import { MemoryPresence } from '../../../shared/state/memory/memory-state.js';
 import { MemoryHistory } from '../../../shared/state/memory/memory-history.js';
 import type { History } from '../../../shared/state/history.js';
 import { retentionResolver } from '../../../shared/state/retention.js';
+import { waitFor } from '../../helpers/wait.js';
 
 interface Setup {
   publisher: Publisher;
@@ -126,6 +128,22 @@ describe('Publisher routing', () => {
     await drained();
     expect(failing.got).toEqual({ self: [1], other: [1], third: [1] });
     expect(failing.routes).toEqual(['broadcast']);
+  });
+
+  it('when the bus refuses a targeted message, then it is sent again to the same nodes only', async () => {
+    const s = await setup();
+    await s.presence.add('u1', 'c1', 'other');
+    const bus = s.publisher['bus'] as MemoryBus;
+    const publish = bus.publish.bind(bus);
+    let refused = 0;
+    bus.publish = (payload, nodes) =>
+      refused++ === 0 ? Promise.reject(new BusUnavailableError('link dropped')) : publish(payload, nodes);
+    await s.publisher.publish(message('user:u1'));
+    expect(s.publisher.unsentCount).toBe(1);
+    await waitFor(() => s.got.other!.length === 1, 'the resend', 5_000);
+    expect(s.got).toEqual({ self: [], other: [1], third: [] });
+    expect(refused).toBe(2);
+    expect(s.busPublishes).toEqual([['other']]); // the resend (the refused attempt never reached the bus)
   });
 
   it('when a batch is published, then each route lookup is issued right after its own append, in the same turn', async () => {

@@ -97,6 +97,19 @@ describe('Fanout gap repair', () => {
     expect(received).toEqual([1, 2, 3, 4]);
   });
 
+  it('when a fresh channel (seeded at 0) missed its first messages, then catchUp delivers them; a channel with no position is left alone', async () => {
+    const history = new Map([1, 2].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history);
+    const unknown = new FakeRecipient();
+    fanout.add('user:unknown', unknown);
+    fanout.seed('user:g', 'e', 0);
+    fanout.catchUp();
+    await waitFor(() => received.length === 2, 'the catch-up');
+    expect(received).toEqual([1, 2]);
+    expect(calls).toEqual([[0, Number.MAX_SAFE_INTEGER]]);
+    expect(unknown.offsets).toEqual([]);
+  });
+
   it('when history was trimmed past the newest offset seen, then catchUp delivers nothing ahead of the older messages the bus still brings', async () => {
     // History keeps only 5..6 (2..4 were trimmed); the node's queue still holds 2..6 from the outage.
     const repair: GapRepair = (_channel, after) =>
