@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
 import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
+import { AMQP_ADDRESS, AMQP_URL, REDIS_ADDRESS } from '../helpers/backends.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -315,13 +316,13 @@ describe('cluster of three node processes', () => {
 
 describe('broker outage', () => {
   it('when a node loses RabbitMQ, then publishing there fails fast with 503, its clients stay served, and it recovers by itself', async () => {
-    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5672 });
+    const proxy = await TcpProxy.start(AMQP_ADDRESS);
     const outage = await startCluster(1, {
       AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
       AMQP_PUBLISH_TIMEOUT_MS: '500',
     });
     const [node] = outage.nodes as [NodeProcess];
-    const other = await outage.start(`${node.id}-direct`, { AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' });
+    const other = await outage.start(`${node.id}-direct`, { AMQP_URL });
     try {
       const client = await TestClient.open(node.wsUrl, await mintToken('o-user'));
       await client.subscribe('user:o-user');
@@ -371,7 +372,7 @@ describe('broker outage', () => {
 
 describe('presence outage', () => {
   it('when a node’s presence lapses while its Redis link is down, then messages routed past it meanwhile reach its clients from history once the link is back', async () => {
-    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 6379 });
+    const proxy = await TcpProxy.start(REDIS_ADDRESS);
     const pair = await startCluster(1, { PRESENCE_TTL_SECONDS: '3' });
     const [steady] = pair.nodes as [NodeProcess];
     const flaky = await pair.start(`${steady.id}-flaky`, { REDIS_URL: `redis://127.0.0.1:${proxy.port}` });

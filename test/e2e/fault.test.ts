@@ -12,6 +12,7 @@ import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { connectClients as connectProbes, type Probe } from '../helpers/probes.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { PUBLISH_ONLY } from '../helpers/test-node.js';
+import { AMQP_ADDRESS } from '../helpers/backends.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -96,7 +97,7 @@ describe('fault tests: nothing lost', () => {
   }, 150_000);
 
   it("when one node's bus link is cut for a few seconds during a stream, then every client ends with every message once, in order", async () => {
-    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5672 });
+    const proxy = await TcpProxy.start(AMQP_ADDRESS);
     cleanups.push(() => proxy.close());
     const cluster = await startCluster(2);
     cleanups.push(() => cluster.stop());

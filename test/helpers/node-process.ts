@@ -10,8 +10,9 @@ import { ADMIN_KEY, PUBLISH_KEY } from './test-node.js';
 import { TEST_SECRET } from './tokens.js';
 import { waitFor } from './wait.js';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
-export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_URL, REDIS_URL } from './backends.js';
+
+export { AMQP_URL, REDIS_URL };
 const root = new URL('../..', import.meta.url).pathname;
 
 export interface NodeProcess {

@@ -23,7 +23,7 @@ import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/te
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+import { REDIS_URL } from '../helpers/backends.js';
 /** Claim lifetime = ceil((publish timeout + 4 state timeouts) / 1 s) + 2 = 3 s with these. */
 const FAST_TIMEOUTS = { AMQP_PUBLISH_TIMEOUT_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '100' };
 const ROOT = `herald-test:idempotent-crash:${randomUUID()}:`;

@@ -14,7 +14,7 @@ import { busContract } from '../contracts/bus.contract.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
-const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_ADDRESS, AMQP_URL } from '../helpers/backends.js';
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const NODE_IDS = ['n1', 'n2', 'n3'];
 /** How long after publishTimeoutMs a rejected publish may still take (timers, a loaded machine). */
@@ -69,11 +69,6 @@ function viaProxy(proxy: TcpProxy): string {
   return url.toString();
 }
 
-function brokerAddress(): { host: string; port: number } {
-  const url = new URL(AMQP_URL);
-  return { host: url.hostname, port: url.port === '' ? 5672 : Number(url.port) };
-}
-
 function text(value: string): Buffer {
   return Buffer.from(value);
 }
@@ -104,7 +99,7 @@ describe('RabbitMQ bus: broker outages (one TCP proxy per node)', () => {
 
   beforeEach(async () => {
     exchange = uniqueExchange();
-    proxies = await Promise.all(NODE_IDS.map(() => TcpProxy.start(brokerAddress())));
+    proxies = await Promise.all(NODE_IDS.map(() => TcpProxy.start(AMQP_ADDRESS)));
     nodes = NODE_IDS.map((nodeId, i) =>
       makeBus(viaProxy(proxies[i]!), exchange, nodeId, { publishTimeoutMs: PUBLISH_TIMEOUT_MS }),
     );
@@ -246,7 +241,7 @@ describe('RabbitMQ bus: broker outages (one TCP proxy per node)', () => {
 
 describe('RabbitMQ bus: start', () => {
   it('when the broker cannot be reached, then start rejects with BusUnavailableError within startTimeoutMs', async () => {
-    const proxy = await TcpProxy.start(brokerAddress());
+    const proxy = await TcpProxy.start(AMQP_ADDRESS);
     proxy.refuse();
     const bus = makeBus(viaProxy(proxy), uniqueExchange(), 'n1', { startTimeoutMs: 1_000 });
     try {

@@ -36,9 +36,9 @@ import { sessionStoreContract } from '../contracts/session-store.contract.js';
 import type { ContractFactory } from '../contracts/subject.js';
 import { waitFor } from '../helpers/wait.js';
 
-const REDIS_HOST = '127.0.0.1';
-const REDIS_PORT = 6379;
-const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}`;
+import { REDIS_ADDRESS, REDIS_URL } from '../helpers/backends.js';
+
+const { host: REDIS_HOST, port: REDIS_PORT } = REDIS_ADDRESS;
 /** Every key this file writes lives under this root; afterAll checks none is left. */
 const ROOT = `herald-test:redis-drivers:${randomUUID()}:`;
 

@@ -11,7 +11,7 @@ import { redisKeys } from '../../shared/state/redis/keys.js';
 import { RedisConnection } from '../../shared/state/redis/redis-connection.js';
 import { RedisHistory } from '../../shared/state/redis/redis-history.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+import { REDIS_URL } from '../helpers/backends.js';
 const PREFIX = `herald-test:group-commit:${randomUUID()}:`;
 const RETENTION = { maxMessages: 100, maxAgeMs: 60_000 };
 

@@ -76,6 +76,9 @@ describe('docker-compose.yml', () => {
     );
     expect(services.rabbitmq!.image).toMatch(/^rabbitmq:[\d.]+-management/);
     expect(services.rabbitmq!.ports).toContain('15672:15672');
+    // What `npm test` uses when it runs against compose (README): on the host's loopback only.
+    expect(services.rabbitmq!.ports).toContain('127.0.0.1:5672:5672');
+    expect(services.redis!.ports).toEqual(['127.0.0.1:6379:6379']);
     for (const name of nodes) {
       expect(node(name).build).toBe('.');
       expect(node(name).image).toBe('herald:local');
