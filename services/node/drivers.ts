@@ -27,10 +27,11 @@ export function createMemoryDrivers(history: Config['history'] = defaultHistory(
 }
 
 export function createDrivers(config: Config, log: Logger): Drivers {
-  if (config.redisUrl === undefined || config.amqpUrl === undefined)
+  if ((config.redisUrl === undefined && config.redisSentinel === undefined) || config.amqpUrl === undefined)
     return createMemoryDrivers(config.history);
   const state = createRedisState({
     url: config.redisUrl,
+    sentinel: config.redisSentinel,
     prefix: config.redis.prefix,
     nodeId: config.nodeId,
     commandTimeoutMs: config.redis.commandTimeoutMs,

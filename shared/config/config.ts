@@ -14,13 +14,21 @@ export const DEMO_API_KEY = 'demo-publish-key';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** Redis behind Sentinel: the sentinels to ask, and the name of the primary they watch. */
+export interface RedisSentinelTarget {
+  sentinels: { host: string; port: number }[];
+  name: string;
+}
+
 export interface Config {
   port: number;
   host: string;
   nodeId: string;
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: LogLevel;
+  /** One Redis server (REDIS_URL), or the primary that Redis Sentinel names (REDIS_SENTINELS). */
   redisUrl: string | undefined;
+  redisSentinel: RedisSentinelTarget | undefined;
   amqpUrl: string | undefined;
   jwt: {
     secret: string | undefined;
@@ -318,6 +326,10 @@ export const STRING_OPTIONS = {
   NODE_ENV: 'development (default), production or test; production refuses to boot without real secrets',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
   REDIS_URL: 'Redis for cluster state; unset = in-memory state (single node)',
+  REDIS_SENTINELS:
+    'Instead of REDIS_URL: comma-separated host:port of Redis Sentinels; Herald follows the primary they name',
+  REDIS_SENTINEL_NAME:
+    'The primary the sentinels watch (sentinel monitor <name>); required with REDIS_SENTINELS',
   AMQP_URL: 'RabbitMQ for the cluster bus; unset = in-memory bus (single node)',
   JWT_SECRET: 'HS256 secret for client tokens (at least 32 characters in production)',
   JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
@@ -338,6 +350,32 @@ export const STRING_OPTIONS = {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+/** REDIS_SENTINELS (host:port, …) with REDIS_SENTINEL_NAME; undefined when neither is set. */
+function parseSentinels(
+  raw: string | undefined,
+  name: string | undefined,
+  problems: string[],
+): RedisSentinelTarget | undefined {
+  if (raw === undefined) {
+    if (name !== undefined) problems.push('REDIS_SENTINEL_NAME needs REDIS_SENTINELS');
+    return undefined;
+  }
+  const sentinels: RedisSentinelTarget['sentinels'] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65_535) {
+      problems.push(`REDIS_SENTINELS entry ${JSON.stringify(entry)} must be host:port`);
+      continue;
+    }
+    sentinels.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (name === undefined) problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the monitored primary)');
+  else if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    problems.push('REDIS_SENTINEL_NAME must be 1-64 characters of [A-Za-z0-9._-]');
+  return sentinels.length > 0 && name !== undefined ? { sentinels, name } : undefined;
+}
 
 function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -435,14 +473,22 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const redisUrl = nonEmpty(env, 'REDIS_URL');
+  const redisSentinel = parseSentinels(
+    nonEmpty(env, 'REDIS_SENTINELS'),
+    nonEmpty(env, 'REDIS_SENTINEL_NAME'),
+    problems,
+  );
+  if (redisUrl !== undefined && redisSentinel !== undefined)
+    problems.push('REDIS_URL and REDIS_SENTINELS exclude each other: set one');
   const amqpUrl = nonEmpty(env, 'AMQP_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
     problems.push('REDIS_URL must start with redis:// or rediss://');
   if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl))
     problems.push('AMQP_URL must start with amqp:// or amqps://');
-  if ((redisUrl === undefined) !== (amqpUrl === undefined)) {
+  const redisSet = redisUrl !== undefined || nonEmpty(env, 'REDIS_SENTINELS') !== undefined;
+  if (redisSet !== (amqpUrl !== undefined)) {
     problems.push(
-      'REDIS_URL and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',
+      'REDIS_URL (or REDIS_SENTINELS) and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',
     );
   }
   const redisPrefix = nonEmpty(env, 'REDIS_PREFIX') ?? 'herald:';
@@ -476,6 +522,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeEnv,
     logLevel,
     redisUrl,
+    redisSentinel,
     amqpUrl,
     jwt: { secret, publicKey, issuer: nonEmpty(env, 'JWT_ISSUER'), audience: nonEmpty(env, 'JWT_AUDIENCE') },
     apiKeys,

@@ -29,7 +29,9 @@ import type { Logger } from 'pino';
 import { StateUnavailableError } from '../state-unavailable-error.js';
 
 export interface RedisConnectionOptions {
-  url: string;
+  /** One server; or, with `sentinel`, ignored (the sentinels name the primary). */
+  url?: string;
+  sentinel?: { sentinels: { host: string; port: number }[]; name: string };
   nodeId: string;
   commandTimeoutMs: number;
   /** Calls allowed to wait for a (re)connection at once; more reject at once. 0: none wait. */
@@ -64,6 +66,9 @@ interface Waiter {
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
+/** Reconnect delay: doubling from 100 ms to MAX_RECONNECT_DELAY_MS, plus up to 100 ms of jitter. */
+const backoff = (attempt: number): number =>
+  Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 /** Shortest time between two writes to Redis while commands keep coming (see coalesceWrites). */
 const MIN_FLUSH_INTERVAL_MS = 1;
 
@@ -86,16 +91,27 @@ export class RedisConnection {
     if (!Number.isInteger(options.maxOfflineQueue) || options.maxOfflineQueue < 0)
       throw new TypeError('maxOfflineQueue must be a non-negative integer');
     this.log = options.log.child({ component: 'redis-state' });
-    this.client = new Redis(options.url, {
+    const common = {
       connectionName: `herald:${options.nodeId}`,
       commandTimeout: options.commandTimeoutMs,
       socketTimeout: Math.max(3 * options.commandTimeoutMs, 3_000),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      retryStrategy: (attempt) =>
-        Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
-    });
+      retryStrategy: backoff,
+    };
+    const { sentinel, url } = options;
+    if (sentinel !== undefined) {
+      // ioredis asks the sentinels for the primary on every (re)connect, and checks its role, so after
+      // a failover the reconnect lands on the promoted replica.
+      this.client = new Redis({
+        ...common,
+        sentinels: sentinel.sentinels,
+        name: sentinel.name,
+        sentinelRetryStrategy: backoff,
+      });
+    } else if (url !== undefined) this.client = new Redis(url, common);
+    else throw new TypeError('RedisConnection needs a url or sentinels');
     // The URL may carry a password: it is never logged.
     this.client.on('error', (err: Error) => {
       if (this.down) this.log.debug({ err }, 'redis still unreachable');

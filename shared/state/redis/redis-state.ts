@@ -21,8 +21,10 @@ import { RedisPresence } from './redis-presence.js';
 import { RedisSessionStore } from './redis-session-store.js';
 
 export interface RedisStateOptions {
-  /** redis:// or rediss:// URL (may carry credentials; never logged). */
-  url: string;
+  /** redis:// or rediss:// URL (may carry credentials; never logged); or `sentinel`. */
+  url?: string;
+  /** Redis behind Sentinel: the sentinels and the name of the primary they watch. */
+  sentinel?: { sentinels: { host: string; port: number }[]; name: string };
   /** Prepended verbatim to every key, e.g. `herald:`. */
   prefix: string;
   /** This node's id: names the Redis connection (`herald:{nodeId}` in CLIENT LIST). */
@@ -66,6 +68,7 @@ export function createRedisState(options: RedisStateOptions): RedisState {
   if (typeof options.retention !== 'function') throw new TypeError('retention must be a RetentionResolver');
   const connection = new RedisConnection({
     url: options.url,
+    sentinel: options.sentinel,
     nodeId: options.nodeId,
     commandTimeoutMs: options.commandTimeoutMs,
     maxOfflineQueue: options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE,

@@ -119,6 +119,43 @@ describe('loadConfig defaults', () => {
     expect(config.amqpUrl).toBe('amqps://mq');
   });
 
+  it('when REDIS_SENTINELS and REDIS_SENTINEL_NAME are set with AMQP_URL, then the node runs in cluster mode on the sentinels', () => {
+    const config = loadConfig({
+      REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380,[::1]:26381',
+      REDIS_SENTINEL_NAME: 'herald',
+      AMQP_URL: 'amqp://mq',
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisSentinel).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '10.0.0.2', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      name: 'herald',
+    });
+  });
+
+  it('when the sentinel settings are incomplete, malformed or mixed with REDIS_URL, then each problem is named', () => {
+    expect(problemsOf({ REDIS_SENTINELS: 's1:26379', AMQP_URL: 'amqp://mq' })).toEqual([
+      expect.stringContaining('REDIS_SENTINEL_NAME'),
+    ]);
+    expect(problemsOf({ REDIS_SENTINEL_NAME: 'herald' })).toEqual([
+      expect.stringContaining('REDIS_SENTINELS'),
+    ]);
+    expect(
+      problemsOf({ REDIS_SENTINELS: 's1, s2:99999', REDIS_SENTINEL_NAME: 'herald', AMQP_URL: 'amqp://mq' }),
+    ).toEqual([expect.stringContaining('"s1"'), expect.stringContaining('"s2:99999"')]);
+    expect(
+      problemsOf({
+        REDIS_SENTINELS: 's1:26379',
+        REDIS_SENTINEL_NAME: 'herald',
+        REDIS_URL: 'redis://r',
+        AMQP_URL: 'amqp://mq',
+      }),
+    ).toEqual([expect.stringContaining('exclude each other')]);
+  });
+
   it('when REDIS_URL or AMQP_URL has the wrong scheme, then both are named', () => {
     const problems = problemsOf({ REDIS_URL: 'http://r', AMQP_URL: 'redis://mq' });
     expect(problems).toEqual([expect.stringContaining('REDIS_URL'), expect.stringContaining('AMQP_URL')]);
