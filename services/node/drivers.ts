@@ -35,6 +35,7 @@ export function createDrivers(config: Config, log: Logger): Drivers {
     prefix: config.redis.prefix,
     nodeId: config.nodeId,
     commandTimeoutMs: config.redis.commandTimeoutMs,
+    minReplicas: config.redis.minReplicas,
     presenceTtlSeconds: config.redis.presenceTtlSeconds,
     retention: retentionResolver(config.history),
     log: log.child({ service: 'redis' }),

@@ -70,6 +70,8 @@ export interface Config {
   redis: {
     prefix: string;
     commandTimeoutMs: number;
+    /** Replicas that must hold a message before the publish is answered (Redis WAIT). */
+    minReplicas: number;
     presenceTtlSeconds: number;
   };
   /**
@@ -330,6 +332,8 @@ export const STRING_OPTIONS = {
     'Instead of REDIS_URL: comma-separated host:port of Redis Sentinels; Herald follows the primary they name',
   REDIS_SENTINEL_NAME:
     'The primary the sentinels watch (sentinel monitor <name>); required with REDIS_SENTINELS',
+  REDIS_MIN_REPLICAS:
+    'Replicas that must hold a message before a publish is answered 202 (Redis WAIT within 80 % of REDIS_COMMAND_TIMEOUT_MS, else 503); default 1 with REDIS_SENTINELS, 0 with REDIS_URL',
   AMQP_URL: 'RabbitMQ for the cluster bus; unset = in-memory bus (single node)',
   JWT_SECRET: 'HS256 secret for client tokens (at least 32 characters in production)',
   JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
@@ -478,6 +482,11 @@ export function loadConfig(env: Env = process.env): Config {
     nonEmpty(env, 'REDIS_SENTINEL_NAME'),
     problems,
   );
+  const minReplicasRaw = nonEmpty(env, 'REDIS_MIN_REPLICAS');
+  const minReplicas =
+    minReplicasRaw === undefined ? (redisSentinel === undefined ? 0 : 1) : Number(minReplicasRaw);
+  if (!Number.isInteger(minReplicas) || minReplicas < 0 || minReplicas > 16)
+    problems.push(`REDIS_MIN_REPLICAS must be an integer from 0 to 16 (got ${minReplicasRaw})`);
   if (redisUrl !== undefined && redisSentinel !== undefined)
     problems.push('REDIS_URL and REDIS_SENTINELS exclude each other: set one');
   const amqpUrl = nonEmpty(env, 'AMQP_URL');
@@ -571,6 +580,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: {
       prefix: redisPrefix,
       commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
+      minReplicas,
       presenceTtlSeconds: int('PRESENCE_TTL_SECONDS'),
     },
     busRouting: busRouting === 'broadcast' ? 'broadcast' : 'presence',

@@ -35,6 +35,7 @@ import type {
   StoredMessage,
 } from '../history.js';
 import { checkDedupe, checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
+import { StateUnavailableError } from '../state-unavailable-error.js';
 import type { RedisKeys } from './keys.js';
 import {
   LUA_NOW_MS,
@@ -158,15 +159,74 @@ function mintEpoch(): string {
   return pool.toString('hex', poolAt - 6, poolAt);
 }
 
+/**
+ * Durable across a failover: an append counts only once `minReplicas` replicas hold it (Redis WAIT,
+ * sent in the same write right after the append, so it covers it), or as many as the primary has when
+ * it has fewer ("where replicas exist": the primary a failover promoted takes writes before a new
+ * replica joins). The primary's replica count is read every second (ROLE). Fewer acknowledgements
+ * within `timeoutMs` reject the append with StateUnavailableError (the REST call answers 503,
+ * retryable); the message may then exist on the primary alone, and a retry with the same
+ * Idempotency-Key stores it once.
+ */
+export interface Replication {
+  minReplicas: number;
+  timeoutMs: number;
+}
+
+/** The append's reply once the replication check (if any) passed; either failure rejects. */
+async function settled(appending: Promise<unknown>, replicated: Promise<void> | undefined): Promise<unknown> {
+  if (replicated === undefined) return appending;
+  const [reply] = await Promise.all([appending, replicated]);
+  return reply;
+}
+
+/** How often the primary's replica count is read when appends wait for replicas. */
+const ROLE_POLL_MS = 1_000;
+
 export class RedisHistory implements History {
   private readonly lease: RedisLease;
+  /** Replicas the primary had at the last ROLE read (undefined before the first: wait for all). */
+  private replicas: number | undefined;
+  private readonly rolePoll: NodeJS.Timeout | undefined;
 
   constructor(
     connection: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly retention: RetentionResolver,
+    private readonly replication: Replication = { minReplicas: 0, timeoutMs: 0 },
   ) {
     this.lease = connection.lease([APPEND, APPEND_ONCE, READ]);
+    if (replication.minReplicas > 0) {
+      const read = (): void => void this.readReplicas();
+      connection.client.on('ready', read);
+      this.rolePoll = setInterval(read, ROLE_POLL_MS);
+      this.rolePoll.unref();
+    }
+  }
+
+  private async readReplicas(): Promise<void> {
+    try {
+      const role = (await this.lease.run('history role', (client) => client.call('ROLE'))) as unknown[];
+      this.replicas = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : undefined;
+    } catch {
+      // Unreachable: appends fail anyway; the count is read again next time.
+    }
+  }
+
+  /** Issues WAIT now (right after the append just issued); rejects when too few replicas acknowledged. */
+  private replicated(): Promise<void> | undefined {
+    const { timeoutMs } = this.replication;
+    const minReplicas = Math.min(this.replication.minReplicas, this.replicas ?? Infinity);
+    if (minReplicas === 0) return undefined;
+    const what = 'history replication (WAIT)';
+    return this.lease
+      .run(what, (client) => client.wait(minReplicas, timeoutMs))
+      .then((acks) => {
+        if (acks < minReplicas)
+          throw new StateUnavailableError(
+            `redis ${what}: ${acks} of ${minReplicas} replicas acknowledged the append within ${timeoutMs} ms`,
+          );
+      });
   }
 
   async append(channel: string, message: NewMessage, dedupe?: AppendDedupe): Promise<AppendResult> {
@@ -184,15 +244,14 @@ export class RedisHistory implements History {
     ];
     if (dedupe === undefined) {
       const what = 'history append';
-      const reply = asArray(await this.lease.script(what, APPEND, this.channelKeys(channel), args), what);
+      const appending = this.lease.script(what, APPEND, this.channelKeys(channel), args);
+      const reply = asArray(await settled(appending, this.replicated()), what);
       return { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
     }
     const what = 'history append (dedupe)';
     const keys = [...this.channelKeys(channel), this.keys.historyDedupe(channel, dedupe.key)];
-    const reply = asArray(
-      await this.lease.script(what, APPEND_ONCE, keys, [...args, ttlMs(dedupe.ttlSeconds)]),
-      what,
-    );
+    const appending = this.lease.script(what, APPEND_ONCE, keys, [...args, ttlMs(dedupe.ttlSeconds)]);
+    const reply = asArray(await settled(appending, this.replicated()), what);
     const position = { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
     if (asInteger(reply[4], what) !== 1) return position;
     const retained = asArray(reply[5], what);
@@ -220,6 +279,7 @@ export class RedisHistory implements History {
   }
 
   close(): Promise<void> {
+    clearInterval(this.rolePoll);
     return this.lease.close();
   }
 

@@ -33,6 +33,11 @@ export interface RedisStateOptions {
   commandTimeoutMs: number;
   /** Calls that may wait for a (re)connection at once; more fail at once (default 1000; 0: none). */
   maxOfflineQueue?: number;
+  /**
+   * Replicas that must hold an appended message before it counts (WAIT; 0 = the primary alone). Its
+   * wait is bounded by 80 % of commandTimeoutMs.
+   */
+  minReplicas?: number;
   /** A crashed node's presence entries vanish within this; live ones are refreshed every third of it. */
   presenceTtlSeconds: number;
   /**
@@ -79,7 +84,10 @@ export function createRedisState(options: RedisStateOptions): RedisState {
     sessions: new RedisSessionStore(connection, keys),
     presence: new RedisPresence(connection, keys, options.presenceTtlSeconds, connection.log),
     orderOwners: new RedisOrderOwners(connection, keys),
-    history: new RedisHistory(connection, keys, options.retention),
+    history: new RedisHistory(connection, keys, options.retention, {
+      minReplicas: options.minReplicas ?? 0,
+      timeoutMs: Math.max(1, Math.floor(options.commandTimeoutMs * 0.8)),
+    }),
     idempotency: new RedisIdempotencyStore(connection, keys),
     registry: new RedisNodeRegistry(connection, keys, connection.log),
   };

@@ -134,6 +134,16 @@ describe('loadConfig defaults', () => {
       ],
       name: 'herald',
     });
+    // Behind Sentinel a publish waits for one replica by default; with one server, for none.
+    expect(config.redis.minReplicas).toBe(1);
+    expect(loadConfig({ REDIS_URL: 'redis://r', AMQP_URL: 'amqp://mq' }).redis.minReplicas).toBe(0);
+    expect(
+      loadConfig({ REDIS_URL: 'redis://r', AMQP_URL: 'amqp://mq', REDIS_MIN_REPLICAS: '2' }).redis
+        .minReplicas,
+    ).toBe(2);
+    expect(problemsOf({ REDIS_MIN_REPLICAS: 'one' })).toEqual([
+      expect.stringContaining('REDIS_MIN_REPLICAS'),
+    ]);
   });
 
   it('when the sentinel settings are incomplete, malformed or mixed with REDIS_URL, then each problem is named', () => {
