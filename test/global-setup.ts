@@ -23,7 +23,8 @@ const START_DEADLINE_MS = 90_000;
 const ADVICE =
   'start them (docker compose up -d redis rabbitmq, then TEST_AMQP_URL=amqp://herald:herald@127.0.0.1:5672), or point TEST_REDIS_URL / TEST_AMQP_URL at running ones';
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+/** Where a private server can take the place of a missing one (they listen on 127.0.0.1). */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
 function listening({ host, port }: HostPort, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -80,14 +81,32 @@ interface PrivateServer {
   child: ChildProcess;
 }
 
+/** Started in its own process group, so stopping it stops what it forked (rabbitmq-server runs erl). */
+function spawnServer(name: string, file: string, args: string[], env?: NodeJS.ProcessEnv): PrivateServer {
+  const child = spawn(file, args, { stdio: 'ignore', detached: true, ...(env ? { env } : {}) });
+  const server = { name, child };
+  started.push(server);
+  return server;
+}
+
+/** Every private server started, for the teardown (also when a start failed halfway). */
+const started: PrivateServer[] = [];
+
 async function startRedis(address: HostPort, dir: string): Promise<PrivateServer> {
   if (!installed('redis-server') && !aptInstall(['redis-server']))
     fail(`nothing listens on ${REDIS_URL} and redis-server is not installed`);
-  const child = spawn(
-    'redis-server',
-    ['--port', String(address.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
+  const { child } = spawnServer('redis-server', 'redis-server', [
+    '--port',
+    String(address.port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]);
   await waitUntil(
     async () => {
       const redis = new Redis(REDIS_URL, {
@@ -108,7 +127,7 @@ async function startRedis(address: HostPort, dir: string): Promise<PrivateServer
     `private redis-server on port ${address.port}`,
     child,
   );
-  return { name: 'redis-server', child };
+  return started.at(-1)!;
 }
 
 async function startRabbitMq(address: HostPort, dir: string): Promise<PrivateServer> {
@@ -122,20 +141,22 @@ async function startRabbitMq(address: HostPort, dir: string): Promise<PrivateSer
   writeFileSync(join(dir, 'advanced.config'), '[].\n');
   // The plain script (not the /usr/sbin wrapper, which switches to the rabbitmq user) with its own
   // node name, ports and folders, so a broker already on this machine is not disturbed.
-  const child = spawn(script ?? '/usr/lib/rabbitmq/bin/rabbitmq-server', [], {
-    stdio: 'ignore',
-    env: {
-      ...process.env,
-      RABBITMQ_NODENAME: `herald-test-${address.port}@localhost`,
-      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(address.port),
-      RABBITMQ_DIST_PORT: String(address.port + 20_000),
-      RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
-      RABBITMQ_LOG_BASE: join(dir, 'log'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: plugins,
-      RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
-    },
+  const credentials = new URL(AMQP_URL);
+  const { child } = spawnServer('rabbitmq-server', script ?? '/usr/lib/rabbitmq/bin/rabbitmq-server', [], {
+    ...process.env,
+    RABBITMQ_NODENAME: `herald-test-${address.port}@localhost`,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(address.port),
+    RABBITMQ_DIST_PORT: String(address.port + 20_000),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: plugins,
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+    // The user and vhost TEST_AMQP_URL names (guest by default) exist on first boot.
+    RABBITMQ_DEFAULT_USER: decodeURIComponent(credentials.username) || 'guest',
+    RABBITMQ_DEFAULT_PASS: decodeURIComponent(credentials.password) || 'guest',
+    RABBITMQ_DEFAULT_VHOST: decodeURIComponent(credentials.pathname.slice(1)) || '/',
   });
   await waitUntil(
     async () => {
@@ -150,24 +171,33 @@ async function startRabbitMq(address: HostPort, dir: string): Promise<PrivateSer
     `private rabbitmq-server on port ${address.port}`,
     child,
   );
-  return { name: 'rabbitmq-server', child };
+  return started.at(-1)!;
 }
 
+/** SIGTERM to the server's process group (its forks too), SIGKILL after 15 s. */
 async function stop(server: PrivateServer): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const pid = server.child.pid;
+  if (pid === undefined || server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      // The group is gone already.
+    }
+  };
   const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+  signal('SIGKILL'); // what the script left running in its group (erl)
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
-  const servers: PrivateServer[] = [];
   let dir: string | undefined;
   const teardown = async (): Promise<void> => {
     // RabbitMQ first: it may still hold connections from the last tests.
-    for (const server of [...servers].reverse()) await stop(server);
+    for (const server of [...started].reverse()) await stop(server);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -181,17 +211,17 @@ export default async function setup(): Promise<() => Promise<void>> {
       console.log(
         `global setup: nothing listens on ${address.host}:${address.port}; starting a private server`,
       );
-      servers.push(await start(address, dir));
+      await start(address, dir);
     }
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
   } catch (err) {
     await teardown();
-    // One line, and the run stops here: no test would get far without these servers.
-    console.error(`test setup: ${err instanceof Error ? err.message : String(err)}`);
+    // One line, and the run stops here: no test would get far without these servers or the build.
+    console.error(`test setup: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     process.exit(1);
   }
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
   return teardown;
 }

@@ -87,7 +87,7 @@ export class HeraldNode {
           }
         : undefined;
     // Messages routed by presence while this node's entries were missing went elsewhere: catch up.
-    drivers.state.presence.onRestored?.(() => gateway.resync());
+    if (config.busRouting === 'presence') drivers.state.presence.onRestored?.(() => gateway.resync());
     const publisher = new Publisher(
       drivers.bus,
       drivers.state.history,

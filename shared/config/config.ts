@@ -484,7 +484,13 @@ export function loadConfig(env: Env = process.env): Config {
   );
   const minReplicasRaw = nonEmpty(env, 'REDIS_MIN_REPLICAS');
   const minReplicas =
-    minReplicasRaw === undefined ? (redisSentinel === undefined ? 0 : 1) : Number(minReplicasRaw);
+    minReplicasRaw === undefined
+      ? redisSentinel === undefined
+        ? 0
+        : 1
+      : /^\d{1,2}$/.test(minReplicasRaw)
+        ? Number(minReplicasRaw)
+        : NaN;
   if (!Number.isInteger(minReplicas) || minReplicas < 0 || minReplicas > 16)
     problems.push(`REDIS_MIN_REPLICAS must be an integer from 0 to 16 (got ${minReplicasRaw})`);
   if (redisUrl !== undefined && redisSentinel !== undefined)

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
 import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
-import { AMQP_ADDRESS, AMQP_URL, REDIS_ADDRESS } from '../helpers/backends.js';
+import { AMQP_ADDRESS, AMQP_URL, REDIS_ADDRESS, REDIS_URL, through } from '../helpers/backends.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -318,7 +318,7 @@ describe('broker outage', () => {
   it('when a node loses RabbitMQ, then publishing there fails fast with 503, its clients stay served, and it recovers by itself', async () => {
     const proxy = await TcpProxy.start(AMQP_ADDRESS);
     const outage = await startCluster(1, {
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      AMQP_URL: through(AMQP_URL, proxy),
       AMQP_PUBLISH_TIMEOUT_MS: '500',
     });
     const [node] = outage.nodes as [NodeProcess];
@@ -375,7 +375,7 @@ describe('presence outage', () => {
     const proxy = await TcpProxy.start(REDIS_ADDRESS);
     const pair = await startCluster(1, { PRESENCE_TTL_SECONDS: '3' });
     const [steady] = pair.nodes as [NodeProcess];
-    const flaky = await pair.start(`${steady.id}-flaky`, { REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    const flaky = await pair.start(`${steady.id}-flaky`, { REDIS_URL: through(REDIS_URL, proxy) });
     try {
       const channel = 'user:p-user';
       const tabs = [

@@ -12,7 +12,7 @@ import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { connectClients as connectProbes, type Probe } from '../helpers/probes.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { PUBLISH_ONLY } from '../helpers/test-node.js';
-import { AMQP_ADDRESS } from '../helpers/backends.js';
+import { AMQP_ADDRESS, AMQP_URL, through } from '../helpers/backends.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -102,7 +102,7 @@ describe('fault tests: nothing lost', () => {
     const cluster = await startCluster(2);
     cleanups.push(() => cluster.stop());
     const cut = await cluster.start(`${cluster.nodes[0]!.id}-cut`, {
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      AMQP_URL: through(AMQP_URL, proxy),
     });
     const lb = await balancer(cluster);
     const probes = await connectClients(`ws://127.0.0.1:${lb.port}/ws`, 'b', CLIENTS);

@@ -16,5 +16,13 @@ export function hostPort(url: string, defaultPort: number): HostPort {
   return { host: parsed.hostname, port: parsed.port === '' ? defaultPort : Number(parsed.port) };
 }
 
+/** `url` with its host and port replaced (credentials and vhost kept): the same server through a proxy. */
+export function through(url: string, { host, port }: HostPort): string {
+  const parsed = new URL(url);
+  parsed.hostname = host;
+  parsed.port = String(port);
+  return parsed.toString();
+}
+
 export const REDIS_ADDRESS = hostPort(REDIS_URL, 6379);
 export const AMQP_ADDRESS = hostPort(AMQP_URL, 5672);

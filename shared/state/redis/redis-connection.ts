@@ -109,6 +109,8 @@ export class RedisConnection {
         sentinels: sentinel.sentinels,
         name: sentinel.name,
         sentinelRetryStrategy: backoff,
+        // A sentinel that accepts but never answers must not hold the lookup: try the next one.
+        sentinelCommandTimeout: options.commandTimeoutMs,
       });
     } else if (url !== undefined) this.client = new Redis(url, common);
     else throw new TypeError('RedisConnection needs a url or sentinels');

@@ -188,6 +188,8 @@ export class RedisHistory implements History {
   /** Replicas the primary had at the last ROLE read (undefined before the first: wait for all). */
   private replicas: number | undefined;
   private readonly rolePoll: NodeJS.Timeout | undefined;
+  /** A WAIT scheduled but not sent yet, shared by the appends issued before it goes (see replicated). */
+  private pendingWait: Promise<void> | undefined;
 
   constructor(
     connection: RedisConnection,
@@ -213,11 +215,26 @@ export class RedisHistory implements History {
     }
   }
 
-  /** Issues WAIT now (right after the append just issued); rejects when too few replicas acknowledged. */
+  /**
+   * Issues WAIT now (right after the append just issued); rejects when too few replicas acknowledged.
+   * Appends issued in one synchronous run (a batch) share one WAIT, sent in a microtask after the last
+   * of them: WAIT covers every write issued before it on the connection, so the batch blocks the
+   * connection once instead of once per message. An append issued after that WAIT was sent gets its own.
+   */
   private replicated(): Promise<void> | undefined {
     const { timeoutMs } = this.replication;
     const minReplicas = Math.min(this.replication.minReplicas, this.replicas ?? Infinity);
     if (minReplicas === 0) return undefined;
+    this.pendingWait ??= new Promise<void>((resolve, reject) =>
+      queueMicrotask(() => {
+        this.pendingWait = undefined;
+        this.waitFor(minReplicas, timeoutMs).then(resolve, reject);
+      }),
+    );
+    return this.pendingWait;
+  }
+
+  private waitFor(minReplicas: number, timeoutMs: number): Promise<void> {
     const what = 'history replication (WAIT)';
     return this.lease
       .run(what, (client) => client.wait(minReplicas, timeoutMs))
