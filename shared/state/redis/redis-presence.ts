@@ -100,7 +100,7 @@ export class RedisPresence implements Presence {
   private readonly restoredListeners = new Set<() => void>();
 
   constructor(
-    connection: RedisConnection,
+    private readonly connection: RedisConnection,
     private readonly keys: RedisKeys,
     presenceTtlSeconds: number,
     private readonly log: Logger,
@@ -206,6 +206,11 @@ export class RedisPresence implements Presence {
     this.restoring = true;
     // Cleared first: a failure while this runs marks it stale again for the next chance.
     this.stale = false;
+    // No connection here: nothing to re-add, and no subscriber that could have missed anything.
+    if (this.added.every((users) => users.size === 0)) {
+      this.restoring = false;
+      return;
+    }
     try {
       await this.upsert('presence restore', this.added);
       this.log.info('presence restored; catching up what was routed past this node meanwhile');
@@ -218,7 +223,9 @@ export class RedisPresence implements Presence {
       }
     } catch (err) {
       this.stale = true;
-      this.log.warn({ err }, 'presence restore failed; retrying next tick');
+      // While Redis is known down the connection says so already; a failure on a live link is news.
+      if (this.connection.ready) this.log.warn({ err }, 'presence restore failed; retrying next tick');
+      else this.log.debug({ err }, 'presence restore waits for redis');
     } finally {
       this.restoring = false;
     }
