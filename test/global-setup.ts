@@ -92,7 +92,7 @@ function spawnServer(name: string, file: string, args: string[], env?: NodeJS.Pr
 /** Every private server started, for the teardown (also when a start failed halfway). */
 const started: PrivateServer[] = [];
 
-async function startRedis(address: HostPort, dir: string): Promise<PrivateServer> {
+async function startRedis(address: HostPort, dir: string): Promise<void> {
   if (!installed('redis-server') && !aptInstall(['redis-server']))
     fail(`nothing listens on ${REDIS_URL} and redis-server is not installed`);
   const { child } = spawnServer('redis-server', 'redis-server', [
@@ -127,10 +127,9 @@ async function startRedis(address: HostPort, dir: string): Promise<PrivateServer
     `private redis-server on port ${address.port}`,
     child,
   );
-  return started.at(-1)!;
 }
 
-async function startRabbitMq(address: HostPort, dir: string): Promise<PrivateServer> {
+async function startRabbitMq(address: HostPort, dir: string): Promise<void> {
   const script = ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/sbin/rabbitmq-server'].find(existsSync);
   if (script === undefined && !aptInstall(['rabbitmq-server']))
     fail(`nothing listens on ${AMQP_URL} and rabbitmq-server is not installed`);
@@ -171,7 +170,6 @@ async function startRabbitMq(address: HostPort, dir: string): Promise<PrivateSer
     `private rabbitmq-server on port ${address.port}`,
     child,
   );
-  return started.at(-1)!;
 }
 
 /** SIGTERM to the server's process group (its forks too), SIGKILL after 15 s. */

@@ -78,16 +78,16 @@ export class HeraldNode {
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }), () =>
       metrics.busReceived.inc(),
     );
-    const routing: PublishRouting | undefined =
-      config.busRouting === 'presence'
-        ? {
-            nodeId: config.nodeId,
-            router: new PresenceRouter(drivers.state.presence),
-            local: (envelope) => dispatcher.local(envelope),
-          }
-        : undefined;
-    // Messages routed by presence while this node's entries were missing went elsewhere: catch up.
-    if (config.busRouting === 'presence') drivers.state.presence.onRestored?.(() => gateway.resync());
+    let routing: PublishRouting | undefined;
+    if (config.busRouting === 'presence') {
+      routing = {
+        nodeId: config.nodeId,
+        router: new PresenceRouter(drivers.state.presence),
+        local: (envelope) => dispatcher.local(envelope),
+      };
+      // Messages routed by presence while this node's entries were missing went elsewhere: catch up.
+      drivers.state.presence.onRestored?.(() => gateway.resync());
+    }
     const publisher = new Publisher(
       drivers.bus,
       drivers.state.history,

@@ -8,6 +8,7 @@ import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
 import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
 import { AMQP_ADDRESS, AMQP_URL, REDIS_ADDRESS, REDIS_URL, through } from '../helpers/backends.js';
+import { busCounters, countersSince, type BusCounters } from '../helpers/bus-counters.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -30,32 +31,6 @@ async function post(node: NodeProcess, path: string, body: unknown): Promise<Res
     headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-}
-
-interface CounterDelta {
-  received: number;
-  local: number;
-  targeted: number;
-  broadcast: number;
-}
-
-const deltaOf = (before: CounterDelta, after: CounterDelta): CounterDelta => ({
-  received: after.received - before.received,
-  local: after.local - before.local,
-  targeted: after.targeted - before.targeted,
-  broadcast: after.broadcast - before.broadcast,
-});
-
-/** A node's bus counters from /metrics: payloads taken from the bus, and its publishes by route. */
-async function busCounters(node: NodeProcess): Promise<CounterDelta> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
-  return {
-    received: value(/^herald_bus_messages_received_total (\d+)/m),
-    local: value(/^herald_publish_routes_total\{route="local"\} (\d+)/m),
-    targeted: value(/^herald_publish_routes_total\{route="targeted"\} (\d+)/m),
-    broadcast: value(/^herald_publish_routes_total\{route="broadcast"\} (\d+)/m),
-  };
 }
 
 async function getJson<T>(node: NodeProcess, path: string): Promise<T> {
@@ -162,7 +137,7 @@ describe('cluster of three node processes', () => {
 
   it('when user events are posted to each node, then only the nodes holding the user take them: a holder delivers its own without the bus, one targeted publish carries the rest', async () => {
     const channel = 'user:c-frank';
-    const postToEach = async (round: number): Promise<CounterDelta[]> => {
+    const postToEach = async (round: number): Promise<BusCounters[]> => {
       const before = await Promise.all([a, b, c].map(busCounters));
       for (const [i, node] of [a, b, c].entries())
         expect(
@@ -171,7 +146,7 @@ describe('cluster of three node processes', () => {
       // Each tab has its 3 newest messages (the second tab joined for round 2).
       for (const [t, tab] of tabs.entries()) await tab.waitForMessages(3 * (round - t), channel);
       const after = await Promise.all([a, b, c].map(busCounters));
-      return after.map((counts, i) => deltaOf(before[i]!, counts));
+      return after.map((counts, i) => countersSince(before[i]!, counts));
     };
     const tabs = [await open(a, 'c-frank')];
     expect(await tabs[0]!.subscribe(channel)).toMatchObject({ type: 'subscribed' });
@@ -232,7 +207,7 @@ describe('cluster of three node processes', () => {
     expect(onOrder).toMatchObject({ offset: 2, data: { status: 'shipped' } });
     await tab.waitForMessages(2, 'user:c-heidi');
     const after = await Promise.all([a, b, c].map(busCounters));
-    expect(after.map((counts, i) => deltaOf(before[i]!, counts))).toEqual([
+    expect(after.map((counts, i) => countersSince(before[i]!, counts))).toEqual([
       { received: 2, local: 0, targeted: 0, broadcast: 0 },
       { received: 0, local: 0, targeted: 2, broadcast: 0 },
       { received: 0, local: 0, targeted: 0, broadcast: 0 },

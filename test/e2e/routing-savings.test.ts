@@ -8,6 +8,7 @@
  * the deliveries each mode owes, and the test prints the comparison.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { busCounters, type BusCounters } from '../helpers/bus-counters.js';
 import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
 import { PUBLISH_ONLY } from '../helpers/test-node.js';
@@ -23,24 +24,6 @@ afterEach(async () => {
   cleanups = [];
 });
 
-interface BusCounts {
-  received: number;
-  local: number;
-  targeted: number;
-  broadcast: number;
-}
-
-async function busCounts(node: NodeProcess): Promise<BusCounts> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
-  return {
-    received: value(/^herald_bus_messages_received_total (\d+)/m),
-    local: value(/^herald_publish_routes_total\{route="local"\} (\d+)/m),
-    targeted: value(/^herald_publish_routes_total\{route="targeted"\} (\d+)/m),
-    broadcast: value(/^herald_publish_routes_total\{route="broadcast"\} (\d+)/m),
-  };
-}
-
 async function post(node: NodeProcess, path: string, body: unknown): Promise<void> {
   const res = await fetch(`${node.url}${path}`, {
     method: 'POST',
@@ -51,7 +34,7 @@ async function post(node: NodeProcess, path: string, body: unknown): Promise<voi
 }
 
 /** Runs the workload on a fresh cluster; returns the summed bus counters after minus before. */
-async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promise<BusCounts> {
+async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promise<BusCounters> {
   const cluster: TestCluster = await startCluster(nodeCount, {
     BUS_ROUTING: routing,
     REBALANCE_INTERVAL_MS: '0',
@@ -69,7 +52,7 @@ async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promis
       return client;
     }),
   );
-  const before = await Promise.all(nodes.map(busCounts));
+  const before = await Promise.all(nodes.map(busCounters));
   // Event e goes to user e % users, posted to node (e + ⌊e / users⌋) % N: every user gets events
   // posted to its own node and to others.
   const events = nodeCount * EVENTS_PER_NODE;
@@ -85,8 +68,8 @@ async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promis
     expect(got.map((m) => m.data)).toEqual(owed);
     await client.waitForMessages(PROMOTIONS, 'promotions', 10_000);
   }
-  const after = await Promise.all(nodes.map(busCounts));
-  const sum = (pick: (c: BusCounts) => number): number =>
+  const after = await Promise.all(nodes.map(busCounters));
+  const sum = (pick: (c: BusCounters) => number): number =>
     after.reduce((n, c, i) => n + pick(c) - pick(before[i]!), 0);
   return {
     received: sum((c) => c.received),
