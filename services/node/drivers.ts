@@ -1,5 +1,6 @@
 /**
- * Chooses the drivers a node runs on: the embedded memory drivers, or — with REDIS_URL and AMQP_URL —
+ * Chooses the drivers a node runs on: the embedded memory drivers, or — with REDIS_URL (or
+ * REDIS_SENTINELS, or REDIS_CLUSTER_NODES) and AMQP_URL —
  * Redis state and the RabbitMQ bus, which make the process a cluster member.
  */
 import type { Bus } from '../../shared/bus/bus.js';
@@ -27,11 +28,13 @@ export function createMemoryDrivers(history: Config['history'] = defaultHistory(
 }
 
 export function createDrivers(config: Config, log: Logger): Drivers {
-  if ((config.redisUrl === undefined && config.redisSentinel === undefined) || config.amqpUrl === undefined)
-    return createMemoryDrivers(config.history);
+  const redisSet =
+    config.redisUrl !== undefined || config.redisSentinel !== undefined || config.redisCluster !== undefined;
+  if (!redisSet || config.amqpUrl === undefined) return createMemoryDrivers(config.history);
   const state = createRedisState({
     url: config.redisUrl,
     sentinel: config.redisSentinel,
+    cluster: config.redisCluster,
     prefix: config.redis.prefix,
     nodeId: config.nodeId,
     commandTimeoutMs: config.redis.commandTimeoutMs,

@@ -14,9 +14,14 @@ export const DEMO_API_KEY = 'demo-publish-key';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
 /** Redis behind Sentinel: the sentinels to ask, and the name of the primary they watch. */
 export interface RedisSentinelTarget {
-  sentinels: { host: string; port: number }[];
+  sentinels: HostPort[];
   name: string;
 }
 
@@ -29,6 +34,8 @@ export interface Config {
   /** One Redis server (REDIS_URL), or the primary that Redis Sentinel names (REDIS_SENTINELS). */
   redisUrl: string | undefined;
   redisSentinel: RedisSentinelTarget | undefined;
+  /** Redis Cluster (REDIS_CLUSTER_NODES): seed nodes; takes the place of REDIS_URL. */
+  redisCluster: { nodes: HostPort[] } | undefined;
   amqpUrl: string | undefined;
   jwt: {
     secret: string | undefined;
@@ -332,8 +339,10 @@ export const STRING_OPTIONS = {
     'Instead of REDIS_URL: comma-separated host:port of Redis Sentinels; Herald follows the primary they name',
   REDIS_SENTINEL_NAME:
     'The primary the sentinels watch (sentinel monitor <name>); required with REDIS_SENTINELS',
+  REDIS_CLUSTER_NODES:
+    'Instead of REDIS_URL: comma-separated host:port of Redis Cluster nodes to start from (keys carry hash tags)',
   REDIS_MIN_REPLICAS:
-    'Replicas that must hold a message before a publish is answered 202 (Redis WAIT within 80 % of REDIS_COMMAND_TIMEOUT_MS, else 503); default 1 with REDIS_SENTINELS, 0 with REDIS_URL',
+    "Replicas that must hold a message before a publish is answered 202 (Redis WAIT within 80 % of REDIS_COMMAND_TIMEOUT_MS, else 503), at most as many as the primary (or the channel's shard) has; default 1 with REDIS_SENTINELS or REDIS_CLUSTER_NODES, 0 with REDIS_URL",
   AMQP_URL: 'RabbitMQ for the cluster bus; unset = in-memory bus (single node)',
   JWT_SECRET: 'HS256 secret for client tokens (at least 32 characters in production)',
   JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
@@ -365,20 +374,26 @@ function parseSentinels(
     if (name !== undefined) problems.push('REDIS_SENTINEL_NAME needs REDIS_SENTINELS');
     return undefined;
   }
-  const sentinels: RedisSentinelTarget['sentinels'] = [];
-  for (const entry of raw.split(',').map((e) => e.trim())) {
-    const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(entry);
-    const port = Number(match?.[2]);
-    if (match === null || port < 1 || port > 65_535) {
-      problems.push(`REDIS_SENTINELS entry ${JSON.stringify(entry)} must be host:port`);
-      continue;
-    }
-    sentinels.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
-  }
+  const sentinels = parseHostPorts('REDIS_SENTINELS', raw, problems);
   if (name === undefined) problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the monitored primary)');
   else if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
     problems.push('REDIS_SENTINEL_NAME must be 1-64 characters of [A-Za-z0-9._-]');
   return sentinels.length > 0 && name !== undefined ? { sentinels, name } : undefined;
+}
+
+/** A comma-separated host:port list (IPv6 in brackets); each bad entry is a problem. */
+function parseHostPorts(name: string, raw: string, problems: string[]): HostPort[] {
+  const list: HostPort[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65_535) {
+      problems.push(`${name} entry ${JSON.stringify(entry)} must be host:port`);
+      continue;
+    }
+    list.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return list;
 }
 
 function nonEmpty(env: Env, name: string): string | undefined {
@@ -482,10 +497,14 @@ export function loadConfig(env: Env = process.env): Config {
     nonEmpty(env, 'REDIS_SENTINEL_NAME'),
     problems,
   );
+  const clusterRaw = nonEmpty(env, 'REDIS_CLUSTER_NODES');
+  const clusterNodes =
+    clusterRaw === undefined ? [] : parseHostPorts('REDIS_CLUSTER_NODES', clusterRaw, problems);
+  const redisCluster = clusterNodes.length > 0 ? { nodes: clusterNodes } : undefined;
   const minReplicasRaw = nonEmpty(env, 'REDIS_MIN_REPLICAS');
   const minReplicas =
     minReplicasRaw === undefined
-      ? redisSentinel === undefined
+      ? redisSentinel === undefined && redisCluster === undefined
         ? 0
         : 1
       : /^\d{1,2}$/.test(minReplicasRaw)
@@ -493,17 +512,18 @@ export function loadConfig(env: Env = process.env): Config {
         : NaN;
   if (!Number.isInteger(minReplicas) || minReplicas < 0 || minReplicas > 16)
     problems.push(`REDIS_MIN_REPLICAS must be an integer from 0 to 16 (got ${minReplicasRaw})`);
-  if (redisUrl !== undefined && redisSentinel !== undefined)
-    problems.push('REDIS_URL and REDIS_SENTINELS exclude each other: set one');
+  const redisTargets = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].filter(
+    (name) => nonEmpty(env, name) !== undefined,
+  );
+  if (redisTargets.length > 1) problems.push(`${redisTargets.join(' and ')} exclude each other: set one`);
   const amqpUrl = nonEmpty(env, 'AMQP_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
     problems.push('REDIS_URL must start with redis:// or rediss://');
   if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl))
     problems.push('AMQP_URL must start with amqp:// or amqps://');
-  const redisSet = redisUrl !== undefined || nonEmpty(env, 'REDIS_SENTINELS') !== undefined;
-  if (redisSet !== (amqpUrl !== undefined)) {
+  if (redisTargets.length > 0 !== (amqpUrl !== undefined)) {
     problems.push(
-      'REDIS_URL (or REDIS_SENTINELS) and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',
+      'REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES) and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',
     );
   }
   const redisPrefix = nonEmpty(env, 'REDIS_PREFIX') ?? 'herald:';
@@ -538,6 +558,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     redisUrl,
     redisSentinel,
+    redisCluster,
     amqpUrl,
     jwt: { secret, publicKey, issuer: nonEmpty(env, 'JWT_ISSUER'), audience: nonEmpty(env, 'JWT_AUDIENCE') },
     apiKeys,

@@ -135,7 +135,7 @@ export class Publisher {
                 key: `${dedupeKey}#${input.channel}#${i}`,
                 ttlSeconds: dedupeTtlSeconds,
               });
-        const routing = router?.nodesFor(input.channel, input.routeUser);
+        const routing = router?.nodesFor(input.channel, input.routeUser, appending);
         return routing === undefined
           ? appending.then((appended) => ({ appended, nodes: undefined }))
           : Promise.all([appending, routing]).then(([appended, nodes]) => ({ appended, nodes }));

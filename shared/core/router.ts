@@ -10,7 +10,9 @@
  *  - one whose position read came after the append starts past the message and does not need it.
  * The lookup is issued right after the append, in the same turn: the Redis drivers share one
  * connection and Redis runs its commands in order, so it runs after the append without a second round
- * trip (presence.ts). A node listed whose connection just left or died gets a copy it drops.
+ * trip (presence.ts). On Redis Cluster the append and the lookup may go to different shards, so the
+ * lookup is sent once the append is answered (`presence.inCallOrder` false). A node listed whose
+ * connection just left or died gets a copy it drops.
  *
  * An `order:` channel is subscribed by its owner's connections only; an order event names the owner
  * and claims the order for it before publishing (`routeUser`), so it is routed like that user's
@@ -29,9 +31,13 @@ export interface Router {
    * The node ids a message of `channel` must reach, or undefined for every node. `routeUser`: the one
    * user whose connections may subscribe the channel, when it is not a `user:` channel (see above).
    * Synchronous undefined for messages it never targets (no state call); call it right after issuing
-   * the message's append (see above).
+   * the message's append, `stored` (see above).
    */
-  nodesFor(channel: string, routeUser?: string): Promise<readonly string[] | undefined> | undefined;
+  nodesFor(
+    channel: string,
+    routeUser: string | undefined,
+    stored: Promise<unknown>,
+  ): Promise<readonly string[] | undefined> | undefined;
 }
 
 const USER_PREFIX = 'user:';
@@ -39,10 +45,18 @@ const USER_PREFIX = 'user:';
 export class PresenceRouter implements Router {
   constructor(private readonly presence: Presence) {}
 
-  nodesFor(channel: string, routeUser?: string): Promise<readonly string[] | undefined> | undefined {
+  nodesFor(
+    channel: string,
+    routeUser: string | undefined,
+    stored: Promise<unknown>,
+  ): Promise<readonly string[] | undefined> | undefined {
     const user = channel.startsWith(USER_PREFIX) ? channel.slice(USER_PREFIX.length) : routeUser;
     if (user === undefined) return undefined;
-    return this.presence.nodesOf(user).then(
+    const lookup = this.presence.inCallOrder
+      ? this.presence.nodesOf(user)
+      : // A failed append publishes nothing: its route does not matter.
+        stored.then(() => this.presence.nodesOf(user));
+    return lookup.then(
       (nodes) => (nodes.length === 0 ? undefined : nodes),
       () => undefined,
     );

@@ -14,8 +14,10 @@
  *  - `nodesOf` answers the nodes that may hold a connection of the user, for routing its messages: every
  *    node of a live connection, and possibly nodes of connections that just expired or whose node just
  *    died (never fewer). It reflects every `add` whose promise resolved before `nodesOf` was called,
- *    and, on drivers that run commands in call order on one connection (Redis), every add applied
- *    before a state call issued just ahead of it in the same turn (shared/core/router.ts relies on it).
+ *    and, where `inCallOrder` is true (memory; Redis on one connection, which runs commands in call
+ *    order), every add applied before a state call issued just ahead of it in the same turn
+ *    (shared/core/router.ts relies on it). On Redis Cluster a call issued earlier may run later on
+ *    another shard: `inCallOrder` is false, and a lookup that must follow a write waits for its reply.
  *  - `onRestored` (drivers whose entries can lapse while the node lives: Redis) calls its listener after
  *    the node's connections were added again following a time they may have been missing (a refresh
  *    failed, the link dropped): messages routed by presence meanwhile did not reach this node, and
@@ -32,6 +34,8 @@ export interface Presence {
   remove(userId: string, connectionId: string): Promise<void>;
   get(userId: string): Promise<UserPresence>;
   nodesOf(userId: string): Promise<string[]>;
+  /** Whether `nodesOf` runs after every state call issued before it (see above). */
+  readonly inCallOrder: boolean;
   onRestored?(listener: () => void): void;
   close(): Promise<void>;
 }

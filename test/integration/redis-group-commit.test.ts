@@ -57,7 +57,7 @@ afterAll(async () => {
 
 describe('Redis group commit', () => {
   it('when 50 publishes append in one event-loop turn, then one socket write carries them and each channel gets consecutive offsets', async () => {
-    const writes = countWrites(connection.client.stream);
+    const writes = countWrites((connection.client as Redis).stream);
     try {
       const appended = await Promise.all(
         Array.from({ length: 50 }, (_, i) => history.append(`user:g${i % 5}`, message(i))),
@@ -73,7 +73,7 @@ describe('Redis group commit', () => {
   });
 
   it('when appends come one per turn, each awaited, then each is written on its own (nothing waits for company)', async () => {
-    const writes = countWrites(connection.client.stream);
+    const writes = countWrites((connection.client as Redis).stream);
     try {
       for (let i = 0; i < 5; i++) await history.append('user:sequential', message(i));
       expect(writes.count()).toBe(5);

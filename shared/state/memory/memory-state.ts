@@ -95,6 +95,9 @@ export class MemoryPresence implements Presence {
     });
   }
 
+  /** Synchronous: every call before it has run. */
+  readonly inCallOrder = true;
+
   nodesOf(userId: string): Promise<string[]> {
     const connections = this.users.get(userId);
     return Promise.resolve(connections === undefined ? [] : [...new Set(connections.values())]);

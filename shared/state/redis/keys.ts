@@ -20,8 +20,19 @@
  * History dedupe keys carry them too (`{key}#{fingerprint}#{channel}#{n}`, shared/core/publisher.ts),
  * so they are hashed the same way; the channel comes first, and the hash has a fixed length.
  *
- * Multi-key scripts touch keys of different ids, so these drivers target a standalone Redis (or a
- * Sentinel-managed primary), not Redis Cluster.
+ * Redis Cluster (`redisKeys(prefix, { cluster: true })`): the keys one script or transaction
+ * touches share a hash tag, so they sit in one slot, and the tags spread the load over the shards:
+ *
+ * | keys                                   | hash tag (slot)        | why together                         |
+ * |----------------------------------------|------------------------|--------------------------------------|
+ * | `offset:{ch}`, `history:{ch}`, `dedupe:{ch}:…` | `{channel}`    | one append/read script               |
+ * | `presence:conns:{user:id}`, `presence:nodes:{user:id}` | `{user:id}` | one presence script; the same slot as the channel `user:id`, so a user's messages and presence sit on one shard |
+ * | `session:id`, `owner:orderId`, `idem:sha` | none: the whole name | one key each                      |
+ * | `{nodes}:node:id`, `{nodes}:index`     | `{nodes}` (one slot)   | the registry's list script reads all; a few keys per node |
+ *
+ * Ids, channels and the prefix never hold `{` or `}` (their grammars, and the config's REDIS_PREFIX
+ * check), so the tag is always the part written here. A standalone Redis (or a Sentinel-managed
+ * primary) keeps the untagged names of the table above, so an upgrade finds its data where it was.
  */
 import { createHash } from 'node:crypto';
 
@@ -38,7 +49,13 @@ export interface RedisKeys {
   idempotency(key: string): string;
 }
 
-export function redisKeys(prefix: string): RedisKeys {
+export interface RedisKeyOptions {
+  /** Redis Cluster: hash tags keep each script's keys in one slot (see the table above). */
+  cluster?: boolean;
+}
+
+export function redisKeys(prefix: string, options: RedisKeyOptions = {}): RedisKeys {
+  if (options.cluster === true) return clusterKeys(prefix);
   return {
     session: (id) => `${prefix}session:${id}`,
     presenceConnections: (userId) => `${prefix}presence:conns:${userId}`,
@@ -51,6 +68,29 @@ export function redisKeys(prefix: string): RedisKeys {
     nodeIndex: () => `${prefix}nodes`,
     idempotency: (key) => `${prefix}idem:${sha256(key)}`,
   };
+}
+
+function clusterKeys(prefix: string): RedisKeys {
+  if (/[{}]/.test(prefix)) throw new TypeError('a Redis Cluster key prefix must not contain { or }');
+  return {
+    session: (id) => `${prefix}session:${id}`,
+    presenceConnections: (userId) => `${prefix}presence:conns:${tag(`user:${userId}`)}`,
+    presenceNodes: (userId) => `${prefix}presence:nodes:${tag(`user:${userId}`)}`,
+    orderOwner: (orderId) => `${prefix}owner:${orderId}`,
+    offset: (channel) => `${prefix}offset:${tag(channel)}`,
+    history: (channel) => `${prefix}history:${tag(channel)}`,
+    historyDedupe: (channel, key) => `${prefix}dedupe:${tag(channel)}:${sha256(key)}`,
+    node: (nodeId) => `${prefix}{nodes}:node:${nodeId}`,
+    nodeIndex: () => `${prefix}{nodes}:index`,
+    idempotency: (key) => `${prefix}idem:${sha256(key)}`,
+  };
+}
+
+/** `{id}`: the hash tag that places a key by `id`; an id holding a brace would move it, so none may. */
+function tag(id: string): string {
+  if (id === '' || /[{}]/.test(id))
+    throw new TypeError(`a Redis Cluster key id must be non-empty, without { or }: ${JSON.stringify(id)}`);
+  return `{${id}}`;
 }
 
 function sha256(text: string): string {

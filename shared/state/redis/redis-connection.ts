@@ -24,14 +24,19 @@
  * driver). When the last lease is returned, or `close` is called, the client quits once.
  */
 import type { Socket } from 'node:net';
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Cluster, Command, Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import { StateUnavailableError } from '../state-unavailable-error.js';
 
+/** A standalone (or Sentinel-managed) Redis, or a Redis Cluster: the drivers use what both offer. */
+export type RedisClient = Redis | Cluster;
+
 export interface RedisConnectionOptions {
-  /** One server; or, with `sentinel`, ignored (the sentinels name the primary). */
+  /** One server; or, with `sentinel` or `cluster`, ignored. */
   url?: string;
   sentinel?: { sentinels: { host: string; port: number }[]; name: string };
+  /** Redis Cluster: seed nodes (ioredis learns the rest, and the slots, from them). */
+  cluster?: { nodes: { host: string; port: number }[] };
   nodeId: string;
   commandTimeoutMs: number;
   /** Calls allowed to wait for a (re)connection at once; more reject at once. 0: none wait. */
@@ -55,7 +60,7 @@ export function ttlMs(ttlSeconds: number): number {
   return Math.max(1, Math.round(ttlSeconds * 1000));
 }
 
-type Arg = string | number;
+export type Arg = string | number;
 type ScriptHost = Record<string, (...args: Arg[]) => unknown>;
 type Replies = [error: Error | null, result: unknown][] | null;
 
@@ -73,7 +78,9 @@ const backoff = (attempt: number): number =>
 const MIN_FLUSH_INTERVAL_MS = 1;
 
 export class RedisConnection {
-  readonly client: Redis;
+  readonly client: RedisClient;
+  /** True on Redis Cluster: keys carry hash tags, and commands to different slots are not ordered. */
+  readonly clustered: boolean;
   /** The options' logger bound to `{ component: 'redis-state' }`, for the drivers too. */
   readonly log: Logger;
   private readonly waiters = new Set<Waiter>();
@@ -81,6 +88,8 @@ export class RedisConnection {
   private leases = 0;
   private closing: Promise<void> | undefined;
   private down = false;
+  /** Redis Cluster: every primary's connection has been ready (see writable). */
+  private warm = false;
   /** The socket corked until its next flush, and when the last flush was (see coalesceWrites). */
   private corked: Socket | undefined;
   private lastFlushAt = -Infinity;
@@ -91,17 +100,31 @@ export class RedisConnection {
     if (!Number.isInteger(options.maxOfflineQueue) || options.maxOfflineQueue < 0)
       throw new TypeError('maxOfflineQueue must be a non-negative integer');
     this.log = options.log.child({ component: 'redis-state' });
-    const common = {
+    const perConnection = {
       connectionName: `herald:${options.nodeId}`,
       commandTimeout: options.commandTimeoutMs,
       socketTimeout: Math.max(3 * options.commandTimeoutMs, 3_000),
-      enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      retryStrategy: backoff,
     };
-    const { sentinel, url } = options;
-    if (sentinel !== undefined) {
+    const common = { ...perConnection, enableOfflineQueue: false, retryStrategy: backoff };
+    const { sentinel, url, cluster } = options;
+    this.clustered = cluster !== undefined;
+    if (cluster !== undefined) {
+      // The cluster reconnects its node connections itself (clusterRetryStrategy).
+      this.client = new Cluster(cluster.nodes, {
+        redisOptions: perConnection,
+        clusterRetryStrategy: backoff,
+        enableOfflineQueue: false,
+        // A command whose connection closed may have run: it fails (503) instead of being sent again
+        // (see the failure model). A MOVED or ASK reply means it did not run: that one is followed.
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        slotsRefreshTimeout: options.commandTimeoutMs,
+        // After a failover the slot map is read again within a second, not ioredis' default 5 s.
+        slotsRefreshInterval: 1_000,
+      });
+    } else if (sentinel !== undefined) {
       // ioredis asks the sentinels for the primary on every (re)connect, and checks its role, so after
       // a failover the reconnect lands on the promoted replica.
       this.client = new Redis({
@@ -113,7 +136,7 @@ export class RedisConnection {
         sentinelCommandTimeout: options.commandTimeoutMs,
       });
     } else if (url !== undefined) this.client = new Redis(url, common);
-    else throw new TypeError('RedisConnection needs a url or sentinels');
+    else throw new TypeError('RedisConnection needs a url, sentinels or cluster nodes');
     // The URL may carry a password: it is never logged.
     this.client.on('error', (err: Error) => {
       if (this.down) this.log.debug({ err }, 'redis still unreachable');
@@ -126,13 +149,36 @@ export class RedisConnection {
     this.client.on('ready', () => {
       if (this.down) this.log.info('redis connection ready again');
       this.down = false;
-      this.releaseWaiters();
+      if (this.writable) this.releaseWaiters();
     });
+    if (this.client instanceof Cluster) {
+      // ioredis opens a shard's connection on its first command and refuses the next ones until it is
+      // up: open each at once instead, and hold the first calls until every primary's is ready.
+      this.client.on('+node', (node: Redis) => {
+        node.on('ready', () => {
+          if (this.writable) this.releaseWaiters();
+        });
+        if (node.status === 'wait') node.connect().catch(() => undefined);
+      });
+    }
+  }
+
+  /**
+   * Whether a command can be written now. On Redis Cluster, until every primary's connection has been
+   * ready once (startup) the client counts as connecting; after that a shard whose connection drops
+   * fails its own commands at once (503) and the others go on.
+   */
+  private get writable(): boolean {
+    if (this.client.status !== 'ready') return false;
+    if (this.warm || !(this.client instanceof Cluster)) return true;
+    const primaries = this.client.nodes('master');
+    this.warm = primaries.length > 0 && primaries.every((node) => node.status === 'ready');
+    return this.warm;
   }
 
   /** True while commands can be written (the client is connected and ready). */
   get ready(): boolean {
-    return this.closing === undefined && this.client.status === 'ready';
+    return this.closing === undefined && this.writable;
   }
 
   /**
@@ -150,10 +196,10 @@ export class RedisConnection {
   }
 
   /** Runs `op` once the client is ready (waiting at most commandTimeoutMs); failures become StateUnavailableError. */
-  async run<T>(what: string, op: (client: Redis) => Promise<T>): Promise<T> {
+  async run<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.closing !== undefined)
       throw new StateUnavailableError(`redis ${what}: state drivers are closed`);
-    if (this.client.status !== 'ready') await this.waitUntilReady(what);
+    if (!this.writable) await this.waitUntilReady(what);
     this.coalesceWrites();
     try {
       return await op(this.client);
@@ -170,23 +216,62 @@ export class RedisConnection {
     );
   }
 
-  /** Queues a Lua script on a pipeline or transaction. */
-  queueScript(
-    pipeline: ChainableCommander,
+  /**
+   * Runs `script` once per call, all issued at once (one write on a standalone Redis, see
+   * coalesceWrites; on Redis Cluster each goes to its own slot's shard); resolves with their replies
+   * in order, or rejects with the first failure.
+   */
+  scripts(
+    what: string,
     script: LuaScript,
-    keys: readonly string[],
-    args: readonly Arg[],
-  ): void {
-    this.scriptOn(pipeline, script)(keys.length, ...keys, ...args);
+    calls: readonly { keys: readonly string[]; args: readonly Arg[] }[],
+  ): Promise<unknown[]> {
+    return this.run(what, (client) => {
+      const run = this.scriptOn(client, script);
+      return Promise.all(calls.map(({ keys, args }) => run(keys.length, ...keys, ...args)));
+    });
   }
 
   /**
-   * Sends the commands `build` queues in one round trip, as a MULTI transaction when `atomic`;
-   * resolves with their results, or rejects with the first command error.
+   * Redis Cluster: runs `script`, then WAIT for `minReplicas` within `timeoutMs`, in one pipeline to
+   * the shard of the script's keys (WAIT covers the writes sent before it on that connection); resolves
+   * with the script's reply and the replicas that acknowledged.
    */
-  batch(what: string, atomic: boolean, build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
+  scriptThenWait(
+    what: string,
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly Arg[],
+    minReplicas: number,
+    timeoutMs: number,
+  ): Promise<[reply: unknown, acks: number]> {
     return this.run(what, async (client) => {
-      const pipeline = atomic ? client.multi() : client.pipeline();
+      const pipeline = client.pipeline();
+      this.scriptOn(pipeline, script)(keys.length, ...keys, ...args);
+      pipeline.wait(minReplicas, timeoutMs);
+      const [reply, acks] = results(await pipeline.exec());
+      return [reply, Number(acks)];
+    });
+  }
+
+  /**
+   * Redis Cluster: the replicas of the shard that holds `key`, as the client's slot map (refreshed
+   * every second) lists them; undefined before the map is known, or on a standalone Redis.
+   */
+  replicasOf(key: string): number | undefined {
+    if (!(this.client instanceof Cluster)) return undefined;
+    const nodes = this.client.slots[new Command('exists', [key]).getSlot()];
+    return nodes === undefined ? undefined : nodes.length - 1;
+  }
+
+  /**
+   * Sends the commands `build` queues as one MULTI transaction; resolves with their results, or
+   * rejects with the first command error. On Redis Cluster their keys must share one slot (a hash
+   * tag, keys.ts).
+   */
+  transaction(what: string, build: (tx: ChainableCommander) => void): Promise<unknown[]> {
+    return this.run(what, async (client) => {
+      const pipeline = client.multi();
       build(pipeline);
       return results(await pipeline.exec());
     });
@@ -201,7 +286,8 @@ export class RedisConnection {
    * costs more than the bytes.
    */
   private coalesceWrites(): void {
-    const stream = this.client.stream as Socket | undefined;
+    // One socket to cork on a standalone Redis; a cluster client writes to many (not coalesced).
+    const stream = this.client instanceof Redis ? (this.client.stream as Socket | undefined) : undefined;
     if (stream === undefined || this.corked === stream) return;
     this.corked = stream;
     stream.cork();
@@ -242,7 +328,7 @@ export class RedisConnection {
   }
 
   /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
-  private scriptOn(target: Redis | ChainableCommander, script: LuaScript): (...args: Arg[]) => unknown {
+  private scriptOn(target: RedisClient | ChainableCommander, script: LuaScript): (...args: Arg[]) => unknown {
     const method = (target as unknown as ScriptHost)[script.name];
     if (method === undefined || !this.defined.has(script.name))
       throw new Error(`lua script ${script.name} was not declared when the driver took its lease`);
@@ -292,7 +378,7 @@ export class RedisLease {
     private readonly release: () => Promise<void>,
   ) {}
 
-  run<T>(what: string, op: (client: Redis) => Promise<T>): Promise<T> {
+  run<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
     return this.closed ? closedDriver(what) : this.connection.run(what, op);
   }
 
@@ -300,17 +386,29 @@ export class RedisLease {
     return this.closed ? closedDriver(what) : this.connection.script(what, script, keys, args);
   }
 
-  queueScript(
-    pipeline: ChainableCommander,
+  scripts(
+    what: string,
+    script: LuaScript,
+    calls: readonly { keys: readonly string[]; args: readonly Arg[] }[],
+  ): Promise<unknown[]> {
+    return this.closed ? closedDriver(what) : this.connection.scripts(what, script, calls);
+  }
+
+  scriptThenWait(
+    what: string,
     script: LuaScript,
     keys: readonly string[],
     args: readonly Arg[],
-  ): void {
-    this.connection.queueScript(pipeline, script, keys, args);
+    minReplicas: number,
+    timeoutMs: number,
+  ): Promise<[reply: unknown, acks: number]> {
+    return this.closed
+      ? closedDriver(what)
+      : this.connection.scriptThenWait(what, script, keys, args, minReplicas, timeoutMs);
   }
 
-  batch(what: string, atomic: boolean, build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
-    return this.closed ? closedDriver(what) : this.connection.batch(what, atomic, build);
+  transaction(what: string, build: (tx: ChainableCommander) => void): Promise<unknown[]> {
+    return this.closed ? closedDriver(what) : this.connection.transaction(what, build);
   }
 
   /** Idempotent: stops this driver; the client quits when every driver has closed. */

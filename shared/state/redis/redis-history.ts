@@ -180,6 +180,15 @@ async function settled(appending: Promise<unknown>, replicated: Promise<void> | 
   return reply;
 }
 
+const WAIT_WHAT = 'history replication (WAIT)';
+
+function checkAcks(acks: number, minReplicas: number, timeoutMs: number): void {
+  if (acks < minReplicas)
+    throw new StateUnavailableError(
+      `redis ${WAIT_WHAT}: ${acks} of ${minReplicas} replicas acknowledged the append within ${timeoutMs} ms`,
+    );
+}
+
 /** How often the primary's replica count is read when appends wait for replicas. */
 const ROLE_POLL_MS = 1_000;
 
@@ -192,13 +201,14 @@ export class RedisHistory implements History {
   private pendingWait: Promise<void> | undefined;
 
   constructor(
-    connection: RedisConnection,
+    private readonly connection: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly retention: RetentionResolver,
     private readonly replication: Replication = { minReplicas: 0, timeoutMs: 0 },
   ) {
     this.lease = connection.lease([APPEND, APPEND_ONCE, READ]);
-    if (replication.minReplicas > 0) {
+    // On Redis Cluster each shard has its own replicas: the client's slot map says how many.
+    if (replication.minReplicas > 0 && !connection.clustered) {
       const read = (): void => void this.readReplicas();
       connection.client.on('ready', read);
       this.rolePoll = setInterval(read, ROLE_POLL_MS);
@@ -235,14 +245,35 @@ export class RedisHistory implements History {
   }
 
   private waitFor(minReplicas: number, timeoutMs: number): Promise<void> {
-    const what = 'history replication (WAIT)';
     return this.lease
-      .run(what, (client) => client.wait(minReplicas, timeoutMs))
-      .then((acks) => {
-        if (acks < minReplicas)
-          throw new StateUnavailableError(
-            `redis ${what}: ${acks} of ${minReplicas} replicas acknowledged the append within ${timeoutMs} ms`,
-          );
+      .run(WAIT_WHAT, (client) => client.wait(minReplicas, timeoutMs))
+      .then((acks) => checkAcks(acks, minReplicas, timeoutMs));
+  }
+
+  /**
+   * Runs an append script and answers its reply once it is replicated as `replication` asks. On Redis
+   * Cluster the WAIT follows the script in one pipeline to the channel's shard, one per append, and
+   * asks for as many replicas as that shard has, up to minReplicas.
+   */
+  private stored(
+    what: string,
+    script: LuaScript,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    if (!this.connection.clustered)
+      return settled(this.lease.script(what, script, keys, args), this.replicated());
+    const { timeoutMs } = this.replication;
+    const minReplicas = Math.min(
+      this.replication.minReplicas,
+      this.connection.replicasOf(keys[0]!) ?? Infinity,
+    );
+    if (minReplicas === 0) return this.lease.script(what, script, keys, args);
+    return this.lease
+      .scriptThenWait(what, script, keys, args, minReplicas, timeoutMs)
+      .then(([reply, acks]) => {
+        checkAcks(acks, minReplicas, timeoutMs);
+        return reply;
       });
   }
 
@@ -261,14 +292,15 @@ export class RedisHistory implements History {
     ];
     if (dedupe === undefined) {
       const what = 'history append';
-      const appending = this.lease.script(what, APPEND, this.channelKeys(channel), args);
-      const reply = asArray(await settled(appending, this.replicated()), what);
+      const reply = asArray(await this.stored(what, APPEND, this.channelKeys(channel), args), what);
       return { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
     }
     const what = 'history append (dedupe)';
     const keys = [...this.channelKeys(channel), this.keys.historyDedupe(channel, dedupe.key)];
-    const appending = this.lease.script(what, APPEND_ONCE, keys, [...args, ttlMs(dedupe.ttlSeconds)]);
-    const reply = asArray(await settled(appending, this.replicated()), what);
+    const reply = asArray(
+      await this.stored(what, APPEND_ONCE, keys, [...args, ttlMs(dedupe.ttlSeconds)]),
+      what,
+    );
     const position = { offset: asInteger(reply[0], what), epoch: asString(reply[1], what) };
     if (asInteger(reply[4], what) !== 1) return position;
     const retained = asArray(reply[5], what);

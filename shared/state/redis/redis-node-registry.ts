@@ -102,7 +102,7 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async remove(nodeId: string): Promise<void> {
-    await this.lease.batch('node remove', true, (tx) => {
+    await this.lease.transaction('node remove', (tx) => {
       tx.del(this.keys.node(nodeId));
       tx.zrem(this.keys.nodeIndex(), nodeId);
     });

@@ -163,6 +163,11 @@ export class RedisPresence implements Presence {
     };
   }
 
+  /** One connection runs commands in call order; a cluster's shards do not (presence.ts). */
+  get inCallOrder(): boolean {
+    return !this.connection.clustered;
+  }
+
   /** HVALS without a purge: connections that just expired still count (a superset, see presence.ts). */
   async nodesOf(userId: string): Promise<string[]> {
     const what = 'presence nodes';
@@ -232,11 +237,11 @@ export class RedisPresence implements Presence {
   }
 
   private async upsert(what: string, slices: readonly Map<string, string[]>[]): Promise<void> {
-    await this.lease.batch(what, false, (pipeline) => {
-      for (const users of slices)
-        for (const [userId, pairs] of users)
-          this.lease.queueScript(pipeline, UPSERT, this.userKeys(userId), [this.ttlMs, ...pairs]);
-    });
+    const calls: { keys: string[]; args: (string | number)[] }[] = [];
+    for (const users of slices)
+      for (const [userId, pairs] of users)
+        calls.push({ keys: this.userKeys(userId), args: [this.ttlMs, ...pairs] });
+    await this.lease.scripts(what, UPSERT, calls);
   }
 
   /** The slice of `added` that holds `userId`. */

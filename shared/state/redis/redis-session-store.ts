@@ -83,9 +83,10 @@ export class RedisSessionStore implements SessionStore {
     if (ids.length === 0) return;
     const ms = ttlMs(ttlSeconds);
     // EXPIRE on a missing (unknown or expired) key does nothing: unknown ids are ignored for free.
-    await this.lease.batch('session touch', false, (pipeline) => {
-      for (const id of ids) pipeline.pexpire(this.keys.session(id), ms);
-    });
+    // Issued together: one write on a standalone Redis, one per shard on Redis Cluster.
+    await this.lease.run('session touch', (client) =>
+      Promise.all(ids.map((id) => client.pexpire(this.keys.session(id), ms))),
+    );
   }
 
   async claim(id: string, nodeId: string, ttlSeconds: number): Promise<boolean> {

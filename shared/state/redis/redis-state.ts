@@ -1,6 +1,7 @@
 /**
  * The Redis state drivers (cluster mode): sessions, presence, order owners, history, idempotency and
- * the node registry over one shared ioredis client. Key layout: ./keys.ts; failure model and
+ * the node registry over one shared ioredis client (one Redis, a Sentinel-managed primary, or a Redis
+ * Cluster). Key layout: ./keys.ts; failure model and
  * lifecycle: ./redis-connection.ts.
  *
  * Closing: each driver's `close` stops that driver only (presence stops refreshing) and returns its
@@ -8,11 +9,10 @@
  * closes every driver at once. Both are idempotent.
  */
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
 import type { RetentionResolver } from '../history.js';
 import type { StateDrivers } from '../state.js';
 import { redisKeys } from './keys.js';
-import { RedisConnection } from './redis-connection.js';
+import { RedisConnection, type RedisClient } from './redis-connection.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisIdempotencyStore } from './redis-idempotency.js';
 import { RedisNodeRegistry } from './redis-node-registry.js';
@@ -25,6 +25,8 @@ export interface RedisStateOptions {
   url?: string;
   /** Redis behind Sentinel: the sentinels and the name of the primary they watch. */
   sentinel?: { sentinels: { host: string; port: number }[]; name: string };
+  /** Redis Cluster: seed nodes; the keys carry hash tags (keys.ts). */
+  cluster?: { nodes: { host: string; port: number }[] };
   /** Prepended verbatim to every key, e.g. `herald:`. */
   prefix: string;
   /** This node's id: names the Redis connection (`herald:{nodeId}` in CLIENT LIST). */
@@ -57,7 +59,7 @@ export interface RedisState extends StateDrivers {
   idempotency: RedisIdempotencyStore;
   registry: RedisNodeRegistry;
   /** The one client the drivers share (health checks, tests); do not quit it directly. */
-  readonly client: Redis;
+  readonly client: RedisClient;
   /** True while the client is connected and ready (for /readyz). */
   readonly ready: boolean;
   /** Closes every driver, which quits the shared client once. Idempotent. */
@@ -74,12 +76,13 @@ export function createRedisState(options: RedisStateOptions): RedisState {
   const connection = new RedisConnection({
     url: options.url,
     sentinel: options.sentinel,
+    cluster: options.cluster,
     nodeId: options.nodeId,
     commandTimeoutMs: options.commandTimeoutMs,
     maxOfflineQueue: options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE,
     log: options.log,
   });
-  const keys = redisKeys(options.prefix);
+  const keys = redisKeys(options.prefix, { cluster: options.cluster !== undefined });
   const drivers = {
     sessions: new RedisSessionStore(connection, keys),
     presence: new RedisPresence(connection, keys, options.presenceTtlSeconds, connection.log),

@@ -166,6 +166,32 @@ describe('loadConfig defaults', () => {
     ).toEqual([expect.stringContaining('exclude each other')]);
   });
 
+  it('when REDIS_CLUSTER_NODES is set with AMQP_URL, then the node runs on the Redis Cluster, waiting for one replica by default', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', AMQP_URL: 'amqp://mq' });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisCluster).toEqual({
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+    });
+    expect(config.redis.minReplicas).toBe(1);
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000', AMQP_URL: 'amqp://mq', REDIS_MIN_REPLICAS: '0' }).redis
+        .minReplicas,
+    ).toBe(0);
+  });
+
+  it('when REDIS_CLUSTER_NODES is malformed, alone, or mixed with another Redis target, then each problem is named', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'r1:7000,r2', AMQP_URL: 'amqp://mq' })).toEqual([
+      expect.stringContaining('REDIS_CLUSTER_NODES entry "r2"'),
+    ]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'r1:7000' })).toEqual([expect.stringContaining('go together')]);
+    expect(
+      problemsOf({ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r', AMQP_URL: 'amqp://mq' }),
+    ).toEqual([expect.stringContaining('REDIS_URL and REDIS_CLUSTER_NODES exclude each other')]);
+  });
+
   it('when REDIS_URL or AMQP_URL has the wrong scheme, then both are named', () => {
     const problems = problemsOf({ REDIS_URL: 'http://r', AMQP_URL: 'redis://mq' });
     expect(problems).toEqual([expect.stringContaining('REDIS_URL'), expect.stringContaining('AMQP_URL')]);

@@ -157,9 +157,9 @@ describe('Publisher routing', () => {
     const s = await setup((presence) => {
       const router = new PresenceRouter(presence);
       return {
-        nodesFor: (channel) => {
+        nodesFor: (channel, routeUser, stored) => {
           calls.push(`route ${channel}`);
-          return router.nodesFor(channel);
+          return router.nodesFor(channel, routeUser, stored);
         },
       };
     }, history);
@@ -175,5 +175,37 @@ describe('Publisher routing', () => {
     ]);
     await drained();
     expect(s.got).toEqual({ self: [1], other: [1, 1, 2], third: [1] });
+  });
+
+  it('when presence does not run calls in call order (Redis Cluster), then the lookup is sent only once the append is answered', async () => {
+    const calls: string[] = [];
+    let answer: (() => void) | undefined;
+    const inner = new MemoryHistory(retentionResolver(defaultHistory()));
+    const history: History = Object.create(inner) as History;
+    history.append = async (channel, m, dedupe) => {
+      calls.push('append sent');
+      await new Promise<void>((resolve) => (answer = resolve));
+      calls.push('append answered');
+      return inner.append(channel, m, dedupe);
+    };
+    const s = await setup((presence) => {
+      Object.defineProperty(presence, 'inCallOrder', { value: false });
+      const nodesOf = presence.nodesOf.bind(presence);
+      presence.nodesOf = (user) => {
+        calls.push('lookup sent');
+        return nodesOf(user);
+      };
+      return new PresenceRouter(presence);
+    }, history);
+    await s.presence.add('u1', 'c1', 'other');
+    const publishing = s.publisher.publish(message('user:u1'));
+    await drained();
+    expect(calls).toEqual(['append sent']);
+    answer!();
+    await publishing;
+    expect(calls).toEqual(['append sent', 'append answered', 'lookup sent']);
+    await drained();
+    expect(s.got).toEqual({ self: [], other: [1], third: [] });
+    expect(s.routes).toEqual(['targeted']);
   });
 });
