@@ -24,6 +24,19 @@
  *    once per batch: acks are coalesced with `multiple` (see `acknowledge`).
  *  - a confirm channel for publishing.
  *
+ * A RabbitMQ cluster: `url` may list several brokers, comma-separated. A node starts on the broker its
+ * id hashes to (so nodes spread over them) and moves to the next one in the list whenever its link
+ * drops or a connection attempt fails, with the same backoff. Its queue is then
+ * `<exchange>.<nodeId>.<i>`, i the broker's place in the list, declared on that broker (classic queues
+ * live on the broker that declares them, RabbitMQ's default `client-local` leader locator; no queue
+ * argument names it, so queues declared by earlier versions keep matching): a classic queue whose
+ * broker is down cannot be declared again elsewhere, and a replicated (quorum) queue would write every
+ * payload to disk on several brokers for data that history already keeps. What the dead broker held
+ * is caught up from history (`resumed`, as after any outage); a queue left on a broker that comes back
+ * expires after queueExpiresMs without a consumer, and the copies it holds meanwhile are older than
+ * what history served, which nodes drop by offset. List the brokers themselves, not a balancer in
+ * front of them: the queue's name must say where it lives.
+ *
  * `publish` resolves on the broker's confirm. While the link is down, blocked by the broker, or the
  * channel is saturated, payloads wait in an in-order outbox; each publish has one deadline
  * (publishTimeoutMs) covering the wait for recovery, channel drain and the confirm, after which it
@@ -35,13 +48,17 @@ import amqplib, {
   type ChannelModel,
   type ConfirmChannel,
   type ConsumeMessage,
+  type Options,
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from '../logger/logger.js';
 import { BusUnavailableError, type Bus, type BusHandler, type BusHooks } from './bus.js';
 
 export interface RabbitMqBusOptions {
-  /** amqp:// or amqps:// URL (`?heartbeat=` is honoured); credentials never reach the log. */
+  /**
+   * amqp:// or amqps:// URL (`?heartbeat=` is honoured), or several comma-separated (the brokers of a
+   * RabbitMQ cluster, see above); credentials never reach the log.
+   */
   url: string;
   /** Name of the durable fanout exchange every node of the cluster binds to. */
   exchange: string;
@@ -74,9 +91,53 @@ const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Longest an acknowledgement waits to be coalesced with the next ones (see `acknowledge`). */
 const ACK_DELAY_MS = 25;
 
+/**
+ * What amqplib connects to, in the object form of its URL argument (`Options.Connect`): its recovery
+ * connects to the same object on every attempt, so filling it with another broker's fields moves the
+ * next attempt there. Every field is always present (undefined when the URL leaves it out).
+ */
+type BrokerTarget = Required<Pick<Options.Connect, 'protocol' | 'hostname'>> &
+  Pick<
+    Options.Connect,
+    'port' | 'username' | 'password' | 'vhost' | 'heartbeat' | 'frameMax' | 'channelMax' | 'locale'
+  >;
+
+/** The object form of an amqp(s):// URL, read as amqplib reads the string form. */
+export function brokerTarget(url: string): BrokerTarget {
+  const parts = new URL(url);
+  const int = (name: string): number | undefined => {
+    const value = parts.searchParams.get(name);
+    return value === null ? undefined : parseInt(value, 10);
+  };
+  const credentials = parts.username !== '' || parts.password !== '';
+  return {
+    protocol: parts.protocol.replace(/:$/, ''),
+    hostname: parts.hostname.replace(/^\[|\]$/g, ''),
+    port: parts.port === '' ? undefined : Number(parts.port),
+    // Both unset: amqplib's default guest/guest, as with the string form.
+    username: credentials ? decodeURIComponent(parts.username) : undefined,
+    password: credentials ? decodeURIComponent(parts.password) : undefined,
+    vhost: parts.pathname === '' ? undefined : decodeURIComponent(parts.pathname.slice(1)),
+    heartbeat: int('heartbeat'),
+    frameMax: int('frameMax'),
+    channelMax: int('channelMax'),
+    locale: parts.searchParams.get('locale') ?? undefined,
+  };
+}
+
+/** The broker list of `url` (comma-separated). */
+export function brokerUrls(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
+
 /** One broker connection and what `setup` built on it; replaced wholesale by every reconnect. */
 interface Link {
   readonly model: ChannelModel;
+  /** This node's queue on the link's broker. */
+  readonly queue: string;
   open: boolean;
   /** Setup finished: topology declared, consumer attached, publisher open. */
   established: boolean;
@@ -123,6 +184,13 @@ function redactUrl(url: string): string {
   }
 }
 
+/** The broker a node starts on: its id hashed over the list (FNV-1a), so nodes spread over them. */
+export function spreadIndex(nodeId: string, brokers: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < nodeId.length; i++) hash = Math.imul(hash ^ nodeId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % brokers;
+}
+
 function unavailable(message: string, cause?: unknown): BusUnavailableError {
   const error = new BusUnavailableError(message);
   if (cause !== undefined) error.cause = cause;
@@ -139,7 +207,10 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 export class RabbitMqBus implements Bus {
   private readonly options: Required<RabbitMqBusOptions>;
-  private readonly queue: string;
+  private readonly brokers: string[];
+  /** The broker the next connection attempt goes to (its place in `brokers`), and amqplib's target. */
+  private broker: number;
+  private readonly target: BrokerTarget;
   /** The direct exchange of targeted publishes (see the header). */
   private readonly direct: string;
   private readonly log: Logger;
@@ -163,8 +234,9 @@ export class RabbitMqBus implements Bus {
   constructor(options: RabbitMqBusOptions) {
     this.options = { ...options, startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS };
     const { url, exchange, nodeId, prefetch } = this.options;
-    if (!/^amqps?:\/\//.test(url))
-      throw new TypeError('RabbitMqBus: url must start with amqp:// or amqps://');
+    this.brokers = brokerUrls(url);
+    if (this.brokers.length === 0 || !this.brokers.every((u) => /^amqps?:\/\//.test(u)))
+      throw new TypeError('RabbitMqBus: url must start with amqp:// or amqps:// (each, when several)');
     if (exchange === '') throw new TypeError('RabbitMqBus: exchange must not be empty');
     if (nodeId === '') throw new TypeError('RabbitMqBus: nodeId must not be empty');
     positiveInt('prefetch', prefetch, 65_535);
@@ -172,14 +244,16 @@ export class RabbitMqBus implements Bus {
     positiveInt('queueExpiresMs', this.options.queueExpiresMs);
     positiveInt('publishTimeoutMs', this.options.publishTimeoutMs);
     positiveInt('startTimeoutMs', this.options.startTimeoutMs);
-    this.queue = `${exchange}.${nodeId}`;
     this.direct = `${exchange}.direct`;
     if (Buffer.byteLength(nodeId) > 255)
       throw new TypeError(`RabbitMqBus: nodeId ${nodeId} is longer than a routing key's 255 bytes`);
-    if (Buffer.byteLength(this.queue) > 255)
-      throw new TypeError(`RabbitMqBus: queue name ${this.queue} is longer than RabbitMQ's 255 bytes`);
+    const longest = this.queueOn(this.brokers.length - 1);
+    if (Buffer.byteLength(longest) > 255)
+      throw new TypeError(`RabbitMqBus: queue name ${longest} is longer than RabbitMQ's 255 bytes`);
+    this.broker = spreadIndex(nodeId, this.brokers.length);
+    this.target = brokerTarget(this.brokers[this.broker]!);
     this.ackBatch = Math.max(1, Math.floor(prefetch / 2));
-    this.log = options.log.child({ queue: this.queue });
+    this.log = options.log.child({ queue: this.queueOn(0).replace(/\.0$/, '') });
   }
 
   get ready(): boolean {
@@ -257,7 +331,7 @@ export class RabbitMqBus implements Bus {
     const timeoutMs = this.options.publishTimeoutMs;
     if (link?.established && link.open && link.consumer !== undefined) {
       try {
-        await withDeadline(link.consumer.deleteQueue(this.queue), timeoutMs, 'deleting the bus queue');
+        await withDeadline(link.consumer.deleteQueue(link.queue), timeoutMs, 'deleting the bus queue');
       } catch (err) {
         this.log.debug({ err }, 'bus queue not deleted on close; x-expires will remove it');
       }
@@ -272,14 +346,28 @@ export class RabbitMqBus implements Bus {
     this.log.info('cluster bus closed');
   }
 
+  /** This node's queue on broker `i`: `<exchange>.<nodeId>`, with `.<i>` when there are several. */
+  private queueOn(i: number): string {
+    const base = `${this.options.exchange}.${this.options.nodeId}`;
+    return this.brokers.length === 1 ? base : `${base}.${i}`;
+  }
+
+  /** Points the next connection attempt at the next broker of the list (no-op with one). */
+  private nextBroker(): void {
+    if (this.brokers.length === 1) return;
+    this.broker = (this.broker + 1) % this.brokers.length;
+    Object.assign(this.target, brokerTarget(this.brokers[this.broker]!));
+  }
+
   /** A method, not a field read, so TypeScript does not narrow `state` across awaits. */
   private isClosed(): boolean {
     return this.state === 'closed';
   }
 
   private async connect(): Promise<void> {
-    const { url, nodeId, startTimeoutMs } = this.options;
-    const connection = await amqplib.connect(url, {
+    const { nodeId, startTimeoutMs } = this.options;
+    // The object, not a URL string: nextBroker() refills it between attempts (see BrokerTarget).
+    const connection = await amqplib.connect(this.target, {
       timeout: CONNECT_TIMEOUT_MS,
       noDelay: true,
       clientProperties: { connection_name: `herald ${nodeId}` },
@@ -299,7 +387,7 @@ export class RabbitMqBus implements Bus {
       if (this.isClosed()) throw new BusUnavailableError('cluster bus was closed while starting');
       const reason = this.lastFailure?.message ?? (err instanceof Error ? err.message : String(err));
       throw unavailable(
-        `RabbitMQ at ${redactUrl(url)} gave no connection with the bus topology within ${startTimeoutMs} ms: ${reason}`,
+        `RabbitMQ at ${this.brokers.map(redactUrl).join(', ')} gave no connection with the bus topology within ${startTimeoutMs} ms: ${reason}`,
         this.lastFailure ?? err,
       );
     }
@@ -309,6 +397,7 @@ export class RabbitMqBus implements Bus {
   private async setup(model: ChannelModel): Promise<void> {
     const link: Link = {
       model,
+      queue: this.queueOn(this.broker),
       open: true,
       established: false,
       closing: false,
@@ -330,14 +419,18 @@ export class RabbitMqBus implements Bus {
     this.watchChannel(link, consumer, 'consumer');
     await consumer.assertExchange(exchange, 'fanout', { durable: true });
     await consumer.assertExchange(this.direct, 'direct', { durable: true });
-    await consumer.assertQueue(this.queue, {
+    await consumer.assertQueue(link.queue, {
       durable: true,
       exclusive: false,
       autoDelete: false,
-      arguments: { 'x-expires': queueExpiresMs, 'x-max-length': queueMaxLength, 'x-overflow': 'drop-head' },
+      arguments: {
+        'x-expires': queueExpiresMs,
+        'x-max-length': queueMaxLength,
+        'x-overflow': 'drop-head',
+      },
     });
-    await consumer.bindQueue(this.queue, exchange, '');
-    await consumer.bindQueue(this.queue, this.direct, this.options.nodeId);
+    await consumer.bindQueue(link.queue, exchange, '');
+    await consumer.bindQueue(link.queue, this.direct, this.options.nodeId);
     await consumer.prefetch(prefetch);
 
     const publisher = await model.createConfirmChannel();
@@ -347,7 +440,7 @@ export class RabbitMqBus implements Bus {
       this.pump();
     });
 
-    await consumer.consume(this.queue, (message) => this.onMessage(link, message), {
+    await consumer.consume(link.queue, (message) => this.onMessage(link, message), {
       noAck: false,
       exclusive: true,
     });
@@ -363,9 +456,10 @@ export class RabbitMqBus implements Bus {
       const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
       this.disconnectedAt = undefined;
       this.lastFailure = undefined;
-      if (downMs === undefined) this.log.info('cluster bus connected; topology declared');
+      const broker = redactUrl(this.brokers[this.broker]!);
+      if (downMs === undefined) this.log.info({ broker }, 'cluster bus connected; topology declared');
       else {
-        this.log.info({ downMs }, 'cluster bus recovered; topology declared again');
+        this.log.info({ downMs, broker }, 'cluster bus recovered; topology declared again');
         try {
           this.hooks?.resumed?.();
         } catch (err) {
@@ -373,13 +467,19 @@ export class RabbitMqBus implements Bus {
         }
       }
     });
+    // Both are emitted before amqplib schedules the next attempt, which then goes to the next broker.
     connection.on('disconnect', (err: Error) => {
       this.disconnectedAt = Date.now();
       this.log.warn({ err }, 'cluster bus lost its RabbitMQ connection; recovering');
+      this.nextBroker();
     });
     connection.on('connect-failed', (err: Error) => {
       this.lastFailure = err;
-      this.log.warn({ err }, 'cluster bus could not (re)connect to RabbitMQ');
+      this.log.warn(
+        { err, broker: redactUrl(this.brokers[this.broker]!) },
+        'cluster bus could not (re)connect to RabbitMQ',
+      );
+      this.nextBroker();
     });
     connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => {
       this.log.debug({ attempt, delayMs: delay }, 'cluster bus reconnect scheduled');

@@ -343,7 +343,8 @@ export const STRING_OPTIONS = {
     'Instead of REDIS_URL: comma-separated host:port of Redis Cluster nodes to start from (keys carry hash tags)',
   REDIS_MIN_REPLICAS:
     "Replicas that must hold a message before a publish is answered 202 (Redis WAIT within 80 % of REDIS_COMMAND_TIMEOUT_MS, else 503), at most as many as the primary (or the channel's shard) has; default 1 with REDIS_SENTINELS or REDIS_CLUSTER_NODES, 0 with REDIS_URL",
-  AMQP_URL: 'RabbitMQ for the cluster bus; unset = in-memory bus (single node)',
+  AMQP_URL:
+    'RabbitMQ for the cluster bus, or the brokers of a RabbitMQ cluster comma-separated (each node starts on one and moves to the next when it fails); unset = in-memory bus (single node)',
   JWT_SECRET: 'HS256 secret for client tokens (at least 32 characters in production)',
   JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
   JWT_ISSUER: 'Required `iss` claim, when set',
@@ -519,8 +520,8 @@ export function loadConfig(env: Env = process.env): Config {
   const amqpUrl = nonEmpty(env, 'AMQP_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
     problems.push('REDIS_URL must start with redis:// or rediss://');
-  if (amqpUrl !== undefined && !/^amqps?:\/\//.test(amqpUrl))
-    problems.push('AMQP_URL must start with amqp:// or amqps://');
+  if (amqpUrl !== undefined && !amqpUrl.split(',').every((url) => /^amqps?:\/\/\S+$/.test(url.trim())))
+    problems.push('AMQP_URL must start with amqp:// or amqps:// (each of a comma-separated list of brokers)');
   if (redisTargets.length > 0 !== (amqpUrl !== undefined)) {
     problems.push(
       'REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES) and AMQP_URL go together: set both for cluster mode, or neither for one embedded node',

@@ -9,7 +9,7 @@ import amqplib from 'amqplib';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
-import { RabbitMqBus, type RabbitMqBusOptions } from '../../shared/bus/rabbitmq-bus.js';
+import { RabbitMqBus, spreadIndex, type RabbitMqBusOptions } from '../../shared/bus/rabbitmq-bus.js';
 import { busContract } from '../contracts/bus.contract.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -263,6 +263,31 @@ describe('RabbitMQ bus: start', () => {
     } finally {
       await bus.close();
       await proxy.close();
+    }
+  });
+
+  it('when AMQP_URL lists a dead broker first, then a node that starts on it moves to the next one and works', async () => {
+    const proxy = await TcpProxy.start(AMQP_ADDRESS);
+    proxy.refuse();
+    const brokers = [viaProxy(proxy), AMQP_URL];
+    // A node id that starts on the first (dead) broker of the list.
+    let nodeId = 'n0';
+    for (let i = 1; spreadIndex(nodeId, 2) !== 0; i++) nodeId = `n${i}`;
+    const exchange = uniqueExchange();
+    const bus = makeBus(brokers.join(','), exchange, nodeId, { startTimeoutMs: 10_000 });
+    const inbox: Buffer[] = [];
+    try {
+      await bus.start((payload) => inbox.push(payload));
+      expect(proxy.refused).toBeGreaterThan(0);
+      await bus.publish(text('via the second broker'));
+      await waitFor(() => received(inbox, 'via the second broker') === 1, 'the payload', 5_000);
+    } finally {
+      await bus.close();
+      await proxy.close();
+      await withAdminChannel(async (channel) => {
+        await channel.deleteExchange(exchange);
+        await channel.deleteExchange(`${exchange}.direct`);
+      });
     }
   });
 

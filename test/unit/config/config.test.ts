@@ -192,6 +192,14 @@ describe('loadConfig defaults', () => {
     ).toEqual([expect.stringContaining('REDIS_URL and REDIS_CLUSTER_NODES exclude each other')]);
   });
 
+  it('when AMQP_URL lists several brokers, then each must be an amqp URL', () => {
+    const brokers = 'amqp://u:p@mq1:5672, amqp://u:p@mq2:5672';
+    expect(loadConfig({ REDIS_URL: 'redis://r', AMQP_URL: brokers }).amqpUrl).toBe(brokers);
+    expect(problemsOf({ REDIS_URL: 'redis://r', AMQP_URL: 'amqp://mq1,mq2:5672' })).toEqual([
+      expect.stringContaining('AMQP_URL'),
+    ]);
+  });
+
   it('when REDIS_URL or AMQP_URL has the wrong scheme, then both are named', () => {
     const problems = problemsOf({ REDIS_URL: 'http://r', AMQP_URL: 'redis://mq' });
     expect(problems).toEqual([expect.stringContaining('REDIS_URL'), expect.stringContaining('AMQP_URL')]);
