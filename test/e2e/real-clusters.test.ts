@@ -21,7 +21,7 @@ const MESSAGES = 1_000;
 
 let redis: PrivateRedisCluster | undefined;
 let rabbit: PrivateRabbitCluster | undefined;
-let cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
   [redis, rabbit] = await Promise.all([startRedisCluster(), startRabbitCluster(3)]);
