@@ -3,7 +3,8 @@
  * can be tried without Docker:
  *   npm run cluster -- [--nodes 3] [--port 8080]
  * Each node's log lines are prefixed with its id; Ctrl-C (SIGINT) or SIGTERM stops them all gracefully.
- * REDIS_URL / AMQP_URL default to the local servers; every other variable passes through unchanged.
+ * REDIS_URL (unless REDIS_SENTINELS or REDIS_CLUSTER_NODES is set) and AMQP_URL default to the local
+ * servers; every other variable passes through unchanged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -27,6 +28,11 @@ if (!Number.isInteger(basePort) || basePort < 1 || basePort + count > 65535) {
 }
 
 const entry = new URL('../main.js', import.meta.url).pathname;
+// The local Redis unless another Redis target is given (REDIS_SENTINELS or REDIS_CLUSTER_NODES
+// exclude REDIS_URL).
+const redisTarget = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some((name) => process.env[name])
+  ? {}
+  : { REDIS_URL: 'redis://127.0.0.1:6379' };
 const children: ChildProcess[] = [];
 for (let i = 0; i < count; i++) {
   const id = `node-${i + 1}`;
@@ -36,7 +42,7 @@ for (let i = 0; i < count; i++) {
       ...process.env,
       NODE_ID: id,
       PORT: String(port),
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      ...redisTarget,
       AMQP_URL: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,11 @@ export interface PrivateRedisCluster {
   kill(port: number): Promise<void>;
   /** Resolves once every slot is served again and all live nodes agree the cluster is ok. */
   healthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every live node lists each slot range with `replicas` replica(s) (CLUSTER SLOTS,
+   * which leaves out failed nodes): what a client's slot map will then say.
+   */
+  replicated(replicas?: number, timeoutMs?: number): Promise<void>;
   /** A plain client on one node (closed by stop). */
   client(port: number): Redis;
   stop(): Promise<void>;
@@ -175,12 +180,29 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
         timeoutMs,
       );
     },
+    async replicated(replicas = 1, timeoutMs = 30_000) {
+      await waitFor(
+        async () => {
+          for (const node of nodes.filter(alive)) {
+            const slots = (await client(node.port)
+              .call('CLUSTER', 'SLOTS')
+              .catch(() => [])) as unknown[][];
+            const covered = slots.reduce((n, range) => n + Number(range[1]) - Number(range[0]) + 1, 0);
+            if (covered !== 16384 || slots.some((range) => range.length - 3 !== replicas)) return false;
+          }
+          return true;
+        },
+        `every node to list ${replicas} replica(s) per slot range`,
+        timeoutMs,
+        100,
+      );
+    },
     client,
     stop,
   };
   try {
     await cluster.healthy();
-    // Replicas attached: each of the three primaries lists one.
+    // Replicas attached, and every node's slot map says so (gossip has converged).
     await waitFor(
       async () => {
         const lines = ((await client(first).call('CLUSTER', 'NODES')) as string).trim().split('\n');
@@ -189,6 +211,7 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
       'three replicas connected',
       30_000,
     );
+    await cluster.replicated(1);
   } catch (err) {
     await stop();
     throw err;

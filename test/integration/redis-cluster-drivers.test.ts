@@ -119,7 +119,7 @@ describe('Redis Cluster state drivers', () => {
     }
   });
 
-  it("when the replica of a channel's shard stops answering, then its append fails as unavailable within the timeout, and other shards' appends still succeed", async () => {
+  it("when the replica of a channel's shard stops answering, then its append fails as unavailable within the timeout, other shards' appends still succeed, and once the cluster marks the replica failed the shard takes appends again", async () => {
     const options = stateOptions({ commandTimeoutMs: 1_000 });
     const state = await ready(createRedisState(options));
     const keys = redisKeys(options.prefix, { cluster: true });
@@ -136,11 +136,25 @@ describe('Redis Cluster state drivers', () => {
       await expect(state.history.append(frozen, message())).rejects.toBeInstanceOf(StateUnavailableError);
       expect(Date.now() - started).toBeLessThan(3_000);
       await expect(state.history.append(other, message())).resolves.toMatchObject({ offset: 1 });
+      // Once the cluster marks the replica failed, the shard has none left ("where replicas exist"),
+      // and its appends are taken again.
+      await waitFor(
+        () =>
+          state.history.append(frozen, message()).then(
+            () => true,
+            () => false,
+          ),
+        'the shard to take appends again once its replica counts as failed',
+        20_000,
+        200,
+      );
     } finally {
       replica.child.kill('SIGCONT');
       await state.close();
+      // The replica is back in every node's slot map before the next test.
+      await cluster.replicated(1, 60_000);
     }
-  });
+  }, 90_000);
 
   it('when a primary is killed while appends stream to its shard, then every append it acknowledged is still there after the failover, and appends succeed again', async () => {
     const options = stateOptions({ commandTimeoutMs: 1_000 });
@@ -182,7 +196,7 @@ describe('Redis Cluster state drivers', () => {
     expect(acknowledged.filter((offset) => !stored.has(offset))).toEqual([]);
     expect(failed).toBeGreaterThan(0); // the failover was seen: some appends were refused meanwhile
     await state.close();
-  });
+  }, 90_000);
 });
 
 /** The port of the replica of the primary on `primary`. */
