@@ -7,10 +7,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
-import { freePort, privateDir } from './nginx.js';
+import { privateDir } from './nginx.js';
+import { serverPort } from './ports.js';
 import { waitFor } from './wait.js';
 
 export interface Broker {
@@ -45,6 +46,18 @@ function ensureRabbitMq(): void {
     throw new Error('these tests need rabbitmq-server: apt-get install rabbitmq-server');
 }
 
+/** The end of a broker's own log files, for a failure message. */
+function logTail(dir: string, broker: Broker): string {
+  const logs = join(dir, String(broker.port), 'log');
+  try {
+    return readdirSync(logs)
+      .map((file) => readFileSync(join(logs, file), 'utf8').slice(-1_500))
+      .join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
 export async function startRabbitCluster(size = 3): Promise<PrivateRabbitCluster> {
   ensureRabbitMq();
   const dir = privateDir('herald-rabbit-cluster-');
@@ -76,7 +89,7 @@ export async function startRabbitCluster(size = 3): Promise<PrivateRabbitCluster
   };
   try {
     for (let i = 0; i < size; i++) {
-      const [port, distPort] = [await freePort(), await freePort()];
+      const [port, distPort] = [await serverPort(), await serverPort()];
       const name = `herald-rmq-${port}@localhost`;
       const base = join(dir, String(port));
       mkdirSync(base);
@@ -85,6 +98,7 @@ export async function startRabbitCluster(size = 3): Promise<PrivateRabbitCluster
       writeFileSync(join(base, 'rabbitmq.conf'), '');
       writeFileSync(join(base, 'advanced.config'), '[].\n');
       const child = spawn(SERVER, [], {
+        cwd: base, // where Erlang writes erl_crash.dump if the node dies
         stdio: 'ignore',
         detached: true, // its own process group: kill() takes erl with it
         env: {
@@ -106,7 +120,8 @@ export async function startRabbitCluster(size = 3): Promise<PrivateRabbitCluster
       brokers.map((b) =>
         waitFor(
           async () => {
-            if (!alive(b)) throw new Error(`rabbitmq-server ${b.name} exited while starting`);
+            if (!alive(b))
+              throw new Error(`rabbitmq-server ${b.name} exited while starting:\n${logTail(dir, b)}`);
             try {
               const connection = await amqplib.connect(b.url, { timeout: 2_000 });
               await connection.close();

@@ -7,7 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { freePort, privateDir } from './nginx.js';
+import { privateDir } from './nginx.js';
+import { serverPort } from './ports.js';
 import { waitFor } from './wait.js';
 
 export interface ClusterNode {
@@ -75,7 +76,7 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
   };
   try {
     for (let i = 0; i < 6; i++) {
-      const [port, busPort] = [await freePort(), await freePort()];
+      const [port, busPort] = [await serverPort(), await serverPort()];
       const child = spawn(
         'redis-server',
         [
