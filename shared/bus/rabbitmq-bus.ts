@@ -25,16 +25,16 @@
  *  - a confirm channel for publishing.
  *
  * A RabbitMQ cluster: `url` may list several brokers, comma-separated. A node starts on the broker its
- * id hashes to (so nodes spread over them) and moves to the next one in the list whenever its link
- * drops or a connection attempt fails, with the same backoff. Its queue is then
+ * id hashes to (so nodes spread over them); a link that drops is tried again on the same broker, and
+ * each failed attempt moves to the next one in the list, with the same backoff. Its queue is then
  * `<exchange>.<nodeId>.<i>`, i the broker's place in the list, declared on that broker (classic queues
  * live on the broker that declares them, RabbitMQ's default `client-local` leader locator; no queue
  * argument names it, so queues declared by earlier versions keep matching): a classic queue whose
  * broker is down cannot be declared again elsewhere, and a replicated (quorum) queue would write every
  * payload to disk on several brokers for data that history already keeps. What the dead broker held
  * is caught up from history (`resumed`, as after any outage); a queue left on a broker that comes back
- * expires after queueExpiresMs without a consumer, and the copies it holds meanwhile are older than
- * what history served, which nodes drop by offset. List the brokers themselves, not a balancer in
+ * expires after queueExpiresMs without a consumer, and one the node comes back to before that is
+ * purged first (what it collected is stale). List the brokers themselves, not a balancer in
  * front of them: the queue's name must say where it lives.
  *
  * `publish` resolves on the broker's confirm. While the link is down, blocked by the broker, or the
@@ -99,7 +99,15 @@ const ACK_DELAY_MS = 25;
 type BrokerTarget = Required<Pick<Options.Connect, 'protocol' | 'hostname'>> &
   Pick<
     Options.Connect,
-    'port' | 'username' | 'password' | 'vhost' | 'heartbeat' | 'frameMax' | 'channelMax' | 'locale'
+    | 'port'
+    | 'username'
+    | 'password'
+    | 'vhost'
+    | 'heartbeat'
+    | 'frameMax'
+    | 'channelMax'
+    | 'maxFrameSize'
+    | 'locale'
   >;
 
 /** The object form of an amqp(s):// URL, read as amqplib reads the string form. */
@@ -115,14 +123,25 @@ export function brokerTarget(url: string): BrokerTarget {
     hostname: parts.hostname.replace(/^\[|\]$/g, ''),
     port: parts.port === '' ? undefined : Number(parts.port),
     // Both unset: amqplib's default guest/guest, as with the string form.
-    username: credentials ? decodeURIComponent(parts.username) : undefined,
-    password: credentials ? decodeURIComponent(parts.password) : undefined,
-    vhost: parts.pathname === '' ? undefined : decodeURIComponent(parts.pathname.slice(1)),
+    username: credentials ? decoded(parts.username) : undefined,
+    password: credentials ? decoded(parts.password) : undefined,
+    // Still escaped: amqplib unescapes the vhost of the object form itself.
+    vhost: parts.pathname === '' ? undefined : parts.pathname.slice(1),
     heartbeat: int('heartbeat'),
     frameMax: int('frameMax'),
     channelMax: int('channelMax'),
+    maxFrameSize: int('maxFrameSize'),
     locale: parts.searchParams.get('locale') ?? undefined,
   };
+}
+
+/** Percent-decoded; a malformed escape (a raw `%` in a password) is kept as written. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The broker list of `url` (comma-separated). */
@@ -211,6 +230,8 @@ export class RabbitMqBus implements Bus {
   /** The broker the next connection attempt goes to (its place in `brokers`), and amqplib's target. */
   private broker: number;
   private readonly target: BrokerTarget;
+  /** The queue of the last link that got set up (a move to another broker purges the new one). */
+  private lastQueue: string | undefined;
   /** The direct exchange of targeted publishes (see the header). */
   private readonly direct: string;
   private readonly log: Logger;
@@ -366,8 +387,10 @@ export class RabbitMqBus implements Bus {
 
   private async connect(): Promise<void> {
     const { nodeId, startTimeoutMs } = this.options;
-    // The object, not a URL string: nextBroker() refills it between attempts (see BrokerTarget).
-    const connection = await amqplib.connect(this.target, {
+    // Several brokers: the object, which nextBroker() refills between attempts (see BrokerTarget);
+    // one: the URL itself, read by amqplib as always.
+    const target = this.brokers.length === 1 ? this.brokers[0]! : this.target;
+    const connection = await amqplib.connect(target, {
       timeout: CONNECT_TIMEOUT_MS,
       noDelay: true,
       clientProperties: { connection_name: `herald ${nodeId}` },
@@ -431,6 +454,11 @@ export class RabbitMqBus implements Bus {
     });
     await consumer.bindQueue(link.queue, exchange, '');
     await consumer.bindQueue(link.queue, this.direct, this.options.nodeId);
+    // Moved to a queue this node left earlier (back on a broker within queueExpiresMs): what it
+    // collected meanwhile is stale (control messages carry no offset to drop them by). The catch-up
+    // that follows every reconnect (`resumed`) restores from history what was published.
+    if (this.lastQueue !== undefined && this.lastQueue !== link.queue) await consumer.purgeQueue(link.queue);
+    this.lastQueue = link.queue;
     await consumer.prefetch(prefetch);
 
     const publisher = await model.createConfirmChannel();
@@ -467,12 +495,12 @@ export class RabbitMqBus implements Bus {
         }
       }
     });
-    // Both are emitted before amqplib schedules the next attempt, which then goes to the next broker.
     connection.on('disconnect', (err: Error) => {
       this.disconnectedAt = Date.now();
       this.log.warn({ err }, 'cluster bus lost its RabbitMQ connection; recovering');
-      this.nextBroker();
     });
+    // Emitted before amqplib schedules the next attempt, which then goes to the next broker: a link
+    // that dropped is first tried again on the same broker (a blip), a failed attempt moves on.
     connection.on('connect-failed', (err: Error) => {
       this.lastFailure = err;
       this.log.warn(

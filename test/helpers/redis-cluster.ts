@@ -34,7 +34,7 @@ export interface PrivateRedisCluster {
    * which leaves out failed nodes): what a client's slot map will then say.
    */
   replicated(replicas?: number, timeoutMs?: number): Promise<void>;
-  /** A plain client on one node (closed by stop). */
+  /** A plain client on one node, the same one every call (closed by stop). */
   client(port: number): Redis;
   stop(): Promise<void>;
 }
@@ -54,17 +54,21 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
   ensureRedisServer();
   const dir = privateDir('herald-redis-cluster-');
   const nodes: ClusterNode[] = [];
-  const clients: Redis[] = [];
+  const clients = new Map<number, Redis>();
+  /** One plain client per node, made on first use. */
   const client = (port: number): Redis => {
-    const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
-    redis.on('error', () => undefined);
-    clients.push(redis);
+    let redis = clients.get(port);
+    if (redis === undefined) {
+      redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      redis.on('error', () => undefined);
+      clients.set(port, redis);
+    }
     return redis;
   };
   const alive = (node: ClusterNode): boolean =>
     node.child.exitCode === null && node.child.signalCode === null;
   const stop = async (): Promise<void> => {
-    for (const c of clients) c.disconnect();
+    for (const c of clients.values()) c.disconnect();
     await Promise.all(
       nodes.filter(alive).map(async (node) => {
         const exited = new Promise((resolve) => node.child.once('exit', resolve));

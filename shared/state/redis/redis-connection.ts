@@ -90,6 +90,8 @@ export class RedisConnection {
   private down = false;
   /** Redis Cluster: every primary's connection has been ready (see writable). */
   private warm = false;
+  /** Redis Cluster: connected replicas per primary (`host:port`), from readReplicas. */
+  private readonly connectedReplicas = new Map<string, number>();
   /** The socket corked until its next flush, and when the last flush was (see coalesceWrites). */
   private corked: Socket | undefined;
   private lastFlushAt = -Infinity;
@@ -117,7 +119,8 @@ export class RedisConnection {
         clusterRetryStrategy: backoff,
         enableOfflineQueue: false,
         // A command whose connection closed may have run: it fails (503) instead of being sent again
-        // (see the failure model). A MOVED or ASK reply means it did not run: that one is followed.
+        // (see the failure model). A MOVED or ASK reply means it did not run: ioredis follows it (and
+        // scriptThenWait, for its pipelines, a MOVED).
         retryDelayOnFailover: 0,
         retryDelayOnClusterDown: 0,
         slotsRefreshTimeout: options.commandTimeoutMs,
@@ -154,12 +157,16 @@ export class RedisConnection {
     if (this.client instanceof Cluster) {
       // ioredis opens a shard's connection on its first command and refuses the next ones until it is
       // up: open each at once instead, and hold the first calls until every primary's is ready.
+      const recheck = (): void => {
+        if (this.writable && this.waiters.size > 0) this.releaseWaiters();
+      };
       this.client.on('+node', (node: Redis) => {
-        node.on('ready', () => {
-          if (this.writable) this.releaseWaiters();
-        });
+        node.on('ready', recheck);
         if (node.status === 'wait') node.connect().catch(() => undefined);
       });
+      // A dead primary leaving the pool, or a new slot map, can make the client writable too.
+      this.client.on('-node', recheck);
+      this.client.on('refresh', recheck);
     }
   }
 
@@ -246,22 +253,59 @@ export class RedisConnection {
     timeoutMs: number,
   ): Promise<[reply: unknown, acks: number]> {
     return this.run(what, async (client) => {
-      const pipeline = client.pipeline();
-      this.scriptOn(pipeline, script)(keys.length, ...keys, ...args);
-      pipeline.wait(minReplicas, timeoutMs);
-      const [reply, acks] = results(await pipeline.exec());
-      return [reply, Number(acks)];
+      // ioredis follows a redirection of a pipeline only when nothing in it ran, and WAIT always
+      // runs: a script refused with MOVED, TRYAGAIN or CLUSTERDOWN (it did not run) is sent again
+      // here, once the slot map has been read again, at most twice.
+      for (let attempt = 1; ; attempt++) {
+        const pipeline = client.pipeline();
+        this.scriptOn(pipeline, script)(keys.length, ...keys, ...args);
+        pipeline.wait(minReplicas, timeoutMs);
+        const replies = await pipeline.exec();
+        const refused = replies?.[0]?.[0];
+        if (
+          refused &&
+          attempt < 3 &&
+          client instanceof Cluster &&
+          /^(MOVED|TRYAGAIN|CLUSTERDOWN)\b/.test(refused.message)
+        ) {
+          await refreshSlots(client);
+          continue;
+        }
+        const [reply, acks] = results(replies);
+        return [reply, Number(acks)];
+      }
     });
   }
 
   /**
-   * Redis Cluster: the replicas of the shard that holds `key`, as the client's slot map (refreshed
-   * every second) lists them; undefined before the map is known, or on a standalone Redis.
+   * Redis Cluster: the replicas of the shard that holds `key` that count for WAIT: listed in the
+   * client's slot map (read every second; a replica the cluster marked failed is left out) and, once
+   * `readReplicas` ran, connected to their primary (ROLE). Undefined before the map is known, or on
+   * a standalone Redis.
    */
   replicasOf(key: string): number | undefined {
     if (!(this.client instanceof Cluster)) return undefined;
     const nodes = this.client.slots[new Command('exists', [key]).getSlot()];
-    return nodes === undefined ? undefined : nodes.length - 1;
+    if (nodes === undefined) return undefined;
+    const connected = this.connectedReplicas.get(nodes[0]!);
+    return Math.min(nodes.length - 1, connected ?? Infinity);
+  }
+
+  /** Redis Cluster: reads each primary's connected replicas (ROLE); see replicasOf. */
+  async readReplicas(): Promise<void> {
+    if (!(this.client instanceof Cluster)) return;
+    await Promise.all(
+      this.client.nodes('master').map(async (node) => {
+        const key = `${node.options.host}:${node.options.port}`;
+        try {
+          const role = (await node.call('ROLE')) as unknown[];
+          if (role[0] === 'master' && Array.isArray(role[2])) this.connectedReplicas.set(key, role[2].length);
+          else this.connectedReplicas.delete(key);
+        } catch {
+          this.connectedReplicas.delete(key); // unreachable: its appends fail anyway
+        }
+      }),
+    );
   }
 
   /**
@@ -427,6 +471,10 @@ function unavailable(what: string, err: unknown): StateUnavailableError {
   if (err instanceof StateUnavailableError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   return new StateUnavailableError(`redis ${what} failed: ${reason}`, { cause: err });
+}
+
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
 }
 
 function results(replies: Replies): unknown[] {

@@ -207,8 +207,8 @@ export class RedisHistory implements History {
     private readonly replication: Replication = { minReplicas: 0, timeoutMs: 0 },
   ) {
     this.lease = connection.lease([APPEND, APPEND_ONCE, READ]);
-    // On Redis Cluster each shard has its own replicas: the client's slot map says how many.
-    if (replication.minReplicas > 0 && !connection.clustered) {
+    // On Redis Cluster each shard has its own replicas: the connection tracks each primary's.
+    if (replication.minReplicas > 0) {
       const read = (): void => void this.readReplicas();
       connection.client.on('ready', read);
       this.rolePoll = setInterval(read, ROLE_POLL_MS);
@@ -217,6 +217,7 @@ export class RedisHistory implements History {
   }
 
   private async readReplicas(): Promise<void> {
+    if (this.connection.clustered) return this.connection.readReplicas();
     try {
       const role = (await this.lease.run('history role', (client) => client.call('ROLE'))) as unknown[];
       this.replicas = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : undefined;

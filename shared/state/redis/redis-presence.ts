@@ -28,6 +28,8 @@ import { asArray, asInteger, asStrings } from './replies.js';
 
 /** Ticks per refresh period: a tick re-adds about 1/100 of the users (a few hundred µs of work). */
 const REFRESH_SLICES = 100;
+/** Shortest time between two attempts to restore presence (see restore). */
+const RESTORE_SPACING_MS = 1_000;
 
 /** KEYS[1] zset, KEYS[2] hash: drops members whose expiry is not after `now`, from both. */
 const PURGE_EXPIRED = `
@@ -97,6 +99,7 @@ export class RedisPresence implements Presence {
   /** This node's entries may be missing from Redis (a refresh failed, the link dropped). */
   private stale = false;
   private restoring = false;
+  private nextRestoreAt = 0;
   private readonly restoredListeners = new Set<() => void>();
 
   constructor(
@@ -205,9 +208,14 @@ export class RedisPresence implements Presence {
     }
   }
 
-  /** Re-adds every connection this driver added, in one pipeline, then tells the listeners. */
+  /**
+   * Re-adds every connection this driver added, then tells the listeners. At most once per
+   * RESTORE_SPACING_MS: while part of the state store is down (one shard of a Redis Cluster failing
+   * over), every attempt re-sends what the live part took already.
+   */
   private async restore(): Promise<void> {
-    if (this.restoring) return;
+    if (this.restoring || performance.now() < this.nextRestoreAt) return;
+    this.nextRestoreAt = performance.now() + RESTORE_SPACING_MS;
     this.restoring = true;
     // Cleared first: a failure while this runs marks it stale again for the next chance.
     this.stale = false;

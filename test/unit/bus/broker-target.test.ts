@@ -10,12 +10,17 @@ describe('RabbitMQ broker list', () => {
       port: 5671,
       username: 'us@er',
       password: 'p:ss',
-      vhost: 'shop/prod',
+      vhost: 'shop%2Fprod', // amqplib unescapes the object form's vhost itself
       heartbeat: 10,
       frameMax: 8192,
       channelMax: undefined,
+      maxFrameSize: undefined,
       locale: undefined,
     });
+  });
+
+  it('when a password holds a raw %, then it is taken as written, as amqplib takes the string form', () => {
+    expect(brokerTarget('amqp://u:p%zz@mq1')).toMatchObject({ username: 'u', password: 'p%zz' });
   });
 
   it('when a URL has no credentials, port or vhost, then they stay unset (amqplib: guest, 5672, /)', () => {
