@@ -162,7 +162,8 @@ export class RedisConnection {
       };
       this.client.on('+node', (node: Redis) => {
         node.on('ready', recheck);
-        if (node.status === 'wait') node.connect().catch(() => undefined);
+        // Primaries only: replicas (read-only connections) are never used with reads on primaries.
+        if (node.status === 'wait' && node.options.readOnly !== true) node.connect().catch(() => undefined);
       });
       // A dead primary leaving the pool, or a new slot map, can make the client writable too.
       this.client.on('-node', recheck);
