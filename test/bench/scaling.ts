@@ -36,8 +36,8 @@ const IDLE_SECONDS = int('SCALING_IDLE_SECONDS', 20);
 const PUBLISHES = int('SCALING_PUBLISHES', 1_000);
 
 /** Node-side costs from `npm run bench` (README table; 10,000 clients over 2 nodes, medians of 3). */
-const NODE_KIB_PER_CONNECTION = 8.3;
-const NODE_CPU_MS_PER_CONNECT = 0.82;
+const NODE_KIB_PER_CONNECTION = 8.25;
+const NODE_CPU_MS_PER_CONNECT = 0.69;
 /** Sizing choices of the model (docs/scaling.md says why). */
 const CONNECTIONS_PER_NODE = 50_000;
 const USER_EVENTS_PER_CONNECTION_PER_SECOND = 1 / 1_000;
