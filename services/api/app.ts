@@ -4,7 +4,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify';
 import { ApiKeyring, type Scope } from '../../shared/auth/api-keys.js';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
@@ -13,9 +13,10 @@ import type { Publisher } from '../../shared/core/publisher.js';
 import { redactUrl, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { StateDrivers } from '../../shared/state/state.js';
-import { ApiError, ApiErrors, type ApiErrorCode } from './errors.js';
+import { ApiError, ApiErrors, MAX_PARAM_LENGTH, type ApiErrorCode } from './errors.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { idempotency } from './plugins/idempotency.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -58,9 +59,36 @@ export async function buildApi(deps: ApiDeps) {
     bodyLimit: config.api.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router raises before any route runs (a path segment too long, a malformed URL):
+    // answered in the catalogue's shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const answer =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('uri_too_long')
+          : new ApiError('bad_request', error.message);
+      void (reply as FastifyReply)
+        .status(answer.statusCode)
+        .send({ statusCode: answer.statusCode, code: answer.code, message: answer.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorReply);
+  // Fastify's JSON parser (prototype-poisoning checks kept), after a depth check: a body nested
+  // deeper than MAX_JSON_DEPTH is refused (400) instead of overflowing the stack later (json-depth.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string; // parseAs: 'string'
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(
+        new ApiError('invalid_json', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+      return;
+    }
+    void parseJson(request, text, done);
+  });
   // JSON only: a text/plain body is answered 415 rather than validated as a string.
   app.removeContentTypeParser('text/plain');
 

@@ -2,6 +2,9 @@
  * The REST error catalogue. Every error answer has the same shape,
  * `{ statusCode, code, message, details? }`, with a stable `code`. 5xx details go to the log only.
  */
+/** Longest path parameter the router takes (ids are at most 128 characters, a channel 134, escaped more). */
+export const MAX_PARAM_LENGTH = 512;
+
 export const ApiErrors = {
   bad_request: { status: 400, message: 'Bad request' },
   invalid_json: { status: 400, message: 'Request body is not valid JSON' },
@@ -20,6 +23,7 @@ export const ApiErrors = {
   },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 visible ASCII characters' },
   payload_too_large: { status: 413, message: 'Request body too large' },
+  uri_too_long: { status: 414, message: `A path segment is longer than ${MAX_PARAM_LENGTH} characters` },
   data_too_large: { status: 413, message: 'Message data too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   promotion_expired: { status: 422, message: 'expiresAt is in the past' },

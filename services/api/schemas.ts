@@ -143,7 +143,11 @@ export const ChannelParams = Type.Object({
 export const HistoryQuery = Type.Object(
   {
     since: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'Return messages with a greater offset (default 0)' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'Return messages with a greater offset (default 0)',
+      }),
     ),
     limit: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 1000, description: 'Most messages returned (default 100)' }),

@@ -318,3 +318,50 @@ describe('REST API when a backing service is down', () => {
     }
   });
 });
+
+describe('REST API: hostile input gets a coded 4xx, never a 500', () => {
+  it('when history is asked for since an offset above 2^53, then 400 validation_failed', async () => {
+    for (const since of ['9007199254740993', '1' + '0'.repeat(30)]) {
+      const res = await call('GET', `/v1/channels/promotions/history?since=${since}`, { auth: ADMIN });
+      expect(res).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+    }
+  });
+
+  it('when a body nests 100,000 levels deep, with or without an Idempotency-Key, then 400 invalid_json naming the limit', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const raw = `{"channel":"promotions","event":"e","data":${deep}}`;
+    // Default limits (the shared test node's body limit would answer 413 first).
+    const node = await startTestNode({});
+    try {
+      for (const headers of [{}, { 'idempotency-key': 'deep-1' }]) {
+        const res = await node.node.app.inject({
+          method: 'POST',
+          url: '/v1/publish',
+          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json', ...headers },
+          payload: raw,
+        });
+        expect(res.statusCode).toBe(400);
+        expect(res.json()).toMatchObject({
+          code: 'invalid_json',
+          message: expect.stringContaining('100 levels') as string,
+        });
+      }
+    } finally {
+      await node.stop();
+    }
+    // 100 levels are fine, brackets inside strings do not count.
+    const ok = await publish({
+      channel: 'promotions',
+      event: 'e',
+      data: JSON.parse('['.repeat(98) + '"[[[{{{"' + ']'.repeat(98)) as unknown,
+    });
+    expect(ok.status).toBe(202);
+  });
+
+  it('when an id is 128 characters (allowed), then it is served; when a path segment is longer than 512, then 414 uri_too_long in the catalogue shape', async () => {
+    const allowed = await call('GET', `/v1/users/${'a'.repeat(128)}/presence`, { auth: ADMIN });
+    expect(allowed.status).toBe(200);
+    const res = await call('GET', `/v1/users/${'a'.repeat(600)}/presence`, { auth: ADMIN });
+    expect(res).toMatchObject({ status: 414, body: { statusCode: 414, code: 'uri_too_long' } });
+  });
+});
