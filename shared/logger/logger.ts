@@ -8,10 +8,33 @@ import type { LogLevel } from '../config/config.js';
 
 export type { Logger };
 
-/** Replaces the value of every `token` query parameter with `[redacted]`. */
+/**
+ * Replaces the value of every query parameter whose name, decoded as the gateway decodes it
+ * (URLSearchParams: percent escapes, `+` for a space), is `token` in any case, with `[redacted]`:
+ * `?%74oken=…` is the same parameter to the gateway and must be to the log too.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
-  if (url === undefined || !url.includes('token=')) return url;
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  if (url === undefined) return url;
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url.slice(q + 1);
+  // Fast path: a query without `token` and without escapes has no such parameter.
+  if (!/token/i.test(query) && !query.includes('%')) return url;
+  const pairs = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    return decodedName(rawName).toLowerCase() === 'token' ? `${rawName}=[redacted]` : pair;
+  });
+  return `${url.slice(0, q + 1)}${pairs.join('&')}`;
+}
+
+function decodedName(raw: string): string {
+  const spaced = raw.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
 }
 
 export function createLogger(options: { level: LogLevel; nodeId: string; pretty?: boolean }): Logger {
