@@ -43,6 +43,9 @@ export interface GatewayOptions {
   log: Logger;
 }
 
+/** Shortest time between two log lines about refused origins. */
+const ORIGIN_LOG_INTERVAL_MS = 60_000;
+
 export class Gateway implements DeliverySink {
   readonly fanout: Fanout;
   /** Coalesces every socket write of this node (fanout/outlet.ts). */
@@ -61,6 +64,9 @@ export class Gateway implements DeliverySink {
   private readonly handshakes: TurnBudget;
   /** When the last client was asked to move (rebalancing pace). */
   private lastMoveAt = 0;
+  /** Refused origins since the last log line about them, and when that was (logRefusedOrigin). */
+  private originsRefused = 0;
+  private originLoggedAt = -Infinity;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
@@ -141,11 +147,19 @@ export class Gateway implements DeliverySink {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== WS_PATH) return reject(socket, 404, 'Not Found');
-    if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+    const { metrics } = this.options;
+    if (url.pathname !== WS_PATH) {
+      metrics.upgradesRefused.inc({ reason: 'path' });
+      return reject(socket, 404, 'Not Found');
+    }
+    if (!this.accepting) {
+      metrics.upgradesRefused.inc({ reason: 'draining' });
+      return reject(socket, 503, 'Service Unavailable');
+    }
     const origin = req.headers.origin;
     if (origin !== undefined && this.allowedOrigins.size > 0 && !this.allowedOrigins.has(origin)) {
-      this.options.log.info({ origin }, 'upgrade refused: origin not allowed');
+      metrics.upgradesRefused.inc({ reason: 'origin' });
+      this.logRefusedOrigin(origin);
       return reject(socket, 403, 'Forbidden');
     }
     const token = url.searchParams.get('token') ?? undefined;
@@ -158,6 +172,22 @@ export class Gateway implements DeliverySink {
         this.accept(ws, token === '' ? undefined : token, req);
       });
     });
+  }
+
+  /**
+   * Refused origins are the client's text, sent as often as it likes: logged for the first one, then
+   * at most once per ORIGIN_LOG_INTERVAL_MS with the count since (the metric counts each), cut short.
+   */
+  private logRefusedOrigin(origin: string): void {
+    this.originsRefused += 1;
+    const now = performance.now();
+    if (now - this.originLoggedAt < ORIGIN_LOG_INTERVAL_MS) return;
+    this.options.log.warn(
+      { origin: origin.slice(0, 200), refused: this.originsRefused },
+      'upgrades refused: origin not allowed (logged once a minute at most; herald_upgrades_refused_total counts each)',
+    );
+    this.originsRefused = 0;
+    this.originLoggedAt = now;
   }
 
   /**

@@ -53,6 +53,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly upgradesRefused = new Counter({
+    name: 'herald_upgrades_refused_total',
+    help: 'WebSocket upgrades refused before the handshake, by reason (origin, path, draining)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly clientErrors = new Counter({
     name: 'herald_client_errors_total',
     help: 'Error frames sent to clients, by code',

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../shared/config/config.js';
 import { HeraldNode } from '../../services/node/herald-node.js';
 import type { Drivers } from '../../services/node/drivers.js';
@@ -18,7 +18,12 @@ export interface TestNode {
 }
 
 /** Starts a node on an ephemeral port with memory drivers; `env` overrides configuration variables. */
-export async function startTestNode(env: Record<string, string> = {}, drivers?: Drivers): Promise<TestNode> {
+export async function startTestNode(
+  env: Record<string, string> = {},
+  drivers?: Drivers,
+  /** Where the node logs (default: pino at LOG_LEVEL, silent unless set). */
+  log?: Logger,
+): Promise<TestNode> {
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -30,7 +35,7 @@ export async function startTestNode(env: Record<string, string> = {}, drivers?: 
   });
   const node = await HeraldNode.create({
     config,
-    log: pino({ level: config.logLevel }),
+    log: log ?? pino({ level: config.logLevel }),
     processMetrics: false,
     ...(drivers ? { drivers } : {}),
   });

@@ -1,4 +1,5 @@
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
 import { ADMIN, startTestNode, type TestNode } from '../helpers/test-node.js';
@@ -160,6 +161,29 @@ describe('upgrade guards', () => {
         headers: { origin: 'https://evil.example' },
       }),
     ).rejects.toThrow('HTTP 403');
+  });
+
+  it('when 50 upgrades come from a foreign Origin, then each is refused and counted, and the log gets one line, its text cut short', async () => {
+    const lines: string[] = [];
+    const node = await startTestNode(
+      { ALLOWED_ORIGINS: 'https://shop.example.com' },
+      undefined,
+      pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }),
+    );
+    try {
+      const origin = `https://evil.example/${'x'.repeat(5_000)}`;
+      for (let i = 0; i < 50; i++)
+        await expect(TestClient.connect(node.wsUrl, { headers: { origin } })).rejects.toThrow('HTTP 403');
+      const about = lines.filter((l) => l.includes('origin not allowed'));
+      expect(about).toHaveLength(1);
+      expect(about[0]!.length).toBeLessThan(600);
+      const metrics = await (
+        await fetch(`${node.url}/metrics`, { headers: { authorization: ADMIN } })
+      ).text();
+      expect(metrics).toMatch(/^herald_upgrades_refused_total\{reason="origin"\} 50$/m);
+    } finally {
+      await node.stop();
+    }
   });
 
   it('when the Origin is allowed, then the connection opens', async () => {
