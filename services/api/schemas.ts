@@ -60,14 +60,25 @@ export const OrderEventBody = Type.Object(
 );
 export type OrderEventBody = Static<typeof OrderEventBody>;
 
+/**
+ * A link a storefront renders (a promotion's target or image): http or https only, so a
+ * `javascript:` or `data:` URL never reaches a page as a link.
+ */
+const WebUrl = Type.String({
+  format: 'uri',
+  pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+  maxLength: 2048,
+  description: 'An http:// or https:// URL',
+});
+
 export const PromotionBody = Type.Object(
   {
     promotionId: Id,
     title: Type.String({ minLength: 1, maxLength: 200 }),
     body: Type.String({ minLength: 1, maxLength: 4000 }),
     segment: Type.Optional(Segment),
-    url: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
-    imageUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
+    url: Type.Optional(WebUrl),
+    imageUrl: Type.Optional(WebUrl),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
     data: Type.Optional(Type.Object({}, { additionalProperties: true })),
   },

@@ -364,4 +364,26 @@ describe('REST API: hostile input gets a coded 4xx, never a 500', () => {
     const res = await call('GET', `/v1/users/${'a'.repeat(600)}/presence`, { auth: ADMIN });
     expect(res).toMatchObject({ status: 414, body: { statusCode: 414, code: 'uri_too_long' } });
   });
+
+  it('when a promotion links to a javascript:, data: or ftp: URL, then 400 validation_failed; http(s) links pass', async () => {
+    const promotion = (url: string) =>
+      call('POST', '/v1/promotions', {
+        auth: PUBLISH_ONLY,
+        body: {
+          promotionId: 'p-url',
+          title: 'Sale',
+          body: 'Now',
+          url,
+          imageUrl: 'https://cdn.example.com/a.png',
+        },
+      });
+    for (const url of [
+      'javascript:alert(1)',
+      'JaVaScRiPt:alert(1)',
+      'data:text/html,<b>x</b>',
+      'ftp://x.example/a',
+    ])
+      expect(await promotion(url)).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+    expect((await promotion('https://shop.example.com/sale')).status).toBe(202);
+  });
 });
