@@ -2,7 +2,13 @@
  * Process entry: `npm start` (after a build) or `node dist/services/main.js`.
  * Reads the configuration, prints demo credentials in development, and drains on SIGTERM/SIGINT.
  */
-import { ConfigError, DEMO_API_KEY, loadConfig, type Config } from '../shared/config/config.js';
+import {
+  ConfigError,
+  DEMO_API_KEY,
+  loadConfig,
+  productionWarnings,
+  type Config,
+} from '../shared/config/config.js';
 import { createLogger, type Logger } from '../shared/logger/logger.js';
 import { HeraldNode } from './node/herald-node.js';
 
@@ -19,6 +25,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.logLevel, nodeId: config.nodeId });
   warnAboutDemoCredentials(config, log);
+  // Loud, once per boot: each names a setting that closes an attack (docs/operations.md 1.3).
+  for (const warning of productionWarnings(config)) log.warn({ setting: warning.split(' ')[0] }, warning);
 
   let node: HeraldNode;
   try {

@@ -3,7 +3,9 @@
  * pinned: HS256 with JWT_SECRET, and RS256 or ES256 (chosen by the key's type) with JWT_PUBLIC_KEY;
  * each configured key has a verifier that accepts its one algorithm only, so `alg: none`, HS/RS
  * confusion and every other algorithm are refused before any key is used. `iss` and `aud` are
- * required and checked when configured; `exp` and `nbf` are checked when present. `sub` is the user
+ * required and checked when configured; `exp` and `nbf` are checked when present, `exp` required with
+ * JWT_REQUIRE_EXP, and with JWT_MAX_AGE_SECONDS `iat` is required and may be at most that old; an `iat`
+ * more than a minute in the future is refused. `sub` is the user
  * id; an optional `segments` claim (array of strings) lists the promotion segments the user belongs to.
  *
  * Verification is synchronous (node:crypto): a reconnect storm of thousands of tokens costs about
@@ -28,7 +30,14 @@ export interface JwtOptions {
   publicKey: string | undefined;
   issuer: string | undefined;
   audience: string | undefined;
+  /** Refuse tokens without `exp` (JWT_REQUIRE_EXP). */
+  requireExp?: boolean;
+  /** Refuse tokens issued longer ago than this (JWT_MAX_AGE_SECONDS; they then need `iat`); 0 = none. */
+  maxAgeSeconds?: number;
 }
+
+/** How far in the future an `iat` may lie (issuer clocks run a little ahead); beyond, it is refused. */
+export const IAT_FUTURE_TOLERANCE_SECONDS = 60;
 
 const MAX_SEGMENTS = 64;
 /** The segments of every token that lists none: one shared set, not one per connection. */
@@ -47,7 +56,10 @@ export class TokenVerifier {
       requiredClaims: [
         ...(options.issuer !== undefined ? ['iss'] : []),
         ...(options.audience !== undefined ? ['aud'] : []),
+        ...(options.requireExp === true ? ['exp'] : []),
+        ...((options.maxAgeSeconds ?? 0) > 0 ? ['iat'] : []),
       ],
+      ...((options.maxAgeSeconds ?? 0) > 0 ? { maxAge: options.maxAgeSeconds! * 1000 } : {}),
     };
     const add = (algorithm: Algorithm, key: string): void => {
       this.verifiers.set(algorithm, createVerifier({ key, algorithms: [algorithm], ...claims }));
@@ -87,6 +99,8 @@ export class TokenVerifier {
     }
     if (payload.iat !== undefined && typeof payload.iat !== 'number')
       return { ok: false, code: 'token_invalid', reason: 'iat claim must be a number' };
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + IAT_FUTURE_TOLERANCE_SECONDS)
+      return { ok: false, code: 'token_invalid', reason: 'iat claim lies in the future' };
     const sub = payload.sub;
     if (typeof sub !== 'string' || !isValidId(sub)) {
       return { ok: false, code: 'token_invalid', reason: 'sub claim missing or not a valid user id' };

@@ -42,6 +42,8 @@ export interface Config {
     publicKey: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    requireExp: boolean;
+    maxAgeSeconds: number;
   };
   apiKeys: ApiKey[];
   /** Empty means any origin is accepted. */
@@ -104,6 +106,25 @@ export interface Config {
   demoCredentials: { jwt: boolean; apiKeys: boolean };
 }
 
+/**
+ * What a production node should have and does not: each a line for the boot log (warn). Not refused,
+ * because a deployment may rightly do without (a native app's connections carry no Origin; a token
+ * issuer that sets no audience), but each leaves an attack open that the setting closes.
+ */
+export function productionWarnings(config: Config): string[] {
+  if (config.nodeEnv !== 'production') return [];
+  const warnings: string[] = [];
+  if (config.allowedOrigins.length === 0)
+    warnings.push('ALLOWED_ORIGINS is unset: pages of any site may open WebSockets with a token they hold');
+  if (config.jwt.audience === undefined)
+    warnings.push('JWT_AUDIENCE is unset: tokens minted for another service by the same issuer are accepted');
+  if (!config.jwt.requireExp && config.jwt.maxAgeSeconds === 0)
+    warnings.push(
+      'no token lifetime policy: a token without exp is valid forever (set JWT_REQUIRE_EXP=true or JWT_MAX_AGE_SECONDS)',
+    );
+  return warnings;
+}
+
 /** History retention with every default (for drivers built outside a loaded configuration, e.g. tests). */
 export function defaultHistory(): Config['history'] {
   const d = (name: keyof typeof INT_OPTIONS): number => INT_OPTIONS[name].def;
@@ -136,6 +157,12 @@ interface IntSpec {
 /** Integer options: name → spec. The README documents these same lines. */
 export const INT_OPTIONS = {
   PORT: { doc: 'HTTP and WebSocket port', def: 8080, min: 0, max: 65535 },
+  JWT_MAX_AGE_SECONDS: {
+    doc: 'Refuse client tokens issued longer ago than this (they then need iat); 0 = no limit',
+    def: 0,
+    min: 0,
+    max: 31_536_000,
+  },
   WS_MAX_FRAME_BYTES: {
     doc: 'Largest client frame accepted; larger closes 1009',
     def: 65_536,
@@ -349,6 +376,7 @@ export const STRING_OPTIONS = {
   JWT_PUBLIC_KEY: 'PEM public key for RS256 or ES256 client tokens (\\n escapes allowed)',
   JWT_ISSUER: 'Required `iss` claim, when set',
   JWT_AUDIENCE: 'Required `aud` claim, when set',
+  JWT_REQUIRE_EXP: 'true: refuse client tokens without `exp` (default false)',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
   ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
   PUBLIC_URL:
@@ -533,6 +561,8 @@ export function loadConfig(env: Env = process.env): Config {
   const exchange = nonEmpty(env, 'AMQP_EXCHANGE') ?? 'herald.bus';
   if (!/^[A-Za-z0-9:._-]{1,200}$/.test(exchange))
     problems.push('AMQP_EXCHANGE must be 1-200 characters of [A-Za-z0-9:._-]');
+  const requireExp = nonEmpty(env, 'JWT_REQUIRE_EXP') ?? 'false';
+  if (requireExp !== 'true' && requireExp !== 'false') problems.push('JWT_REQUIRE_EXP must be true or false');
   const busRouting = nonEmpty(env, 'BUS_ROUTING') ?? 'presence';
   if (busRouting !== 'presence' && busRouting !== 'broadcast')
     problems.push('BUS_ROUTING must be presence or broadcast');
@@ -561,7 +591,14 @@ export function loadConfig(env: Env = process.env): Config {
     redisSentinel,
     redisCluster,
     amqpUrl,
-    jwt: { secret, publicKey, issuer: nonEmpty(env, 'JWT_ISSUER'), audience: nonEmpty(env, 'JWT_AUDIENCE') },
+    jwt: {
+      secret,
+      publicKey,
+      issuer: nonEmpty(env, 'JWT_ISSUER'),
+      audience: nonEmpty(env, 'JWT_AUDIENCE'),
+      requireExp: requireExp === 'true',
+      maxAgeSeconds: int('JWT_MAX_AGE_SECONDS'),
+    },
     apiKeys,
     allowedOrigins,
     ws: {

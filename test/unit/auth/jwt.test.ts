@@ -293,3 +293,31 @@ describe('TokenVerifier construction', () => {
     expect(() => new TokenVerifier(options({ publicKey: pem }))).toThrow(/2048 bits/);
   });
 });
+
+describe('TokenVerifier token lifetime policy', () => {
+  const sign = (claims: { iat?: number; exp?: number }): Promise<string> => {
+    let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u1');
+    if (claims.iat !== undefined) jwt = jwt.setIssuedAt(claims.iat);
+    if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+    return jwt.sign(Buffer.from(TEST_SECRET, 'utf8'));
+  };
+
+  it('when iat lies more than a minute in the future, then the token is invalid; a few seconds ahead pass', async () => {
+    await expectInvalid(hsVerifier(), await sign({ iat: nowSeconds() + 3600, exp: nowSeconds() + 7200 }));
+    await claimsOf(hsVerifier(), await sign({ iat: nowSeconds() + 5, exp: nowSeconds() + 3600 }));
+  });
+
+  it('when JWT_REQUIRE_EXP is on, then a token without exp is invalid, one with exp passes', async () => {
+    const verifier = hsVerifier({ requireExp: true });
+    await expectInvalid(verifier, await sign({ iat: nowSeconds() }));
+    await claimsOf(verifier, await sign({ iat: nowSeconds(), exp: nowSeconds() + 60 }));
+    await claimsOf(hsVerifier(), await sign({ iat: nowSeconds() })); // off by default
+  });
+
+  it('when JWT_MAX_AGE_SECONDS is set, then a token older than that, or without iat, is refused', async () => {
+    const verifier = hsVerifier({ maxAgeSeconds: 600 });
+    expect(await verifier.verify(await sign({ iat: nowSeconds() - 3600 }))).toMatchObject({ ok: false });
+    await expectInvalid(verifier, await sign({ exp: nowSeconds() + 60 }));
+    await claimsOf(verifier, await sign({ iat: nowSeconds() - 60 }));
+  });
+});

@@ -8,6 +8,7 @@ import {
   DEMO_JWT_SECRET,
   INT_OPTIONS,
   loadConfig,
+  productionWarnings,
 } from '../../../shared/config/config.js';
 
 const os = vi.hoisted(() => ({ hostname: undefined as string | undefined }));
@@ -63,6 +64,8 @@ describe('loadConfig defaults', () => {
       publicKey: undefined,
       issuer: undefined,
       audience: undefined,
+      requireExp: false,
+      maxAgeSeconds: 0,
     });
     expect(config.ws).toEqual({
       maxFrameBytes: INT_OPTIONS.WS_MAX_FRAME_BYTES.def,
@@ -392,5 +395,39 @@ describe('drain, rebalancing and reconnect targets', () => {
       expect.stringContaining('SHUTDOWN_TIMEOUT_MS must exceed DRAIN_WINDOW_MS') as unknown,
     ]);
     expect(loadConfig({ DRAIN_WINDOW_MS: '25000' }).drainWindowMs).toBe(25_000);
+  });
+});
+
+describe('production warnings and the token policy', () => {
+  it('when a production node has no ALLOWED_ORIGINS, no JWT_AUDIENCE and no token lifetime policy, then each is named once', () => {
+    const warnings = productionWarnings(loadConfig(production()));
+    expect(warnings).toEqual([
+      expect.stringContaining('ALLOWED_ORIGINS'),
+      expect.stringContaining('JWT_AUDIENCE'),
+      expect.stringContaining('JWT_REQUIRE_EXP'),
+    ]);
+  });
+
+  it('when they are set, or the node is not in production, then nothing is warned', () => {
+    const set = production({
+      ALLOWED_ORIGINS: 'https://shop.example.com',
+      JWT_AUDIENCE: 'herald',
+      JWT_MAX_AGE_SECONDS: '86400',
+    });
+    expect(productionWarnings(loadConfig(set))).toEqual([]);
+    expect(
+      productionWarnings(
+        loadConfig(
+          production({ JWT_REQUIRE_EXP: 'true', ALLOWED_ORIGINS: 'https://a.b', JWT_AUDIENCE: 'h' }),
+        ),
+      ),
+    ).toEqual([]);
+    expect(productionWarnings(loadConfig({}))).toEqual([]);
+  });
+
+  it('when JWT_REQUIRE_EXP is not true or false, then the problem names it; the policy reaches the verifier options', () => {
+    expect(problemsOf({ JWT_REQUIRE_EXP: 'yes' })).toEqual([expect.stringContaining('JWT_REQUIRE_EXP')]);
+    const config = loadConfig({ JWT_REQUIRE_EXP: 'true', JWT_MAX_AGE_SECONDS: '600' });
+    expect(config.jwt).toMatchObject({ requireExp: true, maxAgeSeconds: 600 });
   });
 });
