@@ -128,6 +128,11 @@ export interface RenderOptions {
   listenPort: number;
   /** Ports of the nodes on 127.0.0.1, in place of herald-1:8080, herald-2:8080, ... */
   upstreams: number[];
+  /**
+   * The one network /metrics is allowed from, in place of the private ranges (127.0.0.1 included):
+   * with e.g. 10.0.0.0/8 a test on loopback is an outsider and sees the rule refuse it.
+   */
+  metricsAllowedFrom?: string;
 }
 
 /**
@@ -162,6 +167,13 @@ export function renderNginxConf(source: string, options: RenderOptions & { dir: 
     .map((kind) => `    ${kind}_temp_path ${dir}/${kind}_temp;`)
     .join('\n');
   conf = replaceAll(conf, /^http \{$/m, `http {\n${temp}`, 'the http block');
+  if (options.metricsAllowedFrom !== undefined)
+    conf = replaceAll(
+      conf,
+      /(location = \/metrics \{\s*)(?:allow [^;]+;\s*)+/,
+      `$1allow ${options.metricsAllowedFrom};\n            `,
+      'the /metrics allow list',
+    );
   return `daemon off;\n${conf}`;
 }
 
@@ -178,6 +190,13 @@ export function renderHaproxyCfg(source: string, options: RenderOptions): string
     options.upstreams,
     (line, port, i) => line.replace(/herald-\d+\s+herald-\d+:8080/, `herald-${i + 1} 127.0.0.1:${port}`),
   );
+  if (options.metricsAllowedFrom !== undefined)
+    cfg = replaceAll(
+      cfg,
+      /(\/metrics \} !\{ src )[^}]+\}/,
+      `$1${options.metricsAllowedFrom} }`,
+      'the /metrics source list',
+    );
   return cfg;
 }
 
@@ -241,14 +260,17 @@ export interface NginxProcess {
  * Starts a private nginx from infra/nginx/nginx.conf in front of the nodes on `upstreams` (127.0.0.1
  * ports), on a free port; resolves once it answers its own /lb-health.
  */
-export async function startNginx(upstreams: number[]): Promise<NginxProcess> {
+export async function startNginx(
+  upstreams: number[],
+  extra: Pick<RenderOptions, 'metricsAllowedFrom'> = {},
+): Promise<NginxProcess> {
   const { nginx } = ensureLoadBalancers();
   const source = readFileSync(NGINX_CONF, 'utf8');
   for (let attempt = 1; ; attempt++) {
     const dir = privateDir('herald-nginx-');
     const port = await freePort();
     const conf = path.join(dir, 'nginx.conf');
-    writeFileSync(conf, renderNginxConf(source, { dir, listenPort: port, upstreams }));
+    writeFileSync(conf, renderNginxConf(source, { dir, listenPort: port, upstreams, ...extra }));
     const child = spawn(nginx, ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -319,14 +341,17 @@ export interface HaproxyProcess {
  * Starts a private HAProxy from infra/haproxy/haproxy.cfg in front of the nodes on `upstreams` (127.0.0.1
  * ports), in the foreground (`-db`), on a free port; resolves once it answers its own /lb-health.
  */
-export async function startHaproxy(upstreams: number[]): Promise<HaproxyProcess> {
+export async function startHaproxy(
+  upstreams: number[],
+  extra: Pick<RenderOptions, 'metricsAllowedFrom'> = {},
+): Promise<HaproxyProcess> {
   const { haproxy } = ensureLoadBalancers();
   const source = readFileSync(HAPROXY_CFG, 'utf8');
   for (let attempt = 1; ; attempt++) {
     const dir = privateDir('herald-haproxy-');
     const port = await freePort();
     const file = path.join(dir, 'haproxy.cfg');
-    writeFileSync(file, renderHaproxyCfg(source, { listenPort: port, upstreams }));
+    writeFileSync(file, renderHaproxyCfg(source, { listenPort: port, upstreams, ...extra }));
     const child = spawn(haproxy, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
