@@ -53,6 +53,8 @@ export class Connection implements SubscriptionHost, OutletOwner {
   alive = true;
   /** Which tick of the gateway's sliced periodic work (pings, session refresh) visits this connection. */
   slice = 0;
+  /** Gives back this connection's place among the unauthenticated ones (admission.ts), until done. */
+  admitted: (() => void) | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -105,6 +107,13 @@ export class Connection implements SubscriptionHost, OutletOwner {
     connection.outlet.close(false);
   };
 
+  /** Gives back the place among unauthenticated connections, once (authenticated, or gone). */
+  releaseAdmission(): void {
+    const release = this.admitted;
+    this.admitted = undefined;
+    release?.();
+  }
+
   /** A method of its own, so the token is held only by this one short-lived closure. */
   private startAuthentication(token: string): void {
     this.enqueue(() => this.authenticate(token, undefined));
@@ -155,6 +164,13 @@ export class Connection implements SubscriptionHost, OutletOwner {
       return;
     }
     this.rejectedFrames = 0;
+    // Before authentication only an auth frame (or a ping) is expected: nothing larger is parsed.
+    if (this.state === 'authenticating' && data.length > this.ctx.limits.maxAuthFrameBytes) {
+      this.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
+      this.flooded = true; // nothing more is read from it
+      this.close(CloseCodes.messageTooBig, 'frame too big before authentication');
+      return;
+    }
     if (isBinary) return this.reject('bad_frame', undefined, 'Frames must be JSON text frames');
     const decoded = decodeClientFrame(data.toString('utf8'));
     if (!decoded.ok) return this.reject(decoded.code, decoded.ref, decoded.message);

@@ -23,6 +23,7 @@ import { WriteScheduler } from './fanout/outlet.js';
 import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
+import { Admission, ClientAddress } from './admission.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
@@ -59,6 +60,9 @@ export class Gateway implements DeliverySink {
   private readonly sessionRefresh: SlicedInterval;
   private nextSlice = 0;
   private readonly allowedOrigins: ReadonlySet<string>;
+  /** Places of connections not authenticated yet, on the node and per client address (admission.ts). */
+  private readonly admission: Admission;
+  private readonly clientAddress: ClientAddress;
   private accepting = true;
   /** WebSocket handshakes per event-loop turn (a reconnect storm is spread over turns). */
   private readonly handshakes: TurnBudget;
@@ -71,6 +75,8 @@ export class Gateway implements DeliverySink {
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
     this.allowedOrigins = new Set(config.allowedOrigins);
+    this.admission = new Admission(config.ws.maxUnauthenticated, config.ws.maxUnauthenticatedPerIp);
+    this.clientAddress = new ClientAddress(config.trustedProxies);
     this.scheduler = new WriteScheduler(config.ws.maxBufferedBytes);
     this.handshakes = new TurnBudget(HANDSHAKE_BUDGET_MS, (err) =>
       log.error({ err }, 'a deferred WebSocket handshake failed'),
@@ -125,9 +131,13 @@ export class Gateway implements DeliverySink {
           (err) => log.error({ err }, 'token expiry handling failed'),
         ),
       },
-      onAuthenticated: (c) => this.index(c),
+      onAuthenticated: (c) => {
+        c.releaseAdmission();
+        this.index(c);
+      },
       onClosed: (c) => this.unindex(c),
       onGone: (c) => {
+        c.releaseAdmission();
         if (this.connections.delete(c)) this.options.metrics.connections.dec();
       },
     };
@@ -162,6 +172,18 @@ export class Gateway implements DeliverySink {
       this.logRefusedOrigin(origin);
       return reject(socket, 403, 'Forbidden');
     }
+    // The client address costs a getpeername() system call: read only when counted per address.
+    const admitted = this.admission.admit(this.admission.perAddress ? this.clientAddress.of(req) : undefined);
+    if (admitted === 'node') {
+      metrics.upgradesRefused.inc({ reason: 'unauthenticated' });
+      return reject(socket, 503, 'Service Unavailable');
+    }
+    if (admitted === 'ip') {
+      metrics.upgradesRefused.inc({ reason: 'unauthenticated_ip' });
+      return reject(socket, 429, 'Too Many Requests');
+    }
+    // Until a connection owns the place (accept), the socket gives it back when it closes.
+    socket.once('close', admitted);
     const token = url.searchParams.get('token') ?? undefined;
     this.handshakes.run(() => {
       // It may have waited a few turns: the client may have gone, or the node started draining.
@@ -169,7 +191,8 @@ export class Gateway implements DeliverySink {
       if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.removeListener('error', destroySocket); // ws listens from now on
-        this.accept(ws, token === '' ? undefined : token, req);
+        socket.removeListener('close', admitted);
+        this.accept(ws, token === '' ? undefined : token, req, admitted);
       });
     });
   }
@@ -194,8 +217,10 @@ export class Gateway implements DeliverySink {
    * Takes a fresh WebSocket in. A method of its own, with no closure in it: nothing the connection
    * keeps (its listeners) holds on to the upgrade request, which is garbage once the upgrade is done.
    */
-  private accept(ws: WebSocket, token: string | undefined, req: IncomingMessage): void {
+  private accept(ws: WebSocket, token: string | undefined, req: IncomingMessage, admitted: () => void): void {
     const connection = new Connection(ws, this.ctx, token);
+    // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
+    connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;
     // Only at debug level: the peer address costs a getpeername() system call.
     if (this.options.log.isLevelEnabled('debug'))

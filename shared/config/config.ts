@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import { parseApiKeys, type ApiKey } from '../auth/api-keys.js';
 
 export const DEMO_JWT_SECRET = 'herald-demo-secret-do-not-use-in-production!';
@@ -58,7 +59,17 @@ export interface Config {
     maxBufferedBytes: number;
     heartbeatMs: number;
     authTimeoutMs: number;
+    /** Largest frame a connection may send before it is authenticated (an auth frame needs no more). */
+    maxAuthFrameBytes: number;
+    /** Connections not authenticated yet, on the node and per client address. */
+    maxUnauthenticated: number;
+    maxUnauthenticatedPerIp: number;
   };
+  /**
+   * Proxies whose X-Forwarded-For names the client (addresses and CIDR ranges, TRUSTED_PROXIES); the
+   * per-address limits count the client so named. Empty: the TCP peer is the client.
+   */
+  trustedProxies: string[];
   api: { bodyLimitBytes: number; maxDataBytes: number; maxBatch: number };
   sessionTtlSeconds: number;
   orderOwnerTtlSeconds: number;
@@ -200,6 +211,24 @@ export const INT_OPTIONS = {
     def: 25_000,
     min: 100,
     max: 600_000,
+  },
+  WS_MAX_AUTH_FRAME_BYTES: {
+    doc: 'Largest frame accepted before a connection is authenticated (an auth frame with a long token fits; at most WS_MAX_FRAME_BYTES); larger closes 1009',
+    def: 8_192,
+    min: 512,
+    max: 16_777_216,
+  },
+  WS_MAX_UNAUTHENTICATED: {
+    doc: 'Connections on this node that are not authenticated yet (a reconnect storm of a dead node fits); further upgrades get 503',
+    def: 10_000,
+    min: 1,
+    max: 1_000_000,
+  },
+  WS_MAX_UNAUTHENTICATED_PER_IP: {
+    doc: 'Connections from one client address that are not authenticated yet, further upgrades from it get 429; 0 = no limit. Behind a balancer set TRUSTED_PROXIES too, or every client shares its address',
+    def: 0,
+    min: 0,
+    max: 1_000_000,
   },
   WS_AUTH_TIMEOUT_MS: {
     doc: 'Time a connection without a token query parameter has to send its auth frame',
@@ -379,6 +408,8 @@ export const STRING_OPTIONS = {
   JWT_REQUIRE_EXP: 'true: refuse client tokens without `exp` (default false)',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
   ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
+  TRUSTED_PROXIES:
+    'Comma-separated addresses or CIDR ranges of proxies (balancers) whose X-Forwarded-For names the client, for the per-address limits; unset = the TCP peer is the client',
   PUBLIC_URL:
     'Base URL clients reach this node at, published in the node registry (default http://HOST:PORT)',
   RECONNECT_URL:
@@ -561,6 +592,24 @@ export function loadConfig(env: Env = process.env): Config {
   const exchange = nonEmpty(env, 'AMQP_EXCHANGE') ?? 'herald.bus';
   if (!/^[A-Za-z0-9:._-]{1,200}$/.test(exchange))
     problems.push('AMQP_EXCHANGE must be 1-200 characters of [A-Za-z0-9:._-]');
+  const trustedProxies = (nonEmpty(env, 'TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  for (const entry of trustedProxies) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))
+    )
+      problems.push(`TRUSTED_PROXIES entry ${JSON.stringify(entry)} must be an IP address or CIDR range`);
+  }
+  const maxFrameBytes = int('WS_MAX_FRAME_BYTES');
+  // Never above the limit of every frame (a node with small frames has small auth frames too).
+  const maxAuthFrameBytes = Math.min(int('WS_MAX_AUTH_FRAME_BYTES'), maxFrameBytes);
   const requireExp = nonEmpty(env, 'JWT_REQUIRE_EXP') ?? 'false';
   if (requireExp !== 'true' && requireExp !== 'false') problems.push('JWT_REQUIRE_EXP must be true or false');
   const busRouting = nonEmpty(env, 'BUS_ROUTING') ?? 'presence';
@@ -602,7 +651,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys,
     allowedOrigins,
     ws: {
-      maxFrameBytes: int('WS_MAX_FRAME_BYTES'),
+      maxFrameBytes,
       messagesPerSecond: int('WS_MESSAGES_PER_SECOND'),
       messageBurst: int('WS_MESSAGE_BURST'),
       floodCloseAfter: int('WS_FLOOD_CLOSE_AFTER'),
@@ -611,7 +660,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxBufferedBytes: int('WS_MAX_BUFFERED_BYTES'),
       heartbeatMs: int('WS_HEARTBEAT_MS'),
       authTimeoutMs: int('WS_AUTH_TIMEOUT_MS'),
+      maxAuthFrameBytes,
+      maxUnauthenticated: int('WS_MAX_UNAUTHENTICATED'),
+      maxUnauthenticatedPerIp: int('WS_MAX_UNAUTHENTICATED_PER_IP'),
     },
+    trustedProxies,
     api: {
       bodyLimitBytes: int('API_BODY_LIMIT_BYTES'),
       maxDataBytes: int('API_MAX_DATA_BYTES'),

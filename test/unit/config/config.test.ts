@@ -77,7 +77,11 @@ describe('loadConfig defaults', () => {
       maxBufferedBytes: INT_OPTIONS.WS_MAX_BUFFERED_BYTES.def,
       heartbeatMs: 25_000,
       authTimeoutMs: 5_000,
+      maxAuthFrameBytes: 8_192,
+      maxUnauthenticated: 10_000,
+      maxUnauthenticatedPerIp: 0,
     });
+    expect(config.trustedProxies).toEqual([]);
     expect(config.nodeId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
   });
 
@@ -429,5 +433,25 @@ describe('production warnings and the token policy', () => {
     expect(problemsOf({ JWT_REQUIRE_EXP: 'yes' })).toEqual([expect.stringContaining('JWT_REQUIRE_EXP')]);
     const config = loadConfig({ JWT_REQUIRE_EXP: 'true', JWT_MAX_AGE_SECONDS: '600' });
     expect(config.jwt).toMatchObject({ requireExp: true, maxAgeSeconds: 600 });
+  });
+});
+
+describe('unauthenticated connection limits', () => {
+  it('when TRUSTED_PROXIES lists addresses and ranges, then they are kept; a malformed entry is named', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' }).trustedProxies).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+    ]);
+    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/40,proxy.local' })).toEqual([
+      expect.stringContaining('"10.0.0.0/40"'),
+      expect.stringContaining('"proxy.local"'),
+    ]);
+  });
+
+  it('when the frame limit is below the auth frame limit, then the auth frame limit follows it down', () => {
+    expect(loadConfig({ WS_MAX_FRAME_BYTES: '1024' }).ws.maxAuthFrameBytes).toBe(1024);
+    expect(loadConfig({ WS_MAX_AUTH_FRAME_BYTES: '4096' }).ws.maxAuthFrameBytes).toBe(4096);
   });
 });
