@@ -55,7 +55,8 @@ export async function startNodeProcess(
       return output.split('\n').find((l) => l.includes('"herald node listening"'));
     },
     `node ${id} to listen`,
-    20_000,
+    // Ten nodes starting at once beside private clusters take a while on two cores.
+    60_000,
   );
   const port = (JSON.parse(line) as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
