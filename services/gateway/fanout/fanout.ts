@@ -61,7 +61,19 @@ export interface FanoutOptions {
    * that has seen nothing for that long no longer answers a subscribe from its own position.
    */
   maxAgeMs?: ByKind;
+  /**
+   * Waits between attempts to read history for a repair or a catch-up that failed (default
+   * REPAIR_RETRY_MS); the channel's messages are held meanwhile, and released as they are when the
+   * last attempt fails.
+   */
+  repairRetryMs?: readonly number[];
 }
+
+/**
+ * A history read that fails is tried again after these waits (7.75 s in all): a Redis failover or a
+ * slot map that is being refreshed is over by then, and a gap left open is a loss for a quiet channel.
+ */
+const REPAIR_RETRY_MS: readonly number[] = [250, 500, 1_000, 2_000, 4_000];
 
 /** Gap repair rounds per gap, each filling what held messages showed missing meanwhile. */
 const MAX_REPAIR_ROUNDS = 5;
@@ -93,6 +105,7 @@ export class Fanout {
 
   private readonly delays: ByKind;
   private readonly maxAges: ByKind;
+  private readonly retryMs: readonly number[];
 
   constructor(
     private readonly observer?: FanoutObserver,
@@ -101,6 +114,7 @@ export class Fanout {
   ) {
     this.delays = options.delayMs ?? NO_DELAY;
     this.maxAges = options.maxAgeMs ?? FOREVER;
+    this.retryMs = options.repairRetryMs ?? REPAIR_RETRY_MS;
   }
 
   /**
@@ -290,7 +304,7 @@ export class Fanout {
       for (let round = 1; range !== undefined; round++) {
         let next = range[0] + 1;
         let added = 0;
-        for (const missing of await this.repair!(channel, range[0], range[1])) {
+        for (const missing of await this.readHistory(channel, range[0], range[1])) {
           if (contiguous && missing.offset !== next) break;
           next = missing.offset + 1;
           order.hold(missing);
@@ -304,7 +318,8 @@ export class Fanout {
       }
       this.observer?.repaired?.(channel, true);
     } catch {
-      // History unreachable: deliver what we have rather than hold the channel; the gap stays.
+      // History unreachable through every retry: deliver what we have rather than hold the channel
+      // longer; the gap stays.
       this.observer?.repaired?.(channel, false);
     }
     try {
@@ -313,6 +328,19 @@ export class Fanout {
     } catch (err) {
       // A recipient must not throw (Recipient); should one, the rest of the channel is not stuck.
       this.observer?.failed?.(channel, err);
+    }
+  }
+
+  /** The repair read, tried again after each of `retryMs` while it fails (the channel stays held). */
+  private async readHistory(channel: string, after: number, upTo: number): Promise<PositionedFrame[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.repair!(channel, after, upTo);
+      } catch (err) {
+        const wait = this.retryMs[attempt];
+        if (wait === undefined) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 

@@ -9,11 +9,16 @@ const frame = (offset: number, epoch = 'e'): PositionedFrame => ({
   payload: payload(offset),
 });
 
-function setup(history: Map<number, PositionedFrame>, fail = false) {
+/** `failures`: how many reads fail first (Infinity: history stays down); `retryMs`: the fan-out's waits. */
+function setup(history: Map<number, PositionedFrame>, failures = 0, retryMs: readonly number[] = []) {
   const calls: [number, number][] = [];
+  let failed = 0;
   const repair: GapRepair = (_channel, after, upTo) => {
     calls.push([after, upTo]);
-    if (fail) return Promise.reject(new Error('history down'));
+    if (failed < failures) {
+      failed += 1;
+      return Promise.reject(new Error('history down'));
+    }
     const out: PositionedFrame[] = [];
     for (let o = after + 1; o <= Math.min(upTo, 10_000); o++) {
       const m = history.get(o);
@@ -23,7 +28,7 @@ function setup(history: Map<number, PositionedFrame>, fail = false) {
     return Promise.resolve(out);
   };
   const recipient = new FakeRecipient();
-  const fanout = new Fanout(undefined, repair);
+  const fanout = new Fanout(undefined, repair, { repairRetryMs: retryMs });
   fanout.add('user:g', recipient);
   return { fanout, received: recipient.offsets, calls };
 }
@@ -58,13 +63,25 @@ describe('Fanout gap repair', () => {
     ]);
   });
 
-  it('when history cannot be read, then the held messages are still delivered in offset order', async () => {
-    const { fanout, received } = setup(new Map(), true);
+  it('when history cannot be read through every retry, then the held messages are still delivered in offset order', async () => {
+    const { fanout, received, calls } = setup(new Map(), Infinity, [10, 10]);
     fanout.deliver('user:g', 1, 'e', frame(1).payload);
     fanout.deliver('user:g', 5, 'e', frame(5).payload);
     fanout.deliver('user:g', 4, 'e', frame(4).payload);
     await waitFor(() => received.length === 3, 'held messages');
     expect(received).toEqual([1, 4, 5]);
+    expect(calls).toHaveLength(3); // the read and its two retries
+  });
+
+  it('when history fails twice during a catch-up (a failover) and then answers, then nothing is lost: the channel is held and everything goes out in order', async () => {
+    const history = new Map([2, 3, 4].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history, 2, [10, 10, 10]);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.catchUp(); // the bus came back: 2-4 were published meanwhile
+    fanout.deliver('user:g', 5, 'e', frame(5).payload); // arrives while history is down: held
+    await waitFor(() => received.length === 5, 'the catch-up to succeed on its third read');
+    expect(received).toEqual([1, 2, 3, 4, 5]);
+    expect(calls).toHaveLength(3);
   });
 
   it('when a subscriber seeded the position, then the first message after a gap is repaired too, and older copies are dropped', async () => {
