@@ -55,6 +55,8 @@ export class Connection implements SubscriptionHost, OutletOwner {
   slice = 0;
   /** Gives back this connection's place among the unauthenticated ones (admission.ts), until done. */
   admitted: (() => void) | undefined;
+  /** A query token came, or an auth frame: frames after it are not held to the auth frame limit. */
+  private authAsked: boolean;
 
   constructor(
     private readonly ws: WebSocket,
@@ -70,6 +72,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
     ws.on('close', Connection.onClose);
     ws.on('error', Connection.onError);
     /* eslint-enable @typescript-eslint/unbound-method */
+    this.authAsked = queryToken !== undefined;
     if (queryToken !== undefined) this.startAuthentication(queryToken);
     else {
       this.authDueAt = Date.now() + ctx.limits.authTimeoutMs;
@@ -164,8 +167,14 @@ export class Connection implements SubscriptionHost, OutletOwner {
       return;
     }
     this.rejectedFrames = 0;
-    // Before authentication only an auth frame (or a ping) is expected: nothing larger is parsed.
-    if (this.state === 'authenticating' && data.length > this.ctx.limits.maxAuthFrameBytes) {
+    // Until a connection has asked to authenticate (a query token, or an auth frame) only an auth
+    // frame or a ping may come: nothing larger is parsed. Frames pipelined after `auth` (a `resume`
+    // of many channels, docs/protocol.md 2.2) may be as large as any other.
+    if (
+      this.state === 'authenticating' &&
+      !this.authAsked &&
+      data.length > this.ctx.limits.maxAuthFrameBytes
+    ) {
       this.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
       this.flooded = true; // nothing more is read from it
       this.close(CloseCodes.messageTooBig, 'frame too big before authentication');
@@ -175,6 +184,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
     const decoded = decodeClientFrame(data.toString('utf8'));
     if (!decoded.ok) return this.reject(decoded.code, decoded.ref, decoded.message);
     const frame = decoded.frame;
+    if (frame.type === 'auth') this.authAsked = true;
     const channel = frame.type === 'subscribe' || frame.type === 'unsubscribe' ? frame.channel : undefined;
     this.enqueue(() => this.handle(frame), frame.ref, channel);
   }

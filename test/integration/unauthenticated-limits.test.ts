@@ -89,7 +89,7 @@ describe('unauthenticated connections', () => {
     expect(await refusedWith(untrusting, { 'x-forwarded-for': '198.51.100.9' })).toBe('HTTP 429');
   });
 
-  it('when an unauthenticated connection sends a frame larger than an auth frame needs, then it is closed 1009 without parsing it', async () => {
+  it('when a connection sends a frame larger than an auth frame needs before its auth frame, then it is closed 1009 without parsing it; after auth (pipelined or not) larger frames are read', async () => {
     const t = await node({ WS_MAX_AUTH_FRAME_BYTES: '1024' });
     const ws = new WebSocket(t.wsUrl);
     cleanups.push(() => ws.terminate());
@@ -100,6 +100,12 @@ describe('unauthenticated connections', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send(JSON.stringify({ type: 'auth', token: 'x'.repeat(2_000) }));
     expect(await closed).toBe(1009);
+    // A frame pipelined right after `auth` (a resume of many channels) may be as large as any.
+    const piped = await TestClient.connect(t.wsUrl);
+    cleanups.push(() => piped.close());
+    piped.send({ type: 'auth', token: await mintToken('piped') });
+    piped.send(`{"type":"ping","ref":"after-auth"}${' '.repeat(2_000)}`);
+    expect(await piped.next('pong')).toMatchObject({ ref: 'after-auth' });
     // After authentication, frames up to WS_MAX_FRAME_BYTES are read as before.
     const c = await TestClient.open(t.wsUrl, await mintToken('big-ok'));
     cleanups.push(() => c.close());
