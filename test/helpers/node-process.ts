@@ -57,7 +57,10 @@ export async function startNodeProcess(
     `node ${id} to listen`,
     // Ten nodes starting at once beside private clusters take a while on two cores.
     60_000,
-  );
+  ).catch((err: unknown) => {
+    child.kill('SIGKILL'); // a node that did not come up is not left running
+    throw err;
+  });
   const port = (JSON.parse(line) as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   return { id, port, url, wsUrl: `ws://127.0.0.1:${port}/ws`, child, output: () => output, exited };
@@ -105,7 +108,15 @@ export async function startCluster(
       );
     },
   };
-  await Promise.all(Array.from({ length: count }, (_, i) => cluster.start(`${tag}-n${i + 1}`)));
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => cluster.start(`${tag}-n${i + 1}`)),
+  );
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) {
+    // The nodes that did start are stopped (and their state removed) before the failure is reported.
+    await cluster.stop();
+    throw failed.reason;
+  }
   cluster.nodes.sort((a, b) => a.id.localeCompare(b.id));
   return cluster;
 }
