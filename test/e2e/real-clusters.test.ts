@@ -24,7 +24,13 @@ let rabbit: PrivateRabbitCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
-  [redis, rabbit] = await Promise.all([startRedisCluster(), startRabbitCluster(3)]);
+  // Both starts are waited for and each kept once up, so afterAll stops it even when the other failed.
+  const starts = await Promise.allSettled([
+    startRedisCluster().then((started) => void (redis = started)),
+    startRabbitCluster(3).then((started) => void (rabbit = started)),
+  ]);
+  const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }, 240_000);
 
 afterAll(async () => {
