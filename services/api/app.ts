@@ -4,7 +4,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, {
+  LogController,
+  type FastifyContextConfig,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { ApiKeyring, type Scope } from '../../shared/auth/api-keys.js';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
@@ -28,8 +35,32 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The API key scope a route needs; routes without one are public. */
     scope?: Scope;
+    /** Served on INTERNAL_PORT only, when one is set (admin-scope routes and /docs are too). */
+    internal?: boolean;
   }
 }
+
+/** Set on requests that came in on INTERNAL_PORT (internalRequestHandler). */
+const INTERNAL = Symbol('herald.internal-port');
+type MarkedRequest = IncomingMessage & { [INTERNAL]?: true };
+
+/**
+ * The `request` listener of the INTERNAL_PORT server: routes into the same app, marked internal.
+ * That port serves the internal routes and the health checks only; everything else is 404 there.
+ */
+export function internalRequestHandler(app: HeraldApi): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    (req as MarkedRequest)[INTERNAL] = true;
+    app.routing(req, res);
+  };
+}
+
+/** Whether a route belongs on INTERNAL_PORT: metrics, the API docs and every admin route. */
+function isInternalRoute(config: FastifyContextConfig, url: string | undefined): boolean {
+  return config.internal === true || config.scope === 'admin' || url === '/docs' || url?.startsWith('/docs/') === true;
+}
+
+const HEALTH_ROUTES = new Set(['/healthz', '/readyz']);
 
 export interface ApiDeps {
   config: Config;
@@ -57,6 +88,14 @@ export async function buildApi(deps: ApiDeps) {
     // Per-request lines are debug-level, written by the onResponse hook below (never info per message).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.api.bodyLimitBytes,
+    // Slow clients (slowloris): headers, upgrades included, must arrive within headersTimeoutMs and a
+    // body within requestTimeoutMs, or the request is answered 408 and its socket closed. Node checks
+    // every connectionsCheckingInterval.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs / 2),
+    },
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -87,7 +126,12 @@ export async function buildApi(deps: ApiDeps) {
       );
       return;
     }
-    void parseJson(request, text, done);
+    void parseJson(request, text, (err, value) => {
+      if (err === null) return done(null, value);
+      // secure-json-parse refuses `__proto__` and `constructor.prototype` keys, and fastify reports
+      // that as invalid JSON: valid JSON with such a key gets its own code.
+      done(isJson(text) ? new ApiError('forbidden_key') : err, undefined);
+    });
   });
   // JSON only: a text/plain body is answered 415 rather than validated as a string.
   app.removeContentTypeParser('text/plain');
@@ -135,13 +179,25 @@ export async function buildApi(deps: ApiDeps) {
       ...(answer.details === undefined ? {} : { details: answer.details }),
     });
   });
-  app.setNotFoundHandler((request, reply) =>
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
     reply.status(404).send({
       statusCode: 404,
       code: 'not_found',
       message: `No route ${request.method} ${request.url.split('?')[0]}`,
-    }),
-  );
+    });
+  app.setNotFoundHandler(notFound);
+  if (config.internal !== undefined) {
+    // With INTERNAL_PORT, the public port answers internal routes exactly as routes it does not have,
+    // and the internal port serves nothing else but the health checks.
+    app.addHook('onRequest', (request, reply, done) => {
+      const url = request.routeOptions.url;
+      if (url === undefined) return done(); // no route: the not-found handler answers
+      const internalRoute = isInternalRoute(request.routeOptions.config, url);
+      const onInternalPort = (request.raw as MarkedRequest)[INTERNAL] === true;
+      if (internalRoute === onInternalPort || HEALTH_ROUTES.has(url)) return done();
+      void notFound(request, reply);
+    });
+  }
 
   await app.register(apiKeyAuth, { keyring: new ApiKeyring(config.apiKeys) });
   await app.register(idempotency, {
@@ -181,4 +237,14 @@ function toApiError(error: FastifyError | ApiError | Error): ApiError {
     return new ApiError('bad_request', fastifyError.message, undefined, status);
   }
   return new ApiError('internal', ApiErrors.internal.message);
+}
+
+/** Whether `text` is valid JSON (only asked of a body the safe parser refused). */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -8,6 +8,10 @@ export const MAX_PARAM_LENGTH = 512;
 export const ApiErrors = {
   bad_request: { status: 400, message: 'Bad request' },
   invalid_json: { status: 400, message: 'Request body is not valid JSON' },
+  forbidden_key: {
+    status: 400,
+    message: 'Request body holds a __proto__ or constructor.prototype key, which is refused',
+  },
   validation_failed: { status: 400, message: 'Request does not match the schema' },
   unauthorized: { status: 401, message: 'Missing or invalid API key' },
   insufficient_scope: { status: 403, message: 'API key lacks the scope this route needs' },

@@ -23,7 +23,7 @@ import {
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Outlet, type OutletOwner } from './fanout/outlet.js';
-import { textFrame } from './fanout/text-frame.js';
+import { pongFrame, textFrame } from './fanout/text-frame.js';
 import { TokenBucket } from './rate-limiter.js';
 import { ref, Subscriptions, type SubscriptionHost } from './subscriptions.js';
 
@@ -33,6 +33,12 @@ type State = 'authenticating' | 'open' | 'closed';
 const OWNER = Symbol('herald.connection');
 type OwnedSocket = WebSocket & { [OWNER]: Connection };
 const RESOLVED = Promise.resolve();
+/** The close reasons counted for ws's protocol errors (it closes the connection itself). */
+const PROTOCOL_ERROR_REASONS: Record<string, string> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_big', // 1009
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 'too_many_fragments', // 1008
+  WS_ERR_INVALID_UTF8: 'invalid_utf8', // 1007
+};
 
 export class Connection implements SubscriptionHost, OutletOwner {
   readonly id = randomUUID();
@@ -69,6 +75,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
     /* eslint-disable @typescript-eslint/unbound-method -- shared listeners: `this` is the WebSocket */
     ws.on('message', Connection.onMessage);
     ws.on('pong', Connection.onPong);
+    ws.on('ping', Connection.onPing);
     ws.on('close', Connection.onClose);
     ws.on('error', Connection.onError);
     /* eslint-enable @typescript-eslint/unbound-method */
@@ -89,6 +96,10 @@ export class Connection implements SubscriptionHost, OutletOwner {
     (this as OwnedSocket)[OWNER].alive = true;
   };
 
+  private static readonly onPing = function (this: WebSocket, data: Buffer): void {
+    (this as OwnedSocket)[OWNER].onPingFrame(data);
+  };
+
   private static readonly onClose = function (this: WebSocket, code: number): void {
     const connection = (this as OwnedSocket)[OWNER];
     connection.ctx.log.debug({ code, conn: connection.id }, 'connection closed');
@@ -104,8 +115,8 @@ export class Connection implements SubscriptionHost, OutletOwner {
       { code: err.code, message: err.message, conn: connection.id },
       'connection error',
     );
-    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
-      connection.ctx.metrics.closes.inc({ reason: 'frame_too_big' });
+    const reason = PROTOCOL_ERROR_REASONS[err.code ?? ''];
+    if (reason !== undefined) connection.ctx.metrics.closes.inc({ reason });
     connection.release();
     connection.outlet.close(false);
   };
@@ -150,9 +161,11 @@ export class Connection implements SubscriptionHost, OutletOwner {
 
   // ---- inbound ------------------------------------------------------------------------------------
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.state === 'closed' || this.flooded) return;
-    this.alive = true;
+  /**
+   * Takes one inbound frame (a data frame or a ping) from the rate limit; false when it is refused
+   * (the first refusal is answered `rate_limited`, and `floodCloseAfter` in a row close the connection).
+   */
+  private admit(): boolean {
     if (!this.bucket.take()) {
       this.rejectedFrames++;
       if (this.rejectedFrames === 1) this.enqueue(() => this.sendError('rate_limited', undefined));
@@ -164,9 +177,27 @@ export class Connection implements SubscriptionHost, OutletOwner {
           this.close(CloseCodes.policyViolation, 'flood');
         });
       }
-      return;
+      return false;
     }
     this.rejectedFrames = 0;
+    return true;
+  }
+
+  /**
+   * A WebSocket ping (ws's automatic pong is off, gateway.ts): it counts against the rate limit like
+   * any frame, and its pong goes out through the outlet, under the same byte budget as every other
+   * frame, so a client that pings and never reads is closed as a slow consumer.
+   */
+  private onPingFrame(data: Buffer): void {
+    if (this.state === 'closed' || this.flooded) return;
+    this.alive = true;
+    if (this.admit()) this.outlet.push(pongFrame(data), 0);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed' || this.flooded) return;
+    this.alive = true;
+    if (!this.admit()) return;
     // Until a connection has asked to authenticate (a query token, or an auth frame) only an auth
     // frame or a ping may come: nothing larger is parsed. Frames pipelined after `auth` (a `resume`
     // of many channels, docs/protocol.md 2.2) may be as large as any other.

@@ -29,6 +29,8 @@ import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
 
 export const WS_PATH = '/ws';
+/** Fragments one client message may come in; ws closes 1008 beyond (WS_ERR_TOO_MANY_BUFFERED_PARTS). */
+export const MAX_FRAGMENTS = 128;
 /**
  * Periodic per-connection work (pings, session refreshes) is spread over this many ticks per period:
  * a ping is a socket write, so a tenth of 5,000 connections at once was a 15 ms stall every 2.5 s;
@@ -105,6 +107,11 @@ export class Gateway implements DeliverySink {
       maxPayload: config.ws.maxFrameBytes,
       perMessageDeflate: false, // the fan-out shares one frame between sockets; compression would break that
       clientTracking: false,
+      // Pongs go through the connection's outlet instead (rate limit and byte budget, connection.ts).
+      autoPong: false,
+      // A client frame is JSON of at most WS_MAX_FRAME_BYTES: no client needs many fragments for
+      // one, and each costs a parse step and a buffer until the last. More closes 1008.
+      maxFragments: MAX_FRAGMENTS,
     });
     this.ctx = {
       nodeId: config.nodeId,

@@ -2,8 +2,9 @@
  * A Herald node: the REST API and the WebSocket gateway on one HTTP server, wired to the bus and the
  * state drivers through the cluster core (Publisher out, Dispatcher in).
  */
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApi, type HeraldApi } from '../api/app.js';
+import { buildApi, internalRequestHandler, type HeraldApi } from '../api/app.js';
 import { Gateway } from '../gateway/gateway.js';
 import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
@@ -46,6 +47,8 @@ export class HeraldNode {
   private stopped: Promise<void> | undefined;
   private drained: Promise<void> | undefined;
   private heartbeat: RegistryHeartbeat | undefined;
+  /** The INTERNAL_PORT server, while it listens. */
+  private internalServer: Server | undefined;
   private readonly startedAt = Date.now();
 
   private constructor(
@@ -138,11 +141,15 @@ export class HeraldNode {
     );
   }
 
-  /** Starts consuming the bus and listening; resolves with the bound port. */
-  async start(): Promise<{ port: number; url: string }> {
+  /**
+   * Starts consuming the bus and listening; resolves with the bound port, and with INTERNAL_PORT the
+   * internal server's URL.
+   */
+  async start(): Promise<{ port: number; url: string; internalUrl?: string }> {
     await this.dispatcher.start();
     this.app.server.on('upgrade', (req, socket, head) => this.gateway.handleUpgrade(req, socket, head));
     await this.app.listen({ port: this.config.port, host: this.config.host });
+    const internalUrl = await this.listenInternal();
     const { port } = this.app.server.address() as AddressInfo;
     const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
     const url = `http://${host}:${port}`;
@@ -164,8 +171,31 @@ export class HeraldNode {
     );
     await this.heartbeat.start();
     this.rebalancer.start();
-    this.log.info({ port, node: nodeId, publicUrl }, 'herald node listening');
-    return { port, url };
+    this.log.info({ port, node: nodeId, publicUrl, internalUrl }, 'herald node listening');
+    return { port, url, ...(internalUrl === undefined ? {} : { internalUrl }) };
+  }
+
+  /** The INTERNAL_PORT server's URL while it listens (with INTERNAL_PORT=0, the bound port). */
+  get internalAddress(): string | undefined {
+    const address = this.internalServer?.address();
+    if (address === null || address === undefined || typeof address === 'string') return undefined;
+    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+
+  /** Opens INTERNAL_PORT (metrics, docs, admin routes), when configured; resolves with its URL. */
+  private async listenInternal(): Promise<string | undefined> {
+    const internal = this.config.internal;
+    if (internal === undefined) return undefined;
+    const server = createServer(internalRequestHandler(this.app));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(internal.port, internal.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.internalServer = server;
+    return this.internalAddress;
   }
 
   notReadyReasons(): string[] {
@@ -206,6 +236,11 @@ export class HeraldNode {
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.app.close();
+    const internal = this.internalServer;
+    if (internal !== undefined) {
+      internal.closeIdleConnections();
+      await new Promise<void>((resolve) => internal.close(() => resolve()));
+    }
     this.publisher.close();
     await this.drivers.bus.close();
     await this.drivers.closeState();

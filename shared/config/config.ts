@@ -29,6 +29,11 @@ export interface RedisSentinelTarget {
 export interface Config {
   port: number;
   host: string;
+  /**
+   * INTERNAL_PORT: where /metrics, /docs and the admin routes answer instead of `port` (which then
+   * answers them 404); undefined = everything on `port`.
+   */
+  internal: HostPort | undefined;
   nodeId: string;
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: LogLevel;
@@ -71,6 +76,8 @@ export interface Config {
    */
   trustedProxies: string[];
   api: { bodyLimitBytes: number; maxDataBytes: number; maxBatch: number };
+  /** HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS (slow clients, upgrades included). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
   sessionTtlSeconds: number;
   orderOwnerTtlSeconds: number;
   shutdownTimeoutMs: number;
@@ -230,6 +237,18 @@ export const INT_OPTIONS = {
     min: 0,
     max: 1_000_000,
   },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    doc: 'A request (WebSocket upgrades too) whose headers are not complete by then is answered 408 and closed (slowloris)',
+    def: 10_000,
+    min: 1_000,
+    max: 300_000,
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    doc: 'A REST request whose body has not arrived by then is answered 408 and closed',
+    def: 30_000,
+    min: 1_000,
+    max: 600_000,
+  },
   WS_AUTH_TIMEOUT_MS: {
     doc: 'Time a connection without a token query parameter has to send its auth frame',
     def: 5_000,
@@ -387,6 +406,9 @@ export const INT_OPTIONS = {
 
 export const STRING_OPTIONS = {
   HOST: 'Interface to listen on (default 0.0.0.0)',
+  INTERNAL_PORT:
+    'A second port for /metrics, /docs and the admin routes (scope admin), which PORT then answers 404; unset = all on PORT',
+  INTERNAL_HOST: 'Interface of INTERNAL_PORT (default 127.0.0.1; 0.0.0.0 for a scraper on another host)',
   NODE_ID: 'Node id in logs, welcome frames and the cluster view (default: generated from host name)',
   NODE_ENV: 'development (default), production or test; production refuses to boot without real secrets',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
@@ -617,6 +639,18 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('BUS_ROUTING must be presence or broadcast');
   const port = int('PORT');
   const host = nonEmpty(env, 'HOST') ?? '0.0.0.0';
+  const internalPortRaw = nonEmpty(env, 'INTERNAL_PORT');
+  const internalHost = nonEmpty(env, 'INTERNAL_HOST') ?? '127.0.0.1';
+  let internal: Config['internal'];
+  if (internalPortRaw !== undefined) {
+    const internalPort = Number(internalPortRaw);
+    if (!/^\d{1,5}$/.test(internalPortRaw) || internalPort > 65_535)
+      problems.push(`INTERNAL_PORT=${JSON.stringify(internalPortRaw)} must be an integer from 0 to 65535`);
+    else if (internalPort !== 0 && internalPort === port)
+      problems.push('INTERNAL_PORT must differ from PORT');
+    else internal = { host: internalHost, port: internalPort };
+  } else if (nonEmpty(env, 'INTERNAL_HOST') !== undefined)
+    problems.push('INTERNAL_HOST needs INTERNAL_PORT');
   const reconnectRaw = nonEmpty(env, 'RECONNECT_URL');
   let reconnectUrl: Config['reconnectUrl'] = { kind: 'usual' };
   if (reconnectRaw === 'director') reconnectUrl = { kind: 'director' };
@@ -633,6 +667,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     port,
     host,
+    internal,
     nodeId,
     nodeEnv,
     logLevel,
@@ -665,6 +700,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxUnauthenticatedPerIp: int('WS_MAX_UNAUTHENTICATED_PER_IP'),
     },
     trustedProxies,
+    http: {
+      headersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS'),
+      requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS'),
+    },
     api: {
       bodyLimitBytes: int('API_BODY_LIMIT_BYTES'),
       maxDataBytes: int('API_MAX_DATA_BYTES'),

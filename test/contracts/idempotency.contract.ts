@@ -61,6 +61,21 @@ export function idempotencyContract(name: string, factory: ContractFactory<Idemp
         expect(await begin('k-1', FP_A)).toEqual({ state: 'pending' });
       });
 
+      it('when a key was claimed under the fingerprint `also` names, then begin answers pending, then done with its answer; another fingerprint still conflicts', async () => {
+        const store = subject.driver;
+        await begin('k-1', FP_A);
+
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, FP_A)).toEqual({ state: 'pending' });
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, 'sha256:cccc')).toEqual({
+          state: 'conflict',
+        });
+        await store.complete('k-1', FP_A, ANSWER, LONG_TTL_SECONDS);
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, FP_A)).toEqual({
+          state: 'done',
+          answer: ANSWER,
+        });
+      });
+
       it('when two requests with the same key and fingerprint begin concurrently, then exactly one is new and the other pending', async () => {
         const store = subject.driver;
         const keys = Array.from({ length: 25 }, (_, i) => `k-race-${i}`);

@@ -121,26 +121,6 @@ describe('nginx in front of three nodes', () => {
     await haproxy.stop();
   });
 
-  it('when /metrics is asked for from outside the allowed network, also percent-encoded, then nginx and HAProxy refuse it while the rest passes', async () => {
-    // Loopback counts as outside here: /metrics allowed from 10.0.0.0/8 only.
-    const upstreams = cluster.nodes.map((n) => n.port);
-    const balancers = [
-      await startNginx(upstreams, { metricsAllowedFrom: '10.0.0.0/8' }),
-      await startHaproxy(upstreams, { metricsAllowedFrom: '10.0.0.0/8' }),
-    ];
-    try {
-      for (const balancer of balancers) {
-        for (const path of ['/metrics', '/%6detrics', '/%6D%65trics', '/metrics?x=1'])
-          expect((await fetch(`${balancer.url}${path}`)).status, `${balancer.url}${path}`).toBe(403);
-        expect((await fetch(`${balancer.url}/healthz`)).status).toBe(200);
-      }
-      // Straight to a node (where the balancer rule does not apply) the decoded path is /metrics.
-      expect((await fetch(`${cluster.nodes[0]!.url}/%6detrics`)).status).toBe(200);
-    } finally {
-      for (const balancer of balancers) await balancer.stop();
-    }
-  });
-
   it('when one node is SIGKILLed and another drained with SIGTERM while 1000 messages flow through nginx, then every client ends with every message once, in order', async () => {
     const probes = await sdkClients();
     const [killed, drained, survivor] = cluster.nodes as [NodeProcess, NodeProcess, NodeProcess];

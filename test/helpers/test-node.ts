@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../shared/config/config.js';
 import { HeraldNode } from '../../services/node/herald-node.js';
 import type { Drivers } from '../../services/node/drivers.js';
+import { AMQP_URL, REDIS_URL } from './backends.js';
+import { cleanUp } from './node-process.js';
 import { TEST_SECRET } from './tokens.js';
 
 export const PUBLISH_KEY = 'test-publish-key';
@@ -41,4 +44,30 @@ export async function startTestNode(
   });
   const { url } = await node.start();
   return { node, config, url, wsUrl: `${url.replace('http', 'ws')}/ws`, stop: () => node.stop() };
+}
+
+/**
+ * Like startTestNode, in cluster mode on the machine's Redis and RabbitMQ (as test/security needs: the
+ * real drivers under attack), with a key prefix and exchange of its own that `stop` removes.
+ */
+export async function startBackedNode(
+  env: Record<string, string> = {},
+  log?: Logger,
+): Promise<TestNode> {
+  const tag = randomBytes(4).toString('hex');
+  const nodeId = env.NODE_ID ?? `backed-${tag}`;
+  const prefix = `herald-test-${tag}:`;
+  const exchange = `herald-test-${tag}`;
+  const t = await startTestNode(
+    { REDIS_URL, AMQP_URL, REDIS_PREFIX: prefix, AMQP_EXCHANGE: exchange, NODE_ID: nodeId, ...env },
+    undefined,
+    log,
+  );
+  return {
+    ...t,
+    stop: async () => {
+      await t.stop();
+      await cleanUp(prefix, exchange, [nodeId]);
+    },
+  };
 }

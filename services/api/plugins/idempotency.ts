@@ -31,10 +31,40 @@ interface RecordedAnswer {
   body: string;
 }
 
+/**
+ * The request's fingerprint: a hash of its method, path and body, the body with object keys sorted
+ * so that a retry serializing the same object in another key order is the same request.
+ */
 function fingerprintOf(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(`${request.method} ${request.url.split('?')[0]}\n`)
+    .update(canonicalJson(request.body ?? null))
+    .digest('base64url');
+}
+
+/**
+ * The fingerprint versions up to 0.1.0 computed (body keys in the order sent). Passed to the store as
+ * `also` so that, during a rolling upgrade, a retry reaching an upgraded node of a request an older
+ * node claimed is still recognised. Keys live at most IDEMPOTENCY_TTL_SECONDS, so this can go in the
+ * release after next.
+ */
+function legacyFingerprintOf(request: FastifyRequest): string {
   return createHash('sha256')
     .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
     .digest('base64url');
+}
+
+/** JSON text of `value` with every object's keys in sorted order (the body is at most 100 deep). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const members: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    if (record[key] === undefined) continue;
+    members.push(`${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+  }
+  return `{${members.join(',')}}`;
 }
 
 /**
@@ -59,7 +89,12 @@ const plugin: FastifyPluginCallback<{
     }
     const key = `${request.apiKey?.name ?? '-'}:${header}`;
     const fingerprint = fingerprintOf(request);
-    const begun = await store.begin(key, fingerprint, Math.min(claimTtlSeconds, ttlSeconds));
+    const begun = await store.begin(
+      key,
+      fingerprint,
+      Math.min(claimTtlSeconds, ttlSeconds),
+      legacyFingerprintOf(request),
+    );
     switch (begun.state) {
       case 'new':
         request.idempotency = { key, fingerprint };

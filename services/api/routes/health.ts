@@ -37,6 +37,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, 
   app.get(
     '/metrics',
     {
+      config: { internal: true },
       schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'], hide: false },
     },
     async (_request, reply) => {

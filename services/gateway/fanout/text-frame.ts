@@ -37,3 +37,15 @@ export function textFrame(text: string): Buffer {
   frame.write(text, writeHeader(frame, length), 'utf8');
   return frame;
 }
+
+/**
+ * The unmasked pong frame answering a ping with `payload` (RFC 6455 §5.5.3: the same application
+ * data; a control frame's payload is at most 125 bytes, which ws enforces on the ping).
+ */
+export function pongFrame(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(2 + payload.length);
+  frame[0] = 0x8a;
+  frame[1] = payload.length;
+  payload.copy(frame, 2);
+  return frame;
+}

@@ -17,13 +17,14 @@ const done = Promise.resolve();
 export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly entries = new ExpiringMap<string, Entry>();
 
-  begin(key: string, fingerprint: string, ttlSeconds: number): Promise<IdempotencyBegin> {
+  begin(key: string, fingerprint: string, ttlSeconds: number, also?: string): Promise<IdempotencyBegin> {
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.entries.set(key, { fingerprint, answer: undefined }, ttlSeconds);
       return Promise.resolve({ state: 'new' });
     }
-    if (entry.fingerprint !== fingerprint) return Promise.resolve({ state: 'conflict' });
+    if (entry.fingerprint !== fingerprint && entry.fingerprint !== also)
+      return Promise.resolve({ state: 'conflict' });
     if (entry.answer === undefined) return Promise.resolve({ state: 'pending' });
     return Promise.resolve({ state: 'done', answer: entry.answer });
   }

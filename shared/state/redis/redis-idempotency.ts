@@ -14,8 +14,8 @@ import { ttlMs, type LuaScript, type RedisConnection, type RedisLease } from './
 import { asArray, asInteger, asString } from './replies.js';
 
 /**
- * ARGV[1] fingerprint, ARGV[2] TTL in ms; returns {'new'}, {'pending'}, {'conflict'} or
- * {'done', answer}.
+ * ARGV[1] fingerprint, ARGV[2] TTL in ms, ARGV[3] (optional) another fingerprint of the same request;
+ * returns {'new'}, {'pending'}, {'conflict'} or {'done', answer}.
  */
 const BEGIN: LuaScript = {
   name: 'heraldIdempotencyBegin',
@@ -26,7 +26,7 @@ if not stored[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {'new'}
 end
-if stored[1] ~= ARGV[1] then return {'conflict'} end
+if stored[1] ~= ARGV[1] and stored[1] ~= ARGV[3] then return {'conflict'} end
 if stored[2] == 'done' then return {'done', stored[3]} end
 return {'pending'}`,
 };
@@ -60,10 +60,16 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.lease = connection.lease([BEGIN, COMPLETE, ABANDON]);
   }
 
-  async begin(key: string, fingerprint: string, ttlSeconds: number): Promise<IdempotencyBegin> {
+  async begin(
+    key: string,
+    fingerprint: string,
+    ttlSeconds: number,
+    also?: string,
+  ): Promise<IdempotencyBegin> {
     const what = 'idempotency begin';
+    const args = [fingerprint, ttlMs(ttlSeconds), ...(also === undefined ? [] : [also])];
     const reply = asArray(
-      await this.lease.script(what, BEGIN, [this.keys.idempotency(key)], [fingerprint, ttlMs(ttlSeconds)]),
+      await this.lease.script(what, BEGIN, [this.keys.idempotency(key)], args),
       what,
     );
     const state = asString(reply[0], what);

@@ -455,3 +455,25 @@ describe('unauthenticated connection limits', () => {
     expect(loadConfig({ WS_MAX_AUTH_FRAME_BYTES: '4096' }).ws.maxAuthFrameBytes).toBe(4096);
   });
 });
+
+describe('internal port', () => {
+  it('when INTERNAL_PORT is unset, then everything is served on PORT', () => {
+    expect(loadConfig({}).internal).toBeUndefined();
+  });
+
+  it('when INTERNAL_PORT is set, then it listens on loopback unless INTERNAL_HOST says otherwise', () => {
+    expect(loadConfig({ INTERNAL_PORT: '9090' }).internal).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(loadConfig({ INTERNAL_PORT: '9090', INTERNAL_HOST: '0.0.0.0' }).internal).toEqual({
+      host: '0.0.0.0',
+      port: 9090,
+    });
+  });
+
+  it('when INTERNAL_PORT is malformed, equals PORT, or INTERNAL_HOST comes alone, then each problem is named', () => {
+    expect(problemsOf({ INTERNAL_PORT: '70000' })).toEqual([expect.stringContaining('INTERNAL_PORT="70000"')]);
+    expect(problemsOf({ INTERNAL_PORT: '8080', PORT: '8080' })).toEqual([
+      'INTERNAL_PORT must differ from PORT',
+    ]);
+    expect(problemsOf({ INTERNAL_HOST: '0.0.0.0' })).toEqual(['INTERNAL_HOST needs INTERNAL_PORT']);
+  });
+});

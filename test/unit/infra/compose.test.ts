@@ -126,6 +126,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('serves metrics, docs and admin routes on an internal port that is not published', () => {
+    for (const name of nodes) {
+      const config = loadConfig(nodeEnv(name));
+      expect(config.internal).toEqual({ host: '0.0.0.0', port: 9090 });
+      expect(node(name).ports!.join(' ')).not.toContain('9090');
+    }
+  });
+
   it('takes the secrets from the environment or .env, with no defaults', () => {
     const raw = node('herald-1').environment!;
     expect(raw.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);

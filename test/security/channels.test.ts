@@ -1,6 +1,11 @@
+/**
+ * Security suite, channels: who may subscribe to what (the design table, row by row), and channel
+ * names built to escape it (control characters, path tricks, huge names, prototype keys), each refused
+ * with its code while the connection stays. Real Redis and RabbitMQ behind the node.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 
 let t: TestNode;
@@ -8,7 +13,7 @@ let alice: TestClient;
 let bob: TestClient;
 
 beforeAll(async () => {
-  t = await startTestNode();
+  t = await startBackedNode();
   alice = await TestClient.open(t.wsUrl, await mintToken('alice', { segments: ['vip', 'city-paris'] }));
   bob = await TestClient.open(t.wsUrl, await mintToken('bob'));
   const res = await fetch(`${t.url}/v1/orders/o-alice/events`, {
@@ -89,5 +94,50 @@ describe('channel authorization (the design table, row by row)', () => {
     await publish('promotions');
     await bob.waitForMessages(1, 'promotions');
     expect(bob.messages('user:bob')).toHaveLength(0);
+  });
+
+  it('names with control characters, path tricks or prototype keys are unknown_channel (or permission_denied for a well-formed other user), and nothing of another user leaks', async () => {
+    const tricks = [
+      'user:bob\u0000',
+      'user:alice\nuser:bob',
+      'user:alice\r',
+      'user:../bob',
+      'user:alice/../bob',
+      'user:%62ob',
+      'order:../o-alice',
+      'promotions:../user:bob',
+      '__proto__',
+      'user:__proto__',
+      'constructor',
+      'user:bob\u202e',
+    ];
+    for (const channel of tricks) {
+      expect(await alice.subscribe(channel)).toMatchObject({ type: 'error', channel });
+    }
+    const errors = alice.frames.filter((f) => f.type === 'error' && tricks.includes(f.channel as string));
+    expect(new Set(errors.map((f) => f.code))).toEqual(new Set(['unknown_channel', 'permission_denied']));
+    expect(alice.frames.some((f) => f.type === 'subscribed' && tricks.includes(f.channel))).toBe(false);
+  });
+
+  it('a 10 KB channel name is bad_frame, in subscribe, unsubscribe and resume, and the connection stays', async () => {
+    const huge = `user:${'a'.repeat(10_000)}`;
+    alice.send({ type: 'subscribe', channel: huge, ref: 'huge-1' });
+    expect(await alice.next('error', (f) => f.ref === 'huge-1')).toMatchObject({ code: 'bad_frame' });
+    alice.send({ type: 'unsubscribe', channel: huge, ref: 'huge-2' });
+    expect(await alice.next('error', (f) => f.ref === 'huge-2')).toMatchObject({ code: 'bad_frame' });
+    alice.send({
+      type: 'resume',
+      session: 'x',
+      positions: { [huge]: { offset: 0, epoch: 'e' } },
+      ref: 'huge-3',
+    });
+    expect(await alice.next('error', (f) => f.ref === 'huge-3')).toMatchObject({ code: 'bad_frame' });
+    alice.send({ type: 'ping', ref: 'still-open' });
+    expect(await alice.next('pong')).toMatchObject({ ref: 'still-open' });
+  });
+
+  it('no crafted name reached the state store as a subscription: presence still lists alice once', async () => {
+    const res = await fetch(`${t.url}/v1/users/alice/presence`, { headers: { authorization: ADMIN } });
+    expect(await res.json()).toMatchObject({ connections: 1 });
   });
 });
