@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, nodeId: config.nodeId });
   warnAboutDemoCredentials(config, log);
   // Loud, once per boot: each names a setting that closes an attack (docs/operations.md 1.3).
-  for (const warning of productionWarnings(config)) log.warn({ setting: warning.split(' ')[0] }, warning);
+  for (const { setting, message } of productionWarnings(config)) log.warn({ setting }, message);
 
   let node: HeraldNode;
   try {

@@ -129,17 +129,25 @@ export interface Config {
  * because a deployment may rightly do without (a native app's connections carry no Origin; a token
  * issuer that sets no audience), but each leaves an attack open that the setting closes.
  */
-export function productionWarnings(config: Config): string[] {
+export function productionWarnings(config: Config): { setting: string; message: string }[] {
   if (config.nodeEnv !== 'production') return [];
-  const warnings: string[] = [];
+  const warnings: { setting: string; message: string }[] = [];
   if (config.allowedOrigins.length === 0)
-    warnings.push('ALLOWED_ORIGINS is unset: pages of any site may open WebSockets with a token they hold');
+    warnings.push({
+      setting: 'ALLOWED_ORIGINS',
+      message: 'ALLOWED_ORIGINS is unset: pages of any site may open WebSockets with a token they hold',
+    });
   if (config.jwt.audience === undefined)
-    warnings.push('JWT_AUDIENCE is unset: tokens minted for another service by the same issuer are accepted');
+    warnings.push({
+      setting: 'JWT_AUDIENCE',
+      message: 'JWT_AUDIENCE is unset: tokens minted for another service by the same issuer are accepted',
+    });
   if (!config.jwt.requireExp && config.jwt.maxAgeSeconds === 0)
-    warnings.push(
-      'no token lifetime policy: a token without exp is valid forever (set JWT_REQUIRE_EXP=true or JWT_MAX_AGE_SECONDS)',
-    );
+    warnings.push({
+      setting: 'JWT_REQUIRE_EXP',
+      message:
+        'no token lifetime policy: a token without exp is valid forever (set JWT_REQUIRE_EXP=true or JWT_MAX_AGE_SECONDS)',
+    });
   return warnings;
 }
 
@@ -649,8 +657,7 @@ export function loadConfig(env: Env = process.env): Config {
     else if (internalPort !== 0 && internalPort === port)
       problems.push('INTERNAL_PORT must differ from PORT');
     else internal = { host: internalHost, port: internalPort };
-  } else if (nonEmpty(env, 'INTERNAL_HOST') !== undefined)
-    problems.push('INTERNAL_HOST needs INTERNAL_PORT');
+  } else if (nonEmpty(env, 'INTERNAL_HOST') !== undefined) problems.push('INTERNAL_HOST needs INTERNAL_PORT');
   const reconnectRaw = nonEmpty(env, 'RECONNECT_URL');
   let reconnectUrl: Config['reconnectUrl'] = { kind: 'usual' };
   if (reconnectRaw === 'director') reconnectUrl = { kind: 'director' };

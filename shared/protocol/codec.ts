@@ -16,7 +16,7 @@ export interface DecodeError {
 }
 export type DecodeResult = { ok: true; frame: ClientFrame } | DecodeError;
 
-const MAX_REF_LENGTH = 64;
+export const MAX_REF_LENGTH = 64;
 const MAX_CHANNEL_LENGTH = 256;
 const MAX_TOKEN_LENGTH = 16_384;
 const MAX_EPOCH_LENGTH = 64;
