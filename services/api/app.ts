@@ -57,7 +57,12 @@ export function internalRequestHandler(app: HeraldApi): (req: IncomingMessage, r
 
 /** Whether a route belongs on INTERNAL_PORT: metrics, the API docs and every admin route. */
 function isInternalRoute(config: FastifyContextConfig, url: string | undefined): boolean {
-  return config.internal === true || config.scope === 'admin' || url === '/docs' || url?.startsWith('/docs/') === true;
+  return (
+    config.internal === true ||
+    config.scope === 'admin' ||
+    url === '/docs' ||
+    url?.startsWith('/docs/') === true
+  );
 }
 
 const HEALTH_ROUTES = new Set(['/healthz', '/readyz']);

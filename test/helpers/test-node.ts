@@ -50,10 +50,7 @@ export async function startTestNode(
  * Like startTestNode, in cluster mode on the machine's Redis and RabbitMQ (as test/security needs: the
  * real drivers under attack), with a key prefix and exchange of its own that `stop` removes.
  */
-export async function startBackedNode(
-  env: Record<string, string> = {},
-  log?: Logger,
-): Promise<TestNode> {
+export async function startBackedNode(env: Record<string, string> = {}, log?: Logger): Promise<TestNode> {
   const tag = randomBytes(4).toString('hex');
   const nodeId = env.NODE_ID ?? `backed-${tag}`;
   const prefix = `herald-test-${tag}:`;

@@ -187,10 +187,7 @@ describe('upgrade guards', () => {
 });
 
 /** Opens a TCP connection to `t`, writes `request`, and resolves with what the node answers before closing. */
-function rawHttp(
-  t: TestNode,
-  request: string | ((socket: Socket) => void),
-): Promise<string> {
+function rawHttp(t: TestNode, request: string | ((socket: Socket) => void)): Promise<string> {
   const { hostname, port } = new URL(t.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);

@@ -68,10 +68,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   ): Promise<IdempotencyBegin> {
     const what = 'idempotency begin';
     const args = [fingerprint, ttlMs(ttlSeconds), ...(also === undefined ? [] : [also])];
-    const reply = asArray(
-      await this.lease.script(what, BEGIN, [this.keys.idempotency(key)], args),
-      what,
-    );
+    const reply = asArray(await this.lease.script(what, BEGIN, [this.keys.idempotency(key)], args), what);
     const state = asString(reply[0], what);
     switch (state) {
       case 'new':
