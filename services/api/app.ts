@@ -40,6 +40,25 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Node's HTTP server timeouts, for the public server and the INTERNAL_PORT one: a request's headers
+ * (upgrades included) must be complete within HTTP_HEADERS_TIMEOUT_MS and the whole request within
+ * HTTP_REQUEST_TIMEOUT_MS, or it is answered 408 and its socket closed; Node checks every
+ * connectionsCheckingInterval.
+ */
+export function httpServerOptions(config: Config): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  const headersTimeout = Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs);
+  return {
+    headersTimeout,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout / 2),
+  };
+}
+
 /** Set on requests that came in on INTERNAL_PORT (internalRequestHandler). */
 const INTERNAL = Symbol('herald.internal-port');
 type MarkedRequest = IncomingMessage & { [INTERNAL]?: true };
@@ -93,14 +112,9 @@ export async function buildApi(deps: ApiDeps) {
     // Per-request lines are debug-level, written by the onResponse hook below (never info per message).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.api.bodyLimitBytes,
-    // Slow clients (slowloris): headers, upgrades included, must arrive within headersTimeoutMs and a
-    // body within requestTimeoutMs, or the request is answered 408 and its socket closed. Node checks
-    // every connectionsCheckingInterval.
+    // Slow clients (slowloris), see httpServerOptions.
     requestTimeout: config.http.requestTimeoutMs,
-    http: {
-      headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs / 2),
-    },
+    http: httpServerOptions(config),
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -193,7 +207,8 @@ export async function buildApi(deps: ApiDeps) {
   app.setNotFoundHandler(notFound);
   if (config.internal !== undefined) {
     // With INTERNAL_PORT, the public port answers internal routes exactly as routes it does not have,
-    // and the internal port serves nothing else but the health checks.
+    // and the internal port serves nothing else but the health checks. (A path segment longer than
+    // MAX_PARAM_LENGTH is answered 414 by the router before this hook runs, on either port.)
     app.addHook('onRequest', (request, reply, done) => {
       const url = request.routeOptions.url;
       if (url === undefined) return done(); // no route: the not-found handler answers

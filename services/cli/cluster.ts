@@ -33,6 +33,8 @@ const entry = new URL('../main.js', import.meta.url).pathname;
 const redisTarget = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some((name) => process.env[name])
   ? {}
   : { REDIS_URL: 'redis://127.0.0.1:6379' };
+// INTERNAL_PORT, when exported, is where node 1's internal port goes; the others take the next ones.
+const internalBase = process.env.INTERNAL_PORT ? Number(process.env.INTERNAL_PORT) : undefined;
 const children: ChildProcess[] = [];
 for (let i = 0; i < count; i++) {
   const id = `node-${i + 1}`;
@@ -42,6 +44,7 @@ for (let i = 0; i < count; i++) {
       ...process.env,
       NODE_ID: id,
       PORT: String(port),
+      ...(internalBase === undefined ? {} : { INTERNAL_PORT: String(internalBase + i) }),
       ...redisTarget,
       AMQP_URL: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     },

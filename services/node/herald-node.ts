@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApi, internalRequestHandler, type HeraldApi } from '../api/app.js';
+import { buildApi, httpServerOptions, internalRequestHandler, type HeraldApi } from '../api/app.js';
 import { Gateway } from '../gateway/gateway.js';
 import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
@@ -18,6 +18,11 @@ import { Metrics } from '../../shared/metrics/metrics.js';
 import { channelKind } from '../../shared/protocol/channels.js';
 import { createDrivers, type Drivers } from './drivers.js';
 import { RegistryHeartbeat } from './registry-heartbeat.js';
+
+/** How long requests in progress may take to finish once the HTTP servers close. */
+const CLOSE_GRACE_MS = 2_000;
+/** Keep-alive of the INTERNAL_PORT server: fastify's default for the public one. */
+const INTERNAL_KEEP_ALIVE_MS = 72_000;
 
 export interface HeraldNodeOptions {
   config: Config;
@@ -175,18 +180,47 @@ export class HeraldNode {
     return { port, url, ...(internalUrl === undefined ? {} : { internalUrl }) };
   }
 
+  /**
+   * Closes the HTTP servers: requests in progress may finish for CLOSE_GRACE_MS; then every socket
+   * still open is closed (a closed server no longer times out a client that never finishes its
+   * request, and that one would hold the shutdown forever).
+   */
+  private async closeServers(): Promise<void> {
+    const internal = this.internalServer;
+    const closing = Promise.all([
+      this.app.close(),
+      internal === undefined ? undefined : new Promise<void>((resolve) => internal.close(() => resolve())),
+    ]);
+    const grace = setTimeout(() => {
+      this.app.server.closeAllConnections();
+      internal?.closeAllConnections();
+    }, CLOSE_GRACE_MS);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(grace);
+    }
+  }
+
   /** The INTERNAL_PORT server's URL while it listens (with INTERNAL_PORT=0, the bound port). */
   get internalAddress(): string | undefined {
     const address = this.internalServer?.address();
     if (address === null || address === undefined || typeof address === 'string') return undefined;
-    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    // A wildcard bind is reached on loopback from this host.
+    const host =
+      address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+    return `http://${address.family === 'IPv6' ? `[${host}]` : host}:${address.port}`;
   }
 
   /** Opens INTERNAL_PORT (metrics, docs, admin routes), when configured; resolves with its URL. */
   private async listenInternal(): Promise<string | undefined> {
     const internal = this.config.internal;
     if (internal === undefined) return undefined;
-    const server = createServer(internalRequestHandler(this.app));
+    // The public server's timeouts (slowloris) and fastify's keep-alive.
+    const server = createServer(
+      { ...httpServerOptions(this.config), keepAliveTimeout: INTERNAL_KEEP_ALIVE_MS },
+      internalRequestHandler(this.app),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(internal.port, internal.host, () => {
@@ -235,12 +269,7 @@ export class HeraldNode {
     this.rebalancer.stop();
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
-    await this.app.close();
-    const internal = this.internalServer;
-    if (internal !== undefined) {
-      internal.closeIdleConnections();
-      await new Promise<void>((resolve) => internal.close(() => resolve()));
-    }
+    await this.closeServers();
     this.publisher.close();
     await this.drivers.bus.close();
     await this.drivers.closeState();

@@ -252,7 +252,7 @@ export const INT_OPTIONS = {
     max: 300_000,
   },
   HTTP_REQUEST_TIMEOUT_MS: {
-    doc: 'A REST request whose body has not arrived by then is answered 408 and closed',
+    doc: 'A REST request that has not fully arrived by then (headers and body) is answered 408 and closed',
     def: 30_000,
     min: 1_000,
     max: 600_000,

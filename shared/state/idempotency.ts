@@ -9,10 +9,12 @@
  *    when the first request completed with the same fingerprint, `{ state: 'pending' }` while the
  *    first request with the same fingerprint is still running, and `{ state: 'conflict' }` when the
  *    fingerprint differs (whatever the first request's state). `also`, when given, is a second
- *    fingerprint of the same request (as an earlier version computed it, during a rolling upgrade): a
- *    key claimed under it counts as the same request, never a conflict.
+ *    fingerprint of the request, stored beside the first: a later `begin` is the same request when
+ *    its `fingerprint` equals the stored first one, or its `also` equals the stored second one. (The
+ *    API passes the fingerprint earlier versions compute first, and its key-order-independent one as
+ *    `also`, so that nodes of both versions recognise each other's keys during a rolling upgrade.)
  *  - `complete(key, fingerprint, answer, ttlSeconds)` records the answer (a JSON string) of a claimed
- *    key; later `begin`s with the same fingerprint get it.
+ *    key (`fingerprint`: the first one it was claimed with); later `begin`s of the same request get it.
  *  - `abandon(key, fingerprint)` forgets a claim whose request failed before publishing anything, so
  *    a retry can run again; it does nothing if the key was completed or claimed with another
  *    fingerprint.

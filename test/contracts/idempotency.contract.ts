@@ -61,18 +61,33 @@ export function idempotencyContract(name: string, factory: ContractFactory<Idemp
         expect(await begin('k-1', FP_A)).toEqual({ state: 'pending' });
       });
 
-      it('when a key was claimed under the fingerprint `also` names, then begin answers pending, then done with its answer; another fingerprint still conflicts', async () => {
+      it('when a key was claimed with a second fingerprint (`also`), then a begin with the same first or the same second one is the same request; with neither, a conflict', async () => {
+        const store = subject.driver;
+        const CANON = 'sha256:canon';
+        expect(await store.begin('k-1', FP_A, LONG_TTL_SECONDS, CANON)).toEqual({ state: 'new' });
+
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, CANON)).toEqual({ state: 'pending' });
+        expect(await begin('k-1', FP_A)).toEqual({ state: 'pending' }); // a caller without `also`
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, 'sha256:other')).toEqual({
+          state: 'conflict',
+        });
+        expect(await begin('k-1', FP_B)).toEqual({ state: 'conflict' });
+        await store.complete('k-1', FP_A, ANSWER, LONG_TTL_SECONDS);
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, CANON)).toEqual({
+          state: 'done',
+          answer: ANSWER,
+        });
+      });
+
+      it('when a key was claimed without a second fingerprint, then only the first one matches', async () => {
         const store = subject.driver;
         await begin('k-1', FP_A);
 
-        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, FP_A)).toEqual({ state: 'pending' });
-        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, 'sha256:cccc')).toEqual({
+        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, 'sha256:canon')).toEqual({
           state: 'conflict',
         });
-        await store.complete('k-1', FP_A, ANSWER, LONG_TTL_SECONDS);
-        expect(await store.begin('k-1', FP_B, LONG_TTL_SECONDS, FP_A)).toEqual({
-          state: 'done',
-          answer: ANSWER,
+        expect(await store.begin('k-1', FP_A, LONG_TTL_SECONDS, 'sha256:canon')).toEqual({
+          state: 'pending',
         });
       });
 

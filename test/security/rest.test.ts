@@ -4,6 +4,7 @@
  * the admin routes off the public one. Every answer is a coded 4xx in the catalogue's shape, never a
  * 500 or a stack trace. Real Redis and RabbitMQ behind the node.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { injector } from '../helpers/rest-inject.js';
 import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
@@ -267,7 +268,7 @@ describe('internal port (INTERNAL_PORT)', () => {
   let node: TestNode;
   let internalUrl: string;
   beforeAll(async () => {
-    node = await startBackedNode({ INTERNAL_PORT: '0' });
+    node = await startBackedNode({ INTERNAL_PORT: '0', HTTP_HEADERS_TIMEOUT_MS: '1000' });
     const address = node.node.internalAddress;
     if (address === undefined) throw new Error('no internal port');
     internalUrl = address;
@@ -311,5 +312,37 @@ describe('internal port (INTERNAL_PORT)', () => {
     const headers = { authorization: PUBLISH_ONLY, 'content-type': 'application/json' };
     expect((await fetch(`${internalUrl}/v1/publish`, { method: 'POST', headers, body })).status).toBe(404);
     expect((await fetch(`${node.url}/v1/publish`, { method: 'POST', headers, body })).status).toBe(202);
+  });
+
+  it('when a request on the internal port never finishes its headers, then 408 within HTTP_HEADERS_TIMEOUT_MS, as on the public port', async () => {
+    const { hostname, port } = new URL(internalUrl);
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (text += d));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      socket.on('connect', () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('when a client holds a half-sent request on either port, then the node still stops within seconds', async () => {
+    const n = await startBackedNode({ INTERNAL_PORT: '0' });
+    const sockets = [n.url, n.node.internalAddress!].map((url) => {
+      const { hostname, port } = new URL(url);
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => undefined);
+      socket.on('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+      return socket;
+    });
+    await Promise.all(sockets.map((s) => new Promise((resolve) => s.once('connect', resolve))));
+    const started = Date.now();
+    await n.stop();
+    expect(Date.now() - started).toBeLessThan(8_000);
+    for (const s of sockets) s.destroy();
   });
 });

@@ -32,26 +32,24 @@ interface RecordedAnswer {
 }
 
 /**
- * The request's fingerprint: a hash of its method, path and body, the body with object keys sorted
- * so that a retry serializing the same object in another key order is the same request.
+ * The request's fingerprints: hashes of its method, path and body.
+ *  - `sent`: the body as sent (key order included), what Herald 0.1.0 as first released compares. It
+ *    stays the first fingerprint the store compares, so that during a rolling upgrade nodes of both
+ *    versions recognise each other's keys.
+ *  - `canonical`: the body with object keys sorted, stored beside it and compared too (`also`): a
+ *    retry that serializes the same object in another key order is the same request.
+ * Once no node of the earlier version runs (and IDEMPOTENCY_TTL_SECONDS has passed), a later release
+ * can make `canonical` the only one.
  */
-function fingerprintOf(request: FastifyRequest): string {
-  return createHash('sha256')
-    .update(`${request.method} ${request.url.split('?')[0]}\n`)
-    .update(canonicalJson(request.body ?? null))
-    .digest('base64url');
-}
-
-/**
- * The fingerprint versions up to 0.1.0 computed (body keys in the order sent). Passed to the store as
- * `also` so that, during a rolling upgrade, a retry reaching an upgraded node of a request an older
- * node claimed is still recognised. Keys live at most IDEMPOTENCY_TTL_SECONDS, so this can go in the
- * release after next.
- */
-function legacyFingerprintOf(request: FastifyRequest): string {
-  return createHash('sha256')
-    .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
-    .digest('base64url');
+function fingerprintsOf(request: FastifyRequest): { sent: string; canonical: string } {
+  const head = `${request.method} ${request.url.split('?')[0]}\n`;
+  const body = request.body ?? null;
+  return {
+    sent: createHash('sha256')
+      .update(`${head}${JSON.stringify(body)}`)
+      .digest('base64url'),
+    canonical: createHash('sha256').update(head).update(canonicalJson(body)).digest('base64url'),
+  };
 }
 
 /** JSON text of `value` with every object's keys in sorted order (the body is at most 100 deep). */
@@ -88,13 +86,8 @@ const plugin: FastifyPluginCallback<{
       throw new ApiError('invalid_idempotency_key');
     }
     const key = `${request.apiKey?.name ?? '-'}:${header}`;
-    const fingerprint = fingerprintOf(request);
-    const begun = await store.begin(
-      key,
-      fingerprint,
-      Math.min(claimTtlSeconds, ttlSeconds),
-      legacyFingerprintOf(request),
-    );
+    const { sent: fingerprint, canonical } = fingerprintsOf(request);
+    const begun = await store.begin(key, fingerprint, Math.min(claimTtlSeconds, ttlSeconds), canonical);
     switch (begun.state) {
       case 'new':
         request.idempotency = { key, fingerprint };

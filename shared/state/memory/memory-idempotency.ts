@@ -8,6 +8,8 @@ import { ExpiringMap } from './expiring-map.js';
 
 interface Entry {
   fingerprint: string;
+  /** The second fingerprint `begin` was given (see IdempotencyStore). */
+  also: string | undefined;
   /** The first request's answer; undefined while it is still running (a pending claim). */
   answer: string | undefined;
 }
@@ -20,17 +22,19 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   begin(key: string, fingerprint: string, ttlSeconds: number, also?: string): Promise<IdempotencyBegin> {
     const entry = this.entries.get(key);
     if (entry === undefined) {
-      this.entries.set(key, { fingerprint, answer: undefined }, ttlSeconds);
+      this.entries.set(key, { fingerprint, also, answer: undefined }, ttlSeconds);
       return Promise.resolve({ state: 'new' });
     }
-    if (entry.fingerprint !== fingerprint && entry.fingerprint !== also)
-      return Promise.resolve({ state: 'conflict' });
+    const same = entry.fingerprint === fingerprint || (also !== undefined && entry.also === also);
+    if (!same) return Promise.resolve({ state: 'conflict' });
     if (entry.answer === undefined) return Promise.resolve({ state: 'pending' });
     return Promise.resolve({ state: 'done', answer: entry.answer });
   }
 
   complete(key: string, fingerprint: string, answer: string, ttlSeconds: number): Promise<void> {
-    if (this.isPendingClaim(key, fingerprint)) this.entries.set(key, { fingerprint, answer }, ttlSeconds);
+    const entry = this.entries.get(key);
+    if (entry !== undefined && this.isPendingClaim(key, fingerprint))
+      this.entries.set(key, { ...entry, answer }, ttlSeconds);
     return done;
   }
 

@@ -1,6 +1,6 @@
 /**
  * IdempotencyStore on Redis: one hash per idempotency key (see ./keys.ts) holding the first request's
- * fingerprint `f`, its state `s` (`pending` while it runs, then `done`) and, once done, its answer `a`.
+ * fingerprint `f` (and its second one `c`, when given), its state `s` (`pending` while it runs, then `done`) and, once done, its answer `a`.
  * Each call is one Lua script, so a claim and the comparisons that answer it are atomic across every
  * node: of two requests racing on a new key, exactly one is told `new`.
  *
@@ -14,19 +14,21 @@ import { ttlMs, type LuaScript, type RedisConnection, type RedisLease } from './
 import { asArray, asInteger, asString } from './replies.js';
 
 /**
- * ARGV[1] fingerprint, ARGV[2] TTL in ms, ARGV[3] (optional) another fingerprint of the same request;
- * returns {'new'}, {'pending'}, {'conflict'} or {'done', answer}.
+ * ARGV[1] fingerprint, ARGV[2] TTL in ms, ARGV[3] (optional) the second fingerprint, stored as `c`
+ * and compared with the stored `c` (see IdempotencyStore); returns {'new'}, {'pending'},
+ * {'conflict'} or {'done', answer}.
  */
 const BEGIN: LuaScript = {
   name: 'heraldIdempotencyBegin',
-  lua: `local stored = redis.call('HMGET', KEYS[1], 'f', 's', 'a')
+  lua: `local stored = redis.call('HMGET', KEYS[1], 'f', 's', 'a', 'c')
 if not stored[1] then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'f', ARGV[1], 's', 'pending')
+  if ARGV[3] then redis.call('HSET', KEYS[1], 'c', ARGV[3]) end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {'new'}
 end
-if stored[1] ~= ARGV[1] and stored[1] ~= ARGV[3] then return {'conflict'} end
+if stored[1] ~= ARGV[1] and (not ARGV[3] or stored[4] ~= ARGV[3]) then return {'conflict'} end
 if stored[2] == 'done' then return {'done', stored[3]} end
 return {'pending'}`,
 };
