@@ -38,10 +38,11 @@ export async function startServer(
   };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not listen within 30 s:\n${output}`)),
-      30_000,
-    );
+    // A server that does not come up is killed: nothing else would stop it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not listen within 30 s:\n${output}`));
+    }, 30_000);
     let pending = '';
     child.stdout.on('data', (d: Buffer) => {
       append(d);
