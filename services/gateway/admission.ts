@@ -57,6 +57,32 @@ export class Admission {
   }
 }
 
+/**
+ * Guest connections (WS_ALLOW_GUESTS) per client address: a guest is nobody's account, so the address
+ * is what bounds how many one visitor may hold. A place is taken when a guest authenticates and given
+ * back when it goes.
+ */
+export class GuestPlaces {
+  private readonly perIp = new Map<string, number>();
+
+  constructor(private readonly maxPerIp: number) {}
+
+  /** A release function (idempotent) for the place taken, or undefined when `ip` holds them all. */
+  take(ip: string): (() => void) | undefined {
+    const held = this.perIp.get(ip) ?? 0;
+    if (held >= this.maxPerIp) return undefined;
+    this.perIp.set(ip, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left === 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, left);
+    };
+  }
+}
+
 export class ClientAddress {
   private readonly trusted: BlockList | undefined;
 

@@ -33,6 +33,7 @@ type State = 'authenticating' | 'open' | 'closed';
 const OWNER = Symbol('herald.connection');
 type OwnedSocket = WebSocket & { [OWNER]: Connection };
 const RESOLVED = Promise.resolve();
+const NO_SEGMENTS: ReadonlySet<string> = new Set();
 /** The close reasons counted for ws's protocol errors (it closes the connection itself). */
 const PROTOCOL_ERROR_REASONS: Record<string, string> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_big', // 1009
@@ -63,11 +64,15 @@ export class Connection implements SubscriptionHost, OutletOwner {
   admitted: (() => void) | undefined;
   /** A query token came, or an auth frame: frames after it are not held to the auth frame limit. */
   private authAsked: boolean;
+  /** Gives back this guest's place among its address's guests (admission.ts); set while a guest. */
+  private releaseGuest: (() => void) | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
     queryToken: string | undefined,
+    /** The client's address, read when something counts by it (guests), else undefined. */
+    private readonly address: string | undefined,
   ) {
     this.outlet = new Outlet(ws, ctx.scheduler, this);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
@@ -264,7 +269,10 @@ export class Connection implements SubscriptionHost, OutletOwner {
     }
     const subs = this.subs;
     if (this.state === 'authenticating' || subs === undefined) {
-      if (frame.type === 'auth') return this.authenticate(frame.token, frame.ref);
+      if (frame.type === 'auth')
+        return frame.token === undefined
+          ? this.authenticateGuest(frame.ref)
+          : this.authenticate(frame.token, frame.ref);
       return this.fail('auth_required', CloseCodes.unauthorized, 'not authenticated', frame.ref);
     }
     switch (frame.type) {
@@ -322,13 +330,57 @@ export class Connection implements SubscriptionHost, OutletOwner {
       this.ctx.deadlines.expiry.add(this, this.expiresAt);
     }
     this.ctx.onAuthenticated(this);
+    this.welcome(subs, requestRef);
+  }
+
+  /**
+   * An `auth` frame without a token: a guest, where the node takes guests (WS_ALLOW_GUESTS), within
+   * the places of its client address. It may subscribe to `promotions` only and has no session.
+   */
+  private authenticateGuest(requestRef: Ref | undefined): void {
+    this.clearAuthDeadline();
+    const guests = this.ctx.guests;
+    if (guests === undefined) {
+      const message = 'auth needs a token: this node takes no guests';
+      return this.fail('bad_frame', CloseCodes.unauthorized, 'not authenticated', requestRef, message);
+    }
+    const release = guests.take(this.address ?? '');
+    if (release === undefined) {
+      const message = 'Too many guest connections from this address';
+      return this.fail(
+        'too_many_connections',
+        CloseCodes.tooManyConnections,
+        'too many guests',
+        requestRef,
+        message,
+      );
+    }
+    this.releaseGuest = release;
+    const subs = new Subscriptions(this, this.ctx, {
+      userId: `guest-${this.id}`,
+      guest: true,
+      segments: NO_SEGMENTS,
+      expiresAt: undefined,
+    });
+    this.subs = subs;
+    subs.openGuest();
+    this.state = 'open';
+    this.ctx.metrics.guests.inc();
+    this.ctx.onAuthenticated(this);
+    this.welcome(subs, requestRef);
+  }
+
+  private welcome(subs: Subscriptions, requestRef: Ref | undefined): void {
     const { limits } = this.ctx;
+    const { userId, guest } = subs.claims;
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
-      session: subs.session!,
+      // A guest's session is not stored: resuming it answers session_not_found.
+      session: subs.session ?? userId,
       node: this.ctx.nodeId,
-      user: result.claims.userId,
+      user: userId,
+      ...(guest === true ? { guest } : {}),
       heartbeatMs: limits.heartbeatMs,
       limits: {
         maxFrameBytes: limits.maxFrameBytes,
@@ -426,6 +478,11 @@ export class Connection implements SubscriptionHost, OutletOwner {
     this.state = 'closed';
     this.clearAuthDeadline();
     if (this.expiresAt !== 0) this.ctx.deadlines.expiry.delete(this, this.expiresAt);
+    if (this.releaseGuest !== undefined) {
+      this.releaseGuest();
+      this.releaseGuest = undefined;
+      this.ctx.metrics.guests.dec();
+    }
     this.subs?.release();
     if (wasOpen) this.ctx.onClosed(this);
   }

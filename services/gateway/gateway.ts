@@ -23,7 +23,7 @@ import { WriteScheduler } from './fanout/outlet.js';
 import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
-import { Admission, ClientAddress } from './admission.js';
+import { Admission, ClientAddress, GuestPlaces } from './admission.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
@@ -119,6 +119,7 @@ export class Gateway implements DeliverySink {
       sessionTtlSeconds: config.sessionTtlSeconds,
       verifier: options.verifier,
       access: new ChannelAccess(options.state.orderOwners),
+      guests: config.ws.allowGuests ? new GuestPlaces(config.ws.maxGuestsPerIp) : undefined,
       fanout: this.fanout,
       scheduler: this.scheduler,
       replayLimit: config.history.replayLimit,
@@ -179,8 +180,10 @@ export class Gateway implements DeliverySink {
       this.logRefusedOrigin(origin);
       return reject(socket, 403, 'Forbidden');
     }
-    // The client address costs a getpeername() system call: read only when counted per address.
-    const admitted = this.admission.admit(this.admission.perAddress ? this.clientAddress.of(req) : undefined);
+    // The client address costs a getpeername() system call: read only when something counts by it.
+    const address =
+      this.admission.perAddress || this.ctx.guests !== undefined ? this.clientAddress.of(req) : undefined;
+    const admitted = this.admission.admit(address);
     if (admitted === 'node') {
       metrics.upgradesRefused.inc({ reason: 'unauthenticated' });
       return reject(socket, 503, 'Service Unavailable');
@@ -199,7 +202,7 @@ export class Gateway implements DeliverySink {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.removeListener('error', destroySocket); // ws listens from now on
         socket.removeListener('close', admitted);
-        this.accept(ws, token === '' ? undefined : token, req, admitted);
+        this.accept(ws, token === '' ? undefined : token, req, admitted, address);
       });
     });
   }
@@ -224,8 +227,14 @@ export class Gateway implements DeliverySink {
    * Takes a fresh WebSocket in. A method of its own, with no closure in it: nothing the connection
    * keeps (its listeners) holds on to the upgrade request, which is garbage once the upgrade is done.
    */
-  private accept(ws: WebSocket, token: string | undefined, req: IncomingMessage, admitted: () => void): void {
-    const connection = new Connection(ws, this.ctx, token);
+  private accept(
+    ws: WebSocket,
+    token: string | undefined,
+    req: IncomingMessage,
+    admitted: () => void,
+    address: string | undefined,
+  ): void {
+    const connection = new Connection(ws, this.ctx, token, address);
     // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
     connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;

@@ -74,6 +74,14 @@ export class Subscriptions {
     return 'opened';
   }
 
+  /**
+   * Registers a guest connection: nothing to store (no presence, since no message is addressed to a
+   * guest, and no session to resume; a reconnecting guest subscribes again with its positions).
+   */
+  openGuest(): OpenOutcome {
+    return 'opened';
+  }
+
   async subscribe(
     channel: string,
     since: ChannelPosition | undefined,
@@ -175,7 +183,8 @@ export class Subscriptions {
    */
   async resume(frame: ResumeFrame): Promise<void> {
     const current = this.sessionId;
-    if (current === undefined) return;
+    // A guest has no session: nothing to resume (it subscribes again with its positions).
+    if (current === undefined) return this.host.sendError('session_not_found', frame.ref);
     const { sessions } = this.ctx.state;
     if (frame.session !== current) {
       const record = await sessions.get(frame.session);

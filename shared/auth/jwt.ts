@@ -17,6 +17,8 @@ import { isValidId, isValidSegment } from '../protocol/channels.js';
 
 export interface TokenClaims {
   userId: string;
+  /** A guest (no token, WS_ALLOW_GUESTS): `userId` is made up, and only `promotions` is open to it. */
+  guest?: true;
   segments: ReadonlySet<string>;
   /** Expiry in milliseconds since the epoch, if the token has one. */
   expiresAt: number | undefined;

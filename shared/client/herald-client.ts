@@ -70,8 +70,9 @@ export class HeraldClient {
 
   constructor(private readonly options: HeraldClientOptions) {
     if (typeof options.url !== 'string' || options.url.length === 0) throw new TypeError('url is required');
-    if (typeof options.token !== 'string' && typeof options.token !== 'function')
-      throw new TypeError('token must be a string or a function returning one');
+    const { token } = options;
+    if (token !== undefined && typeof token !== 'string' && typeof token !== 'function')
+      throw new TypeError('token must be a string or a function returning one (or absent: a guest)');
     const impl = options.WebSocket ?? globalWebSocket();
     if (impl === undefined)
       throw new TypeError('No global WebSocket: pass the WebSocket option (in Node 20, the ws package)');
@@ -187,7 +188,7 @@ export class HeraldClient {
       this.lose(conn, { reason: 'connect timeout' }),
     );
     const token = this.options.token;
-    if (typeof token === 'string') return this.startSocket(conn, token);
+    if (token === undefined || typeof token === 'string') return this.startSocket(conn, token);
     this.stats.tokenRequests += 1;
     const reason = this.tokenReason;
     new Promise<string>((resolve) => resolve(token({ reason })))
@@ -204,7 +205,8 @@ export class HeraldClient {
       });
   }
 
-  private startSocket(conn: Connection, token: string): void {
+  /** `token` undefined: a guest (the node must allow guests). */
+  private startSocket(conn: Connection, token: string | undefined): void {
     try {
       conn.ws = new this.WebSocketImpl(conn.url);
     } catch (err) {
@@ -217,7 +219,9 @@ export class HeraldClient {
     ws.onopen = () => {
       if (this.conn !== conn) return;
       conn.pending.set(++this.refs, { kind: 'auth' });
-      conn.send({ type: 'auth', token, ref: this.refs });
+      conn.send(
+        token === undefined ? { type: 'auth', ref: this.refs } : { type: 'auth', token, ref: this.refs },
+      );
     };
     ws.onmessage = (event) => {
       if (this.conn === conn) this.receive(conn, event.data);
@@ -281,7 +285,12 @@ export class HeraldClient {
     // The previous session stays the one to resume until this resume succeeds or is refused, so a
     // connection lost in between tries it again rather than this connection's short-lived session.
     const previous = this.sessionId;
-    const resume = this.options.resume !== false && previous !== undefined && previous !== frame.session;
+    // A guest has no session to resume: it subscribes again with its positions.
+    const resume =
+      this.options.resume !== false &&
+      frame.guest !== true &&
+      previous !== undefined &&
+      previous !== frame.session;
     if (!this.channels.restore(conn, resume ? previous : undefined)) this.sessionId = frame.session;
   }
 

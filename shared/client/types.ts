@@ -127,9 +127,10 @@ export interface HeraldClientOptions {
   /**
    * The JWT, or a function returning it. The function is called before every connection attempt;
    * with `reason: 'expired'` a cached token must not be reused. A plain string cannot be refreshed, so
-   * a `token_expired` close (4003) then stops the client.
+   * a `token_expired` close (4003) then stops the client. Absent: the client connects as a guest, on
+   * nodes that allow guests (WS_ALLOW_GUESTS): it may subscribe to `promotions` only.
    */
-  token: string | TokenProvider;
+  token?: string | TokenProvider;
   /** WebSocket constructor; default `globalThis.WebSocket` (pass `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor;
   /** Ceiling of the first reconnect delay (full jitter); default 500 ms. */

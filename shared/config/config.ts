@@ -69,6 +69,10 @@ export interface Config {
     /** Connections not authenticated yet, on the node and per client address. */
     maxUnauthenticated: number;
     maxUnauthenticatedPerIp: number;
+    /** WS_ALLOW_GUESTS: an `auth` frame without a token opens a guest connection (promotions only). */
+    allowGuests: boolean;
+    /** Guest connections per client address (WS_MAX_GUESTS_PER_IP). */
+    maxGuestsPerIp: number;
   };
   /**
    * Proxies whose X-Forwarded-For names the client (addresses and CIDR ranges, TRUSTED_PROXIES); the
@@ -257,6 +261,12 @@ export const INT_OPTIONS = {
     min: 1_000,
     max: 600_000,
   },
+  WS_MAX_GUESTS_PER_IP: {
+    doc: 'Guest connections (WS_ALLOW_GUESTS) per client address; more are closed 4008',
+    def: 20,
+    min: 1,
+    max: 100_000,
+  },
   WS_AUTH_TIMEOUT_MS: {
     doc: 'Time a connection without a token query parameter has to send its auth frame',
     def: 5_000,
@@ -436,6 +446,8 @@ export const STRING_OPTIONS = {
   JWT_ISSUER: 'Required `iss` claim, when set',
   JWT_AUDIENCE: 'Required `aud` claim, when set',
   JWT_REQUIRE_EXP: 'true: refuse client tokens without `exp` (default false)',
+  WS_ALLOW_GUESTS:
+    'true: a connection may authenticate without a token, as a guest that may subscribe to promotions only (storefront visitors who have not signed in); default false',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
   ALLOWED_ORIGINS: 'Comma-separated browser origins allowed to connect; unset = any',
   TRUSTED_PROXIES:
@@ -640,6 +652,9 @@ export function loadConfig(env: Env = process.env): Config {
   const maxFrameBytes = int('WS_MAX_FRAME_BYTES');
   // Never above the limit of every frame (a node with small frames has small auth frames too).
   const maxAuthFrameBytes = Math.min(int('WS_MAX_AUTH_FRAME_BYTES'), maxFrameBytes);
+  const allowGuests = nonEmpty(env, 'WS_ALLOW_GUESTS') ?? 'false';
+  if (allowGuests !== 'true' && allowGuests !== 'false')
+    problems.push('WS_ALLOW_GUESTS must be true or false');
   const requireExp = nonEmpty(env, 'JWT_REQUIRE_EXP') ?? 'false';
   if (requireExp !== 'true' && requireExp !== 'false') problems.push('JWT_REQUIRE_EXP must be true or false');
   const busRouting = nonEmpty(env, 'BUS_ROUTING') ?? 'presence';
@@ -705,6 +720,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxAuthFrameBytes,
       maxUnauthenticated: int('WS_MAX_UNAUTHENTICATED'),
       maxUnauthenticatedPerIp: int('WS_MAX_UNAUTHENTICATED_PER_IP'),
+      allowGuests: allowGuests === 'true',
+      maxGuestsPerIp: int('WS_MAX_GUESTS_PER_IP'),
     },
     trustedProxies,
     http: {

@@ -47,6 +47,11 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly guests = new Gauge({
+    name: 'herald_guest_connections',
+    help: 'Open guest connections (WS_ALLOW_GUESTS: no token, promotions only)',
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'herald_connection_closes_total',
     help: 'Connections closed by the server, by reason',

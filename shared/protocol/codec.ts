@@ -62,6 +62,8 @@ export function decodeClientFrame(raw: string): DecodeResult {
     case 'ping':
       return withRef({ type: 'ping' });
     case 'auth':
+      // No token: a guest, where the node allows guests (the connection decides).
+      if (value.token === undefined) return withRef({ type: 'auth' });
       if (!isShortString(value.token, MAX_TOKEN_LENGTH)) return bad('auth needs a token string', ref);
       return withRef({ type: 'auth', token: value.token });
     case 'subscribe': {

@@ -15,7 +15,8 @@ export type Ref = string | number;
 
 export interface AuthFrame {
   type: 'auth';
-  token: string;
+  /** Absent: a guest (only where the node allows guests, WS_ALLOW_GUESTS; promotions only). */
+  token?: string;
   ref?: Ref;
 }
 export interface SubscribeFrame {
@@ -62,7 +63,10 @@ export interface WelcomeFrame {
   protocol: typeof PROTOCOL_VERSION;
   session: string;
   node: string;
+  /** The token's `sub`; for a guest, an id the node made up for this connection. */
   user: string;
+  /** Present (true) on a guest connection: it may subscribe to `promotions` only. */
+  guest?: true;
   /**
    * The server sends a WebSocket ping this often and drops peers that did not answer the previous one.
    * Browsers cannot see those pings: send an app-level `ping` about this often to detect a dead link.

@@ -80,6 +80,8 @@ describe('loadConfig defaults', () => {
       maxAuthFrameBytes: 8_192,
       maxUnauthenticated: 10_000,
       maxUnauthenticatedPerIp: 0,
+      allowGuests: false,
+      maxGuestsPerIp: 20,
     });
     expect(config.trustedProxies).toEqual([]);
     expect(config.nodeId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
@@ -474,5 +476,19 @@ describe('internal port', () => {
       'INTERNAL_PORT must differ from PORT',
     ]);
     expect(problemsOf({ INTERNAL_HOST: '0.0.0.0' })).toEqual(['INTERNAL_HOST needs INTERNAL_PORT']);
+  });
+});
+
+describe('guests', () => {
+  it('when WS_ALLOW_GUESTS is unset, then the node takes no guests; true turns them on, with 20 per address by default', () => {
+    expect(loadConfig({}).ws).toMatchObject({ allowGuests: false, maxGuestsPerIp: 20 });
+    expect(loadConfig({ WS_ALLOW_GUESTS: 'true', WS_MAX_GUESTS_PER_IP: '5' }).ws).toMatchObject({
+      allowGuests: true,
+      maxGuestsPerIp: 5,
+    });
+  });
+
+  it('when WS_ALLOW_GUESTS is not true or false, then the problem names it', () => {
+    expect(problemsOf({ WS_ALLOW_GUESTS: 'yes' })).toEqual(['WS_ALLOW_GUESTS must be true or false']);
   });
 });
