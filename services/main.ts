@@ -76,6 +76,9 @@ function warnAboutDemoCredentials(config: Config, log: Logger): void {
     ...(apiKeys ? [`!!  API_KEYS is unset: REST API key "${DEMO_API_KEY}" has scopes publish+admin.`] : []),
     '!!  Mint a client token:   npm run token -- --user 42 [--segments vip,city-paris] [--ttl 3600]',
     `!!  Connect:               ws://127.0.0.1:${config.port}/ws?token=<token>`,
+    ...(config.demoEnabled
+      ? [`!!  Storefront demo:       http://127.0.0.1:${config.port}/demo?user=42`]
+      : []),
     '!!  Set JWT_SECRET (or JWT_PUBLIC_KEY) and API_KEYS, or NODE_ENV=production, to turn this off.',
     '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
     '',

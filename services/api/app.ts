@@ -25,6 +25,7 @@ import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { idempotency } from './plugins/idempotency.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { demoRoutes } from './routes/demo.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
 import { publishRoutes } from './routes/publish.js';
@@ -231,6 +232,7 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(userRoutes, { deps, prefix: '/v1' });
   await app.register(clusterRoutes, { deps, prefix: '/v1' });
   await app.register(historyRoutes, { deps, prefix: '/v1' });
+  if (config.demoEnabled) await app.register(demoRoutes, { deps });
   return app;
 }
 

@@ -124,6 +124,11 @@ export interface Config {
     replayLimit: number;
   };
   idempotencyTtlSeconds: number;
+  /**
+   * DEMO_ENABLED: the storefront demo at /demo, and /demo/token, which mints a client token for any
+   * user id (HS256 with JWT_SECRET). Default: on outside production.
+   */
+  demoEnabled: boolean;
   /** True when demo secrets were filled in because none were configured (development only). */
   demoCredentials: { jwt: boolean; apiKeys: boolean };
 }
@@ -145,6 +150,12 @@ export function productionWarnings(config: Config): { setting: string; message: 
     warnings.push({
       setting: 'JWT_AUDIENCE',
       message: 'JWT_AUDIENCE is unset: tokens minted for another service by the same issuer are accepted',
+    });
+  if (config.demoEnabled)
+    warnings.push({
+      setting: 'DEMO_ENABLED',
+      message:
+        'DEMO_ENABLED=true: /demo/token mints a client token for any user id; turn it off in front of real users',
     });
   if (!config.jwt.requireExp && config.jwt.maxAgeSeconds === 0)
     warnings.push({
@@ -446,6 +457,8 @@ export const STRING_OPTIONS = {
   JWT_ISSUER: 'Required `iss` claim, when set',
   JWT_AUDIENCE: 'Required `aud` claim, when set',
   JWT_REQUIRE_EXP: 'true: refuse client tokens without `exp` (default false)',
+  DEMO_ENABLED:
+    'true: the storefront demo at /demo, which mints client tokens for any user id (never in front of real users); default true outside production, false in production',
   WS_ALLOW_GUESTS:
     'true: a connection may authenticate without a token, as a guest that may subscribe to promotions only (storefront visitors who have not signed in); default false',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
@@ -652,6 +665,8 @@ export function loadConfig(env: Env = process.env): Config {
   const maxFrameBytes = int('WS_MAX_FRAME_BYTES');
   // Never above the limit of every frame (a node with small frames has small auth frames too).
   const maxAuthFrameBytes = Math.min(int('WS_MAX_AUTH_FRAME_BYTES'), maxFrameBytes);
+  const demoRaw = nonEmpty(env, 'DEMO_ENABLED') ?? (production ? 'false' : 'true');
+  if (demoRaw !== 'true' && demoRaw !== 'false') problems.push('DEMO_ENABLED must be true or false');
   const allowGuests = nonEmpty(env, 'WS_ALLOW_GUESTS') ?? 'false';
   if (allowGuests !== 'true' && allowGuests !== 'false')
     problems.push('WS_ALLOW_GUESTS must be true or false');
@@ -687,6 +702,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const config: Config = {
+    demoEnabled: demoRaw === 'true',
     port,
     host,
     internal,

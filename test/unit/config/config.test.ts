@@ -492,3 +492,17 @@ describe('guests', () => {
     expect(problemsOf({ WS_ALLOW_GUESTS: 'yes' })).toEqual(['WS_ALLOW_GUESTS must be true or false']);
   });
 });
+
+describe('storefront demo', () => {
+  it('when DEMO_ENABLED is unset, then the demo is on outside production and off in production', () => {
+    expect(loadConfig({}).demoEnabled).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).demoEnabled).toBe(true);
+    expect(loadConfig(production()).demoEnabled).toBe(false);
+  });
+
+  it('when a production node turns the demo on, then it warns that anyone can mint tokens; a bad value is named', () => {
+    const warnings = productionWarnings(loadConfig(production({ DEMO_ENABLED: 'true' })));
+    expect(warnings.map((w) => w.setting)).toContain('DEMO_ENABLED');
+    expect(problemsOf({ DEMO_ENABLED: 'on' })).toEqual(['DEMO_ENABLED must be true or false']);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * The storefront demo in a real browser (Debian's Chromium through playwright-core), against a node on
+ * the machine's Redis and RabbitMQ: a signed-in page shows an order's status timeline and a promotion
+ * toast posted over REST; a guest page shows the promotion. Screenshots: test/browser/artifacts/.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.js';
+import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+let node: TestNode;
+let browser: Browser;
+
+beforeAll(async () => {
+  // npm test builds the service (global setup) but not the browser bundle the page loads: built here,
+  // so the page runs the SDK as it is now.
+  execFileSync(process.execPath, ['scripts/build-client.mjs'], { cwd: root, stdio: 'ignore' });
+  node = await startBackedNode({ DEMO_ENABLED: 'true', WS_ALLOW_GUESTS: 'true' });
+  browser = await launchBrowser();
+}, 900_000); // a first run may install Chromium
+afterAll(async () => {
+  await browser?.close();
+  await node?.stop();
+});
+
+async function post(route: string, body: object): Promise<void> {
+  const res = await fetch(`${node.url}${route}`, {
+    method: 'POST',
+    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.clone().text()).toBe(202);
+}
+
+async function open(query: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${node.url}/demo${query}`);
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout: 10_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+describe('storefront demo in Chromium', () => {
+  it('when an order event and a promotion are posted over REST, then the signed-in page shows the order timeline and a toast', async () => {
+    const page = await open('?user=42');
+    expect(await page.locator('#who').textContent()).toBe('user 42');
+
+    await post('/v1/orders/o-1042/events', { userId: '42', status: 'paid' });
+    await post('/v1/orders/o-1042/events', { userId: '42', status: 'shipped' });
+    const order = page.locator('[data-order="o-1042"]');
+    await order.locator('li[data-status="shipped"].current').waitFor({ timeout: 10_000 });
+    expect(await order.locator('h3').textContent()).toBe('Order o-1042');
+    const statuses = await Promise.all(
+      (await order.locator('li').all()).map((li) => li.getAttribute('data-status')),
+    );
+    expect(statuses).toEqual(['paid', 'shipped']);
+
+    await post('/v1/promotions', {
+      promotionId: 'p-flash',
+      title: 'Flash sale: 30 % off',
+      body: 'Today only.',
+    });
+    await page.locator('.toast[data-promotion="p-flash"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('.toast[data-promotion="p-flash"] strong').textContent()).toBe(
+      'Flash sale: 30 % off',
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-user-42.png') });
+    await page.close();
+  });
+
+  it('when a guest opens the demo, then it shows promotions and no orders', async () => {
+    const page = await open('');
+    expect(await page.locator('#who').textContent()).toBe('guest');
+    await post('/v1/promotions', {
+      promotionId: 'p-guest',
+      title: 'Free shipping this weekend',
+      body: 'On every order.',
+    });
+    await page.locator('.toast[data-promotion="p-guest"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#orders').isVisible()).toBe(false);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-guest.png') });
+    await page.close();
+  });
+});
