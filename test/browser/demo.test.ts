@@ -3,21 +3,17 @@
  * the machine's Redis and RabbitMQ: a signed-in page shows an order's status timeline and a promotion
  * toast posted over REST; a guest page shows the promotion. Screenshots: test/browser/artifacts/.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.js';
+import { ARTIFACTS, buildBrowserBundle, launchBrowser } from '../helpers/browser.js';
 import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 let node: TestNode;
 let browser: Browser;
 
 beforeAll(async () => {
-  // npm test builds the service (global setup) but not the browser bundle the page loads: built here,
-  // so the page runs the SDK as it is now.
-  execFileSync(process.execPath, ['scripts/build-client.mjs'], { cwd: root, stdio: 'ignore' });
+  buildBrowserBundle(); // the page runs the SDK as it is now
   node = await startBackedNode({ DEMO_ENABLED: 'true', WS_ALLOW_GUESTS: 'true' });
   browser = await launchBrowser();
 }, 900_000); // a first run may install Chromium

@@ -3,7 +3,7 @@
  * (as root, serialized with flock like the load balancers), driven by playwright-core. Screenshots go
  * to test/browser/artifacts/ (not committed), for a person to look at.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,12 @@ export function ensureChromium(): string {
       `Installing Chromium failed (exit ${result.status}); install it with: ${INSTALL}\n${result.stdout}${result.stderr}`,
     );
   return installed;
+}
+
+/** Builds the browser SDK bundle the demo page loads (npm test builds the service, not the bundle). */
+export function buildBrowserBundle(): void {
+  const root = new URL('../..', import.meta.url).pathname;
+  execFileSync(process.execPath, ['scripts/build-client.mjs'], { cwd: root, stdio: 'ignore' });
 }
 
 /** A headless Chromium (no sandbox when running as root, which Chromium otherwise refuses). */

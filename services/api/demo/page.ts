@@ -113,7 +113,11 @@ function showPromotion(data) {
 
 const client = new HeraldClient({ url: location.origin.replace(/^http/, 'ws') + '/ws', ...(user ? { token } : {}) });
 client.on('state', (s) => {
-  if (s.state === 'connected') setStatus('connected');
+  if (s.state === 'connected') {
+    setStatus('connected');
+    status.dataset.node = s.welcome.node;
+    status.title = 'on node ' + s.welcome.node;
+  }
   else if (s.state === 'disconnected') setStatus('reconnecting');
   else setStatus(s.state);
   if (s.state === 'closed' && s.error) notice(s.error.code === 'bad_frame' && !user
