@@ -82,4 +82,19 @@ describe('storefront demo in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-guest.png') });
     await page.close();
   });
+
+  it('when the node takes no guests, then the guest page says so and how to sign in', async () => {
+    const closed = await startBackedNode({ DEMO_ENABLED: 'true' });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${closed.url}/demo`);
+      const notice = page.locator('#notice');
+      await notice.waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await notice.textContent()).toContain('WS_ALLOW_GUESTS=true');
+      expect(await page.locator('#status').getAttribute('data-state')).toBe('closed');
+      await page.close();
+    } finally {
+      await closed.stop();
+    }
+  });
 });
