@@ -6,34 +6,25 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FRAGMENTS } from '../../services/gateway/gateway.js';
+import { bystanderOn, type Bystander } from '../helpers/bystander.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 
 let t: TestNode;
-let bystander: TestClient;
+let bystander: Bystander;
 
 beforeAll(async () => {
   t = await startBackedNode({ WS_MAX_FRAME_BYTES: '1024' });
-  bystander = await TestClient.open(t.wsUrl, await mintToken('bystander'));
-  await bystander.subscribe('promotions');
+  bystander = await bystanderOn(t);
 });
 afterAll(async () => {
-  bystander.close();
+  bystander.client.close();
   await t.stop();
 });
 
 /** The server keeps serving everyone else: a fresh promotion still reaches the bystander. */
-async function expectOthersServed(): Promise<void> {
-  const before = bystander.messages().length;
-  const res = await fetch(`${t.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: 'promotions', event: 'alive', data: before }),
-  });
-  expect(res.status).toBe(202);
-  await bystander.waitForMessages(before + 1);
-}
+const expectOthersServed = (): Promise<void> => bystander.expectServed();
 
 async function closeReasons(): Promise<string> {
   const res = await fetch(`${t.url}/metrics`);
