@@ -6,7 +6,7 @@ import {
   ConfigError,
   DEMO_API_KEY,
   loadConfig,
-  productionWarnings,
+  startupWarnings,
   type Config,
 } from '../shared/config/config.js';
 import { createLogger, type Logger } from '../shared/logger/logger.js';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, nodeId: config.nodeId });
   warnAboutDemoCredentials(config, log);
   // Loud, once per boot: each names a setting that closes an attack (docs/operations.md 1.3).
-  for (const { setting, message } of productionWarnings(config)) log.warn({ setting }, message);
+  for (const { setting, message } of startupWarnings(config)) log.warn({ setting }, message);
 
   let node: HeraldNode;
   try {
@@ -79,7 +79,8 @@ function warnAboutDemoCredentials(config: Config, log: Logger): void {
     ...(config.demoEnabled
       ? [`!!  Storefront demo:       http://127.0.0.1:${config.port}/demo?user=42`]
       : []),
-    '!!  Set JWT_SECRET (or JWT_PUBLIC_KEY) and API_KEYS, or NODE_ENV=production, to turn this off.',
+    '!!  Set JWT_SECRET (or JWT_PUBLIC_KEY) and API_KEYS, or NODE_ENV=production, to turn this off',
+    '!!  (the demo and its token route too, unless DEMO_ENABLED=true).',
     '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
     '',
   ];

@@ -70,9 +70,11 @@ export class HeraldClient {
 
   constructor(private readonly options: HeraldClientOptions) {
     if (typeof options.url !== 'string' || options.url.length === 0) throw new TypeError('url is required');
-    const { token } = options;
-    if (token !== undefined && typeof token !== 'string' && typeof token !== 'function')
-      throw new TypeError('token must be a string or a function returning one (or absent: a guest)');
+    const { token, guest } = options;
+    if (guest === true) {
+      if (token !== undefined) throw new TypeError('a guest has no token: pass token or guest, not both');
+    } else if (typeof token !== 'string' && typeof token !== 'function')
+      throw new TypeError('token must be a string or a function returning one (or guest: true)');
     const impl = options.WebSocket ?? globalWebSocket();
     if (impl === undefined)
       throw new TypeError('No global WebSocket: pass the WebSocket option (in Node 20, the ws package)');

@@ -127,10 +127,14 @@ export interface HeraldClientOptions {
   /**
    * The JWT, or a function returning it. The function is called before every connection attempt;
    * with `reason: 'expired'` a cached token must not be reused. A plain string cannot be refreshed, so
-   * a `token_expired` close (4003) then stops the client. Absent: the client connects as a guest, on
-   * nodes that allow guests (WS_ALLOW_GUESTS): it may subscribe to `promotions` only.
+   * a `token_expired` close (4003) then stops the client. Required unless `guest` is true.
    */
   token?: string | TokenProvider;
+  /**
+   * Connect without a token, as a guest (nodes with WS_ALLOW_GUESTS; `promotions` only, no resume).
+   * Explicit, so that a token that is missing by mistake is an error rather than a guest.
+   */
+  guest?: boolean;
   /** WebSocket constructor; default `globalThis.WebSocket` (pass `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor;
   /** Ceiling of the first reconnect delay (full jitter); default 500 ms. */

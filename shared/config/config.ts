@@ -126,7 +126,8 @@ export interface Config {
   idempotencyTtlSeconds: number;
   /**
    * DEMO_ENABLED: the storefront demo at /demo, and /demo/token, which mints a client token for any
-   * user id (HS256 with JWT_SECRET). Default: on outside production.
+   * user id (HS256 with JWT_SECRET). Default: on only while the public demo secret signs tokens
+   * (development without JWT_SECRET), where anyone can mint tokens anyway.
    */
   demoEnabled: boolean;
   /** True when demo secrets were filled in because none were configured (development only). */
@@ -134,13 +135,26 @@ export interface Config {
 }
 
 /**
- * What a production node should have and does not: each a line for the boot log (warn). Not refused,
- * because a deployment may rightly do without (a native app's connections carry no Origin; a token
- * issuer that sets no audience), but each leaves an attack open that the setting closes.
+ * What a node should have and does not: each a line for the boot log (warn). Not refused, because a
+ * deployment may rightly do without (a native app's connections carry no Origin; a token issuer that
+ * sets no audience), but each leaves an attack open that the setting closes. The demo token route
+ * with real secrets is named in every environment; the rest in production only.
  */
-export function productionWarnings(config: Config): { setting: string; message: string }[] {
-  if (config.nodeEnv !== 'production') return [];
+export function startupWarnings(config: Config): { setting: string; message: string }[] {
   const warnings: { setting: string; message: string }[] = [];
+  if (config.demoEnabled && !config.demoCredentials.jwt)
+    warnings.push({
+      setting: 'DEMO_ENABLED',
+      message:
+        'DEMO_ENABLED=true with a real JWT secret: /demo/token mints a valid client token for any user id; never in front of real users',
+    });
+  if (config.nodeEnv !== 'production') return warnings;
+  if (config.ws.allowGuests && config.trustedProxies.length === 0)
+    warnings.push({
+      setting: 'TRUSTED_PROXIES',
+      message:
+        'WS_ALLOW_GUESTS=true without TRUSTED_PROXIES: behind a balancer every guest has its address, so WS_MAX_GUESTS_PER_IP bounds all guests of a node together',
+    });
   if (config.allowedOrigins.length === 0)
     warnings.push({
       setting: 'ALLOWED_ORIGINS',
@@ -150,12 +164,6 @@ export function productionWarnings(config: Config): { setting: string; message: 
     warnings.push({
       setting: 'JWT_AUDIENCE',
       message: 'JWT_AUDIENCE is unset: tokens minted for another service by the same issuer are accepted',
-    });
-  if (config.demoEnabled)
-    warnings.push({
-      setting: 'DEMO_ENABLED',
-      message:
-        'DEMO_ENABLED=true: /demo/token mints a client token for any user id; turn it off in front of real users',
     });
   if (!config.jwt.requireExp && config.jwt.maxAgeSeconds === 0)
     warnings.push({
@@ -458,7 +466,7 @@ export const STRING_OPTIONS = {
   JWT_AUDIENCE: 'Required `aud` claim, when set',
   JWT_REQUIRE_EXP: 'true: refuse client tokens without `exp` (default false)',
   DEMO_ENABLED:
-    'true: the storefront demo at /demo, which mints client tokens for any user id (never in front of real users); default true outside production, false in production',
+    'true: the storefront demo at /demo, which mints client tokens for any user id (never in front of real users); default true only while JWT_SECRET is unset in development (the public demo secret), else false',
   WS_ALLOW_GUESTS:
     'true: a connection may authenticate without a token, as a guest that may subscribe to promotions only (storefront visitors who have not signed in); default false',
   API_KEYS: 'Comma-separated name:key:scope+scope entries; scopes are publish and admin',
@@ -665,8 +673,10 @@ export function loadConfig(env: Env = process.env): Config {
   const maxFrameBytes = int('WS_MAX_FRAME_BYTES');
   // Never above the limit of every frame (a node with small frames has small auth frames too).
   const maxAuthFrameBytes = Math.min(int('WS_MAX_AUTH_FRAME_BYTES'), maxFrameBytes);
-  const demoRaw = nonEmpty(env, 'DEMO_ENABLED') ?? (production ? 'false' : 'true');
-  if (demoRaw !== 'true' && demoRaw !== 'false') problems.push('DEMO_ENABLED must be true or false');
+  // Resolved once the JWT secret is known (below): on by default only with the public demo secret.
+  const demoRaw = nonEmpty(env, 'DEMO_ENABLED');
+  if (demoRaw !== undefined && demoRaw !== 'true' && demoRaw !== 'false')
+    problems.push('DEMO_ENABLED must be true or false');
   const allowGuests = nonEmpty(env, 'WS_ALLOW_GUESTS') ?? 'false';
   if (allowGuests !== 'true' && allowGuests !== 'false')
     problems.push('WS_ALLOW_GUESTS must be true or false');
@@ -702,7 +712,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const config: Config = {
-    demoEnabled: demoRaw === 'true',
+    demoEnabled: demoRaw === undefined ? demoJwt : demoRaw === 'true',
     port,
     host,
     internal,

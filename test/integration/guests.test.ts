@@ -108,6 +108,7 @@ describe('guest visitors', () => {
   it('when the SDK has no token, then it connects as a guest, receives promotions, and after a reconnect subscribes again without a resume', async () => {
     const t = await node({ WS_ALLOW_GUESTS: 'true' });
     const client = new HeraldClient({
+      guest: true,
       url: t.wsUrl,
       WebSocket,
       minReconnectDelayMs: 20,

@@ -348,20 +348,21 @@ describe('internal port (INTERNAL_PORT)', () => {
 });
 
 describe('storefront demo routes (DEMO_ENABLED)', () => {
-  it('when the demo is on, then /demo/token mints a token for a valid user id only; when off, the demo routes are 404', async () => {
-    const minted = await call('GET', '/demo/token?user=42');
-    expect(minted.status).toBe(200);
-    expect((minted.body as { token?: string }).token).toMatch(/^ey/);
-    expect(await call('GET', '/demo/token?user=a%20b')).toMatchObject({
-      status: 400,
-      body: { code: 'validation_failed' },
-    });
-
-    const off = await startBackedNode({ DEMO_ENABLED: 'false' });
+  it('when the demo is turned on, then /demo/token mints a token for a valid user id only; by default (a real secret), the demo routes are 404', async () => {
+    const on = await startBackedNode({ DEMO_ENABLED: 'true' });
+    const off = await startBackedNode({});
     try {
+      const minted = await injector(on)('GET', '/demo/token?user=42');
+      expect(minted.status).toBe(200);
+      expect((minted.body as { token?: string }).token).toMatch(/^ey/);
+      expect(await injector(on)('GET', '/demo/token?user=a%20b')).toMatchObject({
+        status: 400,
+        body: { code: 'validation_failed' },
+      });
       for (const route of ['/demo', '/demo/token?user=42', '/demo/herald-client.js'])
         expect((await fetch(`${off.url}${route}`)).status, route).toBe(404);
     } finally {
+      await on.stop();
       await off.stop();
     }
   });

@@ -111,7 +111,13 @@ function showPromotion(data) {
   $('toasts').prepend(toast);
 }
 
-const client = new HeraldClient({ url: location.origin.replace(/^http/, 'ws') + '/ws', ...(user ? { token } : {}) });
+const client = new HeraldClient({
+  url: location.origin.replace(/^http/, 'ws') + '/ws',
+  ...(user ? { token } : { guest: true }),
+});
+client.on('error', (e) => {
+  if (e.code === 'token_unavailable') notice('Could not get a demo token for user ' + user + ': ' + e.message);
+});
 client.on('state', (s) => {
   if (s.state === 'connected') {
     setStatus('connected');
@@ -126,6 +132,7 @@ client.on('state', (s) => {
 });
 client.on('recovery', (r) => { if (r.previous && r.recovered) setStatus('recovered'); });
 client.on('message', (m) => {
+  if (m.data === null || typeof m.data !== 'object') return; // not an order event or promotion shape
   if (m.event === 'order.status') showOrder(m.data, m.ts);
   else if (m.event === 'promotion') showPromotion(m.data);
 });

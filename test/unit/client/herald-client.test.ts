@@ -258,3 +258,18 @@ describe('HeraldClient: connecting and subscribing', () => {
     }
   });
 });
+
+describe('guests', () => {
+  it('when neither a token nor guest: true is given, then the constructor refuses; with both, too', () => {
+    expect(() => start({ token: undefined })).toThrow(/token must be a string/);
+    expect(() => start({ guest: true })).toThrow(/not both/);
+  });
+
+  it('when guest: true, then the auth frame carries no token', () => {
+    start({ token: undefined, guest: true });
+    client.connect();
+    const ws = fake.latest();
+    ws.open();
+    expect(ws.last('auth')).not.toHaveProperty('token');
+  });
+});

@@ -8,7 +8,7 @@ import {
   DEMO_JWT_SECRET,
   INT_OPTIONS,
   loadConfig,
-  productionWarnings,
+  startupWarnings,
 } from '../../../shared/config/config.js';
 
 const os = vi.hoisted(() => ({ hostname: undefined as string | undefined }));
@@ -406,7 +406,7 @@ describe('drain, rebalancing and reconnect targets', () => {
 
 describe('production warnings and the token policy', () => {
   it('when a production node has no ALLOWED_ORIGINS, no JWT_AUDIENCE and no token lifetime policy, then each is named once', () => {
-    const warnings = productionWarnings(loadConfig(production()));
+    const warnings = startupWarnings(loadConfig(production()));
     expect(warnings.map((w) => w.setting)).toEqual(['ALLOWED_ORIGINS', 'JWT_AUDIENCE', 'JWT_REQUIRE_EXP']);
     for (const { setting, message } of warnings) expect(message).toContain(setting);
   });
@@ -417,15 +417,15 @@ describe('production warnings and the token policy', () => {
       JWT_AUDIENCE: 'herald',
       JWT_MAX_AGE_SECONDS: '86400',
     });
-    expect(productionWarnings(loadConfig(set))).toEqual([]);
+    expect(startupWarnings(loadConfig(set))).toEqual([]);
     expect(
-      productionWarnings(
+      startupWarnings(
         loadConfig(
           production({ JWT_REQUIRE_EXP: 'true', ALLOWED_ORIGINS: 'https://a.b', JWT_AUDIENCE: 'h' }),
         ),
       ),
     ).toEqual([]);
-    expect(productionWarnings(loadConfig({}))).toEqual([]);
+    expect(startupWarnings(loadConfig({}))).toEqual([]);
   });
 
   it('when JWT_REQUIRE_EXP is not true or false, then the problem names it; the policy reaches the verifier options', () => {
@@ -494,15 +494,27 @@ describe('guests', () => {
 });
 
 describe('storefront demo', () => {
-  it('when DEMO_ENABLED is unset, then the demo is on outside production and off in production', () => {
+  it('when DEMO_ENABLED is unset, then the demo is on only while the public demo secret signs tokens', () => {
     expect(loadConfig({}).demoEnabled).toBe(true);
     expect(loadConfig({ NODE_ENV: 'test' }).demoEnabled).toBe(true);
+    expect(loadConfig({ JWT_SECRET: 'a-real-secret-of-at-least-32-characters!' }).demoEnabled).toBe(false);
     expect(loadConfig(production()).demoEnabled).toBe(false);
   });
 
-  it('when a production node turns the demo on, then it warns that anyone can mint tokens; a bad value is named', () => {
-    const warnings = productionWarnings(loadConfig(production({ DEMO_ENABLED: 'true' })));
-    expect(warnings.map((w) => w.setting)).toContain('DEMO_ENABLED');
+  it('when the demo is turned on with a real secret, then every environment warns that anyone can mint tokens; a bad value is named', () => {
+    for (const env of [
+      production({ DEMO_ENABLED: 'true' }),
+      { JWT_SECRET: PROD_SECRET, DEMO_ENABLED: 'true' },
+    ])
+      expect(startupWarnings(loadConfig(env)).map((w) => w.setting)).toContain('DEMO_ENABLED');
+    expect(startupWarnings(loadConfig({}))).toEqual([]); // the demo secret: anyone can mint anyway
     expect(problemsOf({ DEMO_ENABLED: 'on' })).toEqual(['DEMO_ENABLED must be true or false']);
+  });
+
+  it('when a production node takes guests without TRUSTED_PROXIES, then it warns that they may share a balancer address', () => {
+    const warned = startupWarnings(loadConfig(production({ WS_ALLOW_GUESTS: 'true' })));
+    expect(warned.map((w) => w.setting)).toContain('TRUSTED_PROXIES');
+    const trusted = production({ WS_ALLOW_GUESTS: 'true', TRUSTED_PROXIES: '10.0.0.0/8' });
+    expect(startupWarnings(loadConfig(trusted)).map((w) => w.setting)).not.toContain('TRUSTED_PROXIES');
   });
 });
