@@ -153,7 +153,7 @@ export function startupWarnings(config: Config): { setting: string; message: str
     warnings.push({
       setting: 'TRUSTED_PROXIES',
       message:
-        'WS_ALLOW_GUESTS=true without TRUSTED_PROXIES: behind a balancer every guest has its address, so WS_MAX_GUESTS_PER_IP bounds all guests of a node together',
+        "WS_ALLOW_GUESTS=true without TRUSTED_PROXIES: behind a balancer every guest has the balancer's address, so WS_MAX_GUESTS_PER_IP bounds all guests of a node together",
     });
   if (config.allowedOrigins.length === 0)
     warnings.push({
