@@ -14,14 +14,42 @@ import { BlockList, isIP } from 'node:net';
 
 export type Refusal = 'node' | 'ip';
 
+/**
+ * Places per client address, at most `max` each: `take` answers a release function (idempotent) for
+ * the place taken, or undefined when the address holds them all. Serves the unauthenticated
+ * connections per address and the guests per address alike.
+ */
+export class PlacesPerAddress {
+  private readonly held = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  take(ip: string): (() => void) | undefined {
+    const held = this.held.get(ip) ?? 0;
+    if (held >= this.max) return undefined;
+    this.held.set(ip, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.held.get(ip) ?? 1) - 1;
+      if (left === 0) this.held.delete(ip);
+      else this.held.set(ip, left);
+    };
+  }
+}
+
 export class Admission {
   private pending = 0;
-  private readonly perIp = new Map<string, number>();
+  /** Undefined when places are not counted per address (WS_MAX_UNAUTHENTICATED_PER_IP=0). */
+  private readonly perIp: PlacesPerAddress | undefined;
 
   constructor(
     private readonly maxUnauthenticated: number,
-    private readonly maxPerIp: number,
-  ) {}
+    maxPerIp: number,
+  ) {
+    this.perIp = maxPerIp > 0 ? new PlacesPerAddress(maxPerIp) : undefined;
+  }
 
   /** Not authenticated yet, on this node. */
   get unauthenticated(): number {
@@ -30,7 +58,7 @@ export class Admission {
 
   /** Whether places are counted per client address (admit then needs the address). */
   get perAddress(): boolean {
-    return this.maxPerIp > 0;
+    return this.perIp !== undefined;
   }
 
   /**
@@ -39,49 +67,20 @@ export class Admission {
    */
   admit(ip: string | undefined): (() => void) | Refusal {
     if (this.pending >= this.maxUnauthenticated) return 'node';
-    const counted = this.perAddress && ip !== undefined ? ip : undefined;
-    const held = counted === undefined ? 0 : (this.perIp.get(counted) ?? 0);
-    if (counted !== undefined && held >= this.maxPerIp) return 'ip';
+    const releaseIp = this.perIp !== undefined && ip !== undefined ? this.perIp.take(ip) : NOTHING;
+    if (releaseIp === undefined) return 'ip';
     this.pending += 1;
-    if (counted !== undefined) this.perIp.set(counted, held + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.pending -= 1;
-      if (counted === undefined) return;
-      const left = (this.perIp.get(counted) ?? 1) - 1;
-      if (left === 0) this.perIp.delete(counted);
-      else this.perIp.set(counted, left);
+      releaseIp();
     };
   }
 }
 
-/**
- * Guest connections (WS_ALLOW_GUESTS) per client address: a guest is nobody's account, so the address
- * is what bounds how many one visitor may hold. A place is taken when a guest authenticates and given
- * back when it goes.
- */
-export class GuestPlaces {
-  private readonly perIp = new Map<string, number>();
-
-  constructor(private readonly maxPerIp: number) {}
-
-  /** A release function (idempotent) for the place taken, or undefined when `ip` holds them all. */
-  take(ip: string): (() => void) | undefined {
-    const held = this.perIp.get(ip) ?? 0;
-    if (held >= this.maxPerIp) return undefined;
-    this.perIp.set(ip, held + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left === 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, left);
-    };
-  }
-}
+const NOTHING = (): void => undefined;
 
 export class ClientAddress {
   private readonly trusted: BlockList | undefined;

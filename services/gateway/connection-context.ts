@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { Deadlines } from '../../shared/scheduling/deadlines.js';
 import type { StateDrivers } from '../../shared/state/state.js';
-import type { GuestPlaces } from './admission.js';
+import type { PlacesPerAddress } from './admission.js';
 import type { ChannelAccess } from './channel-access.js';
 import type { Connection } from './connection.js';
 import type { Fanout } from './fanout/fanout.js';
@@ -26,7 +26,7 @@ export interface ConnectionContext {
   /** The gateway's logger; per-connection lines carry `conn` (no child logger per connection). */
   log: Logger;
   /** Places of guest connections per client address; undefined when the node takes no guests. */
-  guests: GuestPlaces | undefined;
+  guests: PlacesPerAddress | undefined;
   /** Auth timeouts of connections without a token yet, and token expiries of open ones. */
   deadlines: { auth: Deadlines<Connection>; expiry: Deadlines<Connection> };
   /** Called once the connection is authenticated (the gateway indexes it by user). */

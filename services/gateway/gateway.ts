@@ -23,7 +23,7 @@ import { WriteScheduler } from './fanout/outlet.js';
 import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
-import { Admission, ClientAddress, GuestPlaces } from './admission.js';
+import { Admission, ClientAddress, PlacesPerAddress } from './admission.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
@@ -119,7 +119,7 @@ export class Gateway implements DeliverySink {
       sessionTtlSeconds: config.sessionTtlSeconds,
       verifier: options.verifier,
       access: new ChannelAccess(options.state.orderOwners),
-      guests: config.ws.allowGuests ? new GuestPlaces(config.ws.maxGuestsPerIp) : undefined,
+      guests: config.ws.allowGuests ? new PlacesPerAddress(config.ws.maxGuestsPerIp) : undefined,
       fanout: this.fanout,
       scheduler: this.scheduler,
       replayLimit: config.history.replayLimit,
