@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeraldClient, type MessageFrame } from '../../shared/client/index.js';
+import { metricValue } from '../helpers/metrics.js';
 import { TestClient } from '../helpers/test-client.js';
 import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
@@ -39,10 +40,7 @@ async function publish(t: TestNode, channel: string, data: unknown): Promise<voi
   expect(res.status).toBe(202);
 }
 
-async function guestGauge(t: TestNode): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  return Number(/^herald_guest_connections (\d+)$/m.exec(text)?.[1]);
-}
+const guestGauge = (t: TestNode): Promise<number> => metricValue(t.url, 'herald_guest_connections');
 
 describe('guest visitors', () => {
   it('when a node takes guests, then an auth frame without a token opens a guest that receives promotions and may subscribe to nothing else', async () => {

@@ -7,6 +7,8 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_REF_LENGTH } from '../../shared/protocol/codec.js';
+import { metricValue } from '../helpers/metrics.js';
 import { bystanderOn, type Bystander } from '../helpers/bystander.js';
 import { TestClient } from '../helpers/test-client.js';
 import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
@@ -37,10 +39,8 @@ afterAll(async () => {
 const expectOthersServed = (): Promise<void> => bystander.expectServed();
 
 /** How many connections `node` closed as slow consumers (1013). */
-async function slowConsumerCloses(node: TestNode): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  return Number(/^herald_connection_closes_total\{reason="slow_consumer"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-}
+const slowConsumerCloses = (node: TestNode): Promise<number> =>
+  metricValue(node.url, 'herald_connection_closes_total{reason="slow_consumer"}');
 
 /** The client's TCP socket, to stop reading from it (a peer that never reads). */
 const tcp = (c: TestClient): Socket => (c.ws as unknown as { _socket: Socket })._socket;
@@ -155,7 +155,12 @@ describe('floods and peers that do not read', () => {
     await expectOthersServed();
   });
 
-  it('when a client pings within the rate limit but never reads, then its pongs fill its budget and it is closed 1013', async () => {
+  const payload = Buffer.alloc(125, 1); // the largest control frame: each pong carries 127 bytes back
+  const ping = JSON.stringify({ type: 'ping', ref: 'r'.repeat(MAX_REF_LENGTH) });
+  it.each<[string, (ws: TestClient['ws']) => void]>([
+    ['pings within the rate limit: its pongs fill its budget', (ws) => ws.ping(payload)],
+    ['sends allowed protocol frames: the replies fill its budget', (ws) => ws.send(ping)],
+  ])('when a client never reads and %s, then it is closed 1013', async (_what, send) => {
     // Its own node: no heartbeat closes the silent reader first, and a generous rate limit.
     const node = await startBackedNode({
       WS_MAX_BUFFERED_BYTES: '65536',
@@ -163,34 +168,12 @@ describe('floods and peers that do not read', () => {
       WS_MESSAGE_BURST: '100000',
     });
     try {
-      const c = await TestClient.open(node.wsUrl, await mintToken('ping-no-read'));
+      const c = await TestClient.open(node.wsUrl, await mintToken('no-read'));
       tcp(c).pause();
-      const payload = Buffer.alloc(125, 1); // the largest control frame
-      // Each pong carries 127 bytes back; the kernel's buffers take some MB first.
-      // Until the node closes it (its closing handshake then waits for the client to read).
+      // The kernel's buffers take some MB first. Until the node closes it (its closing handshake
+      // then waits for the client to read).
       for (let i = 0; i < 200_000 && (await slowConsumerCloses(node)) === 0; i += 500)
-        for (let j = 0; j < 500; j++) c.ws.ping(payload);
-      expect(await slowConsumerCloses(node)).toBe(1);
-      tcp(c).resume();
-      expect(await c.waitClose(10_000)).toBe(1013);
-    } finally {
-      await node.stop();
-    }
-  });
-
-  it('when a client sends allowed protocol frames but never reads the replies, then it is closed 1013', async () => {
-    const node = await startBackedNode({
-      WS_MAX_BUFFERED_BYTES: '65536',
-      WS_MESSAGES_PER_SECOND: '100000',
-      WS_MESSAGE_BURST: '100000',
-    });
-    try {
-      const c = await TestClient.open(node.wsUrl, await mintToken('reply-no-read'));
-      tcp(c).pause();
-      const ping = JSON.stringify({ type: 'ping', ref: 'r'.repeat(200) });
-      // Until the node closes it (its closing handshake then waits for the client to read).
-      for (let i = 0; i < 200_000 && (await slowConsumerCloses(node)) === 0; i += 500)
-        for (let j = 0; j < 500; j++) c.ws.send(ping);
+        for (let j = 0; j < 500; j++) send(c.ws);
       expect(await slowConsumerCloses(node)).toBe(1);
       tcp(c).resume();
       expect(await c.waitClose(10_000)).toBe(1013);

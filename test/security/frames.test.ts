@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FRAGMENTS } from '../../services/gateway/gateway.js';
+import { metricLines } from '../helpers/metrics.js';
 import { bystanderOn, type Bystander } from '../helpers/bystander.js';
 import { TestClient } from '../helpers/test-client.js';
 import { startBackedNode, type TestNode } from '../helpers/test-node.js';
@@ -26,13 +27,7 @@ afterAll(async () => {
 /** The server keeps serving everyone else: a fresh promotion still reaches the bystander. */
 const expectOthersServed = (): Promise<void> => bystander.expectServed();
 
-async function closeReasons(): Promise<string> {
-  const res = await fetch(`${t.url}/metrics`);
-  return (await res.text())
-    .split('\n')
-    .filter((l) => l.startsWith('herald_connection_closes_total{'))
-    .join('\n');
-}
+const closeReasons = (): Promise<string> => metricLines(t.url, 'herald_connection_closes_total');
 
 describe('malformed frames', () => {
   it('when a frame is not JSON, then invalid_json and the connection stays', async () => {

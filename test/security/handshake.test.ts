@@ -10,8 +10,9 @@ import { connect, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { metricLines } from '../helpers/metrics.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -44,13 +45,7 @@ async function refusedWith(t: TestNode, headers: Record<string, string> = {}): P
   );
 }
 
-async function refusals(t: TestNode): Promise<string> {
-  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: ADMIN } });
-  return (await res.text())
-    .split('\n')
-    .filter((l) => l.startsWith('herald_upgrades_refused_total{'))
-    .join('\n');
-}
+const refusals = (t: TestNode): Promise<string> => metricLines(t.url, 'herald_upgrades_refused_total');
 
 describe('unauthenticated connections', () => {
   it('when one address holds as many unauthenticated connections as allowed, then its next upgrade gets 429; one authenticating frees a place', async () => {
