@@ -4,7 +4,9 @@
  *   order:{id}            only the order's owner (learned from the order events posted for it)
  *   promotions            every authenticated user
  *   promotions:{segment}  users whose token lists that segment
- * A guest (WS_ALLOW_GUESTS) may subscribe to `promotions` only.
+ *   cluster               operators only (token claim herald_operator: true)
+ * A guest (WS_ALLOW_GUESTS) may subscribe to `promotions` only. An operator token may subscribe to
+ * `cluster` only: it is a console's credential, not a user's, whatever its `sub`.
  */
 import type { TokenClaims } from '../../shared/auth/jwt.js';
 import type { ChannelRef } from '../../shared/protocol/channels.js';
@@ -15,6 +17,7 @@ export class ChannelAccess {
 
   async maySubscribe(claims: TokenClaims, channel: ChannelRef): Promise<boolean> {
     if (claims.guest === true) return channel.kind === 'promotions';
+    if (claims.operator === true) return channel.kind === 'cluster';
     switch (channel.kind) {
       case 'user':
         return channel.userId === claims.userId;
@@ -24,6 +27,8 @@ export class ChannelAccess {
         return true;
       case 'segment':
         return claims.segments.has(channel.segment);
+      case 'cluster':
+        return false;
     }
   }
 }

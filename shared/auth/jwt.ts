@@ -7,6 +7,8 @@
  * JWT_REQUIRE_EXP, and with JWT_MAX_AGE_SECONDS `iat` is required and may be at most that old; an `iat`
  * more than a minute in the future is refused. `sub` is the user
  * id; an optional `segments` claim (array of strings) lists the promotion segments the user belongs to.
+ * `herald_operator: true` marks an operator token (the dashboard's, from POST /v1/cluster/token): it may
+ * subscribe to the `cluster` channel, and to nothing else (channel-access.ts).
  *
  * Verification is synchronous (node:crypto): a reconnect storm of thousands of tokens costs about
  * 15 µs each, where WebCrypto's asynchronous jobs cost four times that.
@@ -20,6 +22,11 @@ export interface TokenClaims {
   /** A guest (no token, WS_ALLOW_GUESTS): `userId` is made up, and only `promotions` is open to it. */
   guest?: true;
   segments: ReadonlySet<string>;
+  /**
+   * An operator (claim `herald_operator: true`): the `cluster` channel is open to it, and only that.
+   * Anyone who can sign client tokens can sign this claim too: it grants what the signer could see.
+   */
+  operator?: true;
   /** Expiry in milliseconds since the epoch, if the token has one. */
   expiresAt: number | undefined;
 }
@@ -42,6 +49,8 @@ export interface JwtOptions {
 export const IAT_FUTURE_TOLERANCE_SECONDS = 60;
 
 const MAX_SEGMENTS = 64;
+/** The claim that marks an operator token (a private claim name, so no other issuer's claim collides). */
+export const OPERATOR_CLAIM = 'herald_operator';
 /** The segments of every token that lists none: one shared set, not one per connection. */
 const NO_SEGMENTS: ReadonlySet<string> = new Set();
 
@@ -115,11 +124,15 @@ export class TokenVerifier {
     ) {
       return { ok: false, code: 'token_invalid', reason: 'segments claim must be a list of segment names' };
     }
+    const operator = payload[OPERATOR_CLAIM];
+    if (operator !== undefined && typeof operator !== 'boolean')
+      return { ok: false, code: 'token_invalid', reason: `${OPERATOR_CLAIM} claim must be a boolean` };
     return {
       ok: true,
       claims: {
         userId: sub,
         segments: segments.length === 0 ? NO_SEGMENTS : new Set(segments),
+        ...(operator === true ? { operator } : {}),
         expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
       },
     };

@@ -1,10 +1,11 @@
 /**
- * Channel names and their shapes. A channel is one of exactly four shapes (see DESIGN.md):
+ * Channel names and their shapes. A channel is one of exactly five shapes (see DESIGN.md):
  *
  *   user:{userId}          everything addressed to one user
  *   order:{orderId}        events of one order
  *   promotions             broadcast promotions
  *   promotions:{segment}   promotions for one segment
+ *   cluster                every node's live stats, for operators (the dashboard); only nodes publish it
  *
  * Anything else is `unknown_channel`. Ids are 1–128 characters of [A-Za-z0-9._@|=+-]; segments are
  * 1–64 characters of [A-Za-z0-9._-].
@@ -13,6 +14,7 @@
 export const ID_PATTERN = '^[A-Za-z0-9._@|=+-]{1,128}$';
 export const SEGMENT_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
 export const EVENT_PATTERN = '^[A-Za-z0-9._:-]{1,64}$';
+/** The channels the REST API publishes to and reads: every shape but `cluster`, which only nodes write. */
 export const CHANNEL_PATTERN =
   '^(user:[A-Za-z0-9._@|=+-]{1,128}|order:[A-Za-z0-9._@|=+-]{1,128}|promotions|promotions:[A-Za-z0-9._-]{1,64})$';
 
@@ -23,13 +25,23 @@ export type ChannelRef =
   | { kind: 'user'; userId: string }
   | { kind: 'order'; orderId: string }
   | { kind: 'promotions' }
-  | { kind: 'segment'; segment: string };
+  | { kind: 'segment'; segment: string }
+  | { kind: 'cluster' };
 
-export type ChannelKind = ChannelRef['kind'];
+/**
+ * How a channel travels: the fan-out's per-kind delay and retention age and the metrics' `kind`
+ * label. `cluster` travels as `promotions` (a broadcast from every node to every node's subscribers),
+ * so it has no kind of its own here (see docs/operations.md on what that means for the metrics).
+ */
+export type ChannelKind = Exclude<ChannelRef['kind'], 'cluster'>;
 
-/** Parses a channel name; `undefined` when it has none of the four shapes. */
+/** The operators' channel: each node's stats, every CLUSTER_STATS_INTERVAL_MS. */
+export const CLUSTER_CHANNEL = 'cluster';
+
+/** Parses a channel name; `undefined` when it has none of the five shapes. */
 export function parseChannel(name: string): ChannelRef | undefined {
   if (name === 'promotions') return { kind: 'promotions' };
+  if (name === CLUSTER_CHANNEL) return { kind: 'cluster' };
   const colon = name.indexOf(':');
   if (colon < 0) return undefined;
   const prefix = name.slice(0, colon);
@@ -48,7 +60,8 @@ export function parseChannel(name: string): ChannelRef | undefined {
 
 /**
  * The kind of a channel name already known to be valid (parseChannel accepted it), from its first
- * characters only: the hot paths (fan-out, publish metrics) classify without parsing.
+ * characters only: the hot paths (fan-out, publish metrics) classify without parsing. `cluster` is
+ * `promotions` (see ChannelKind).
  */
 export function channelKind(channel: string): ChannelKind {
   switch (channel.charCodeAt(0)) {
@@ -56,6 +69,8 @@ export function channelKind(channel: string): ChannelKind {
       return 'user';
     case 111 /* o */:
       return 'order';
+    case 99 /* c */:
+      return 'promotions';
     default:
       return channel.length === 10 ? 'promotions' : 'segment';
   }

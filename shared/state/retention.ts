@@ -1,7 +1,24 @@
 import type { Config } from '../config/config.js';
+import { CLUSTER_CHANNEL } from '../protocol/channels.js';
 import type { RetentionResolver } from './history.js';
 
-/** Retention by channel kind: `user:` and `order:` keep the user settings, `promotions*` their own. */
+/**
+ * Messages kept of the `cluster` channel (node stats): enough for a console that reconnects within a
+ * few intervals, no more. Its age is the promotions one, since the fan-out holds it as a promotions
+ * channel (channels.ts, ChannelKind) and must not outlive what the store keeps.
+ */
+export const CLUSTER_HISTORY_MESSAGES = 100;
+
+/**
+ * Retention by channel kind: `user:` and `order:` keep the user settings, `promotions*` their own,
+ * `cluster` a few messages for the promotions age.
+ */
 export function retentionResolver(history: Config['history']): RetentionResolver {
-  return (channel) => (channel.startsWith('promotions') ? history.promotions : history.user);
+  const cluster = { maxMessages: CLUSTER_HISTORY_MESSAGES, maxAgeMs: history.promotions.maxAgeMs };
+  return (channel) =>
+    channel.startsWith('promotions')
+      ? history.promotions
+      : channel === CLUSTER_CHANNEL
+        ? cluster
+        : history.user;
 }

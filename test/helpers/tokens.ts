@@ -9,11 +9,16 @@ export interface TokenOptions {
   issuer?: string;
   audience?: string;
   secret?: string;
+  /** Further claims, e.g. `{ herald_operator: true }` for an operator token. */
+  claims?: Record<string, unknown>;
 }
 
 /** Mints an HS256 client token for `userId` (default secret: TEST_SECRET, 1 hour). */
 export async function mintToken(userId: string | undefined, options: TokenOptions = {}): Promise<string> {
-  let jwt = new SignJWT(options.segments === undefined ? {} : { segments: options.segments })
+  let jwt = new SignJWT({
+    ...options.claims,
+    ...(options.segments === undefined ? {} : { segments: options.segments }),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
     .setExpirationTime(options.expiresIn ?? '1h');

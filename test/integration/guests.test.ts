@@ -52,7 +52,13 @@ describe('guest visitors', () => {
     expect(await guestGauge(t)).toBe(1);
 
     expect(await g.subscribe('promotions')).toMatchObject({ type: 'subscribed' });
-    for (const channel of ['promotions:vip', 'user:alice', `user:${welcome.user as string}`, 'order:o-1'])
+    for (const channel of [
+      'promotions:vip',
+      'user:alice',
+      `user:${welcome.user as string}`,
+      'order:o-1',
+      'cluster',
+    ])
       expect(await g.subscribe(channel)).toMatchObject({ type: 'error', code: 'permission_denied', channel });
     await publish(t, 'promotions', { title: 'Flash sale' });
     expect((await g.waitForMessages(1, 'promotions'))[0]).toMatchObject({ data: { title: 'Flash sale' } });

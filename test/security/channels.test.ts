@@ -1,7 +1,8 @@
 /**
- * Security suite, channels: who may subscribe to what (the design table, row by row), and channel
- * names built to escape it (control characters, path tricks, huge names, prototype keys), each refused
- * with its code while the connection stays. Real Redis and RabbitMQ behind the node.
+ * Security suite, channels: who may subscribe to what (the design table, row by row, and the
+ * operators' `cluster` channel), and channel names built to escape it (control characters, path
+ * tricks, huge names, prototype keys), each refused with its code while the connection stays. Real
+ * Redis and RabbitMQ behind the node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
@@ -63,6 +64,48 @@ describe('channel authorization (the design table, row by row)', () => {
       code: 'permission_denied',
     });
     expect(await bob.subscribe('promotions:vip')).toMatchObject({ type: 'error', code: 'permission_denied' });
+  });
+
+  it('cluster: operators only (token claim herald_operator: true), and an operator token opens nothing else', async () => {
+    expect(await alice.subscribe('cluster')).toMatchObject({
+      type: 'error',
+      code: 'permission_denied',
+      channel: 'cluster',
+      retryable: false,
+    });
+    // A user token that says it is no operator is an ordinary user.
+    const declined = await TestClient.open(
+      t.wsUrl,
+      await mintToken('carol', { claims: { herald_operator: false } }),
+    );
+    const operator = await TestClient.open(
+      t.wsUrl,
+      await mintToken('alice', { claims: { herald_operator: true } }),
+    );
+    try {
+      expect(await declined.subscribe('cluster')).toMatchObject({ type: 'error', code: 'permission_denied' });
+      expect(await operator.subscribe('cluster')).toMatchObject({ type: 'subscribed', channel: 'cluster' });
+      // Whatever its sub: an operator token is a console's credential, not alice's.
+      for (const channel of ['user:alice', 'order:o-alice', 'promotions', 'promotions:vip'])
+        expect(await operator.subscribe(channel)).toMatchObject({
+          type: 'error',
+          code: 'permission_denied',
+          channel,
+        });
+    } finally {
+      declined.close();
+      operator.close();
+    }
+  });
+
+  it('cluster: the REST API does not publish to it (only nodes write node stats)', async () => {
+    const res = await fetch(`${t.url}/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'cluster', event: 'node.stats', data: { node: 'fake' } }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'validation_failed' });
   });
 
   it('any other channel shape is unknown_channel', async () => {

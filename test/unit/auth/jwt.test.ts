@@ -174,6 +174,26 @@ describe('TokenVerifier with an HS256 secret', () => {
     ).toBe(64);
   });
 
+  it('when the token carries herald_operator: true, then the claims mark an operator; without it, none', async () => {
+    const operator = await claimsOf(
+      hsVerifier(),
+      await mintToken('ops-1', { claims: { herald_operator: true } }),
+    );
+    expect(operator.operator).toBe(true);
+    expect(operator.userId).toBe('ops-1');
+    expect((await claimsOf(hsVerifier(), await mintToken('u1'))).operator).toBeUndefined();
+    const declined = await mintToken('u1', { claims: { herald_operator: false } });
+    expect((await claimsOf(hsVerifier(), declined)).operator).toBeUndefined();
+  });
+
+  it.each([
+    ['a string', 'true'],
+    ['a number', 1],
+    ['an object', { on: true }],
+  ])('when herald_operator is %s, then token_invalid', async (_what, value) => {
+    await expectInvalid(hsVerifier(), await mintToken('u1', { claims: { herald_operator: value } }));
+  });
+
   it.each(['garbage', '', 'a.b.c', '...', 'eyJhbGciOiJIUzI1NiJ9.e30'])(
     'when the token is the garbage string %j, then token_invalid',
     async (token) => {

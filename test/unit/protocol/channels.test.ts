@@ -10,7 +10,7 @@ import {
   type ChannelRef,
 } from '../../../shared/protocol/channels.js';
 
-describe('parseChannel: the four shapes', () => {
+describe('parseChannel: the five shapes', () => {
   it.each<[string, ChannelRef]>([
     ['user:u1', { kind: 'user', userId: 'u1' }],
     ['user:Az09._@|=+-', { kind: 'user', userId: 'Az09._@|=+-' }],
@@ -20,6 +20,7 @@ describe('parseChannel: the four shapes', () => {
     [`user:${'u'.repeat(128)}`, { kind: 'user', userId: 'u'.repeat(128) }],
     [`order:${'o'.repeat(128)}`, { kind: 'order', orderId: 'o'.repeat(128) }],
     [`promotions:${'s'.repeat(64)}`, { kind: 'segment', segment: 's'.repeat(64) }],
+    ['cluster', { kind: 'cluster' }],
   ])('when the channel is %j, then it parses to its shape', (name, expected) => {
     expect(parseChannel(name)).toEqual(expected);
   });
@@ -55,11 +56,13 @@ describe('parseChannel: rejections', () => {
     ['a 129-character order id', `order:${'o'.repeat(129)}`],
     ['a 65-character segment', `promotions:${'s'.repeat(65)}`],
     ['a leading colon', ':u1'],
+    ['cluster with a suffix', 'cluster:n1'],
+    ['an upper-case cluster', 'Cluster'],
   ])('when the channel has %s, then it is rejected', (_what, name) => {
     expect(parseChannel(name)).toBeUndefined();
   });
 
-  it('when parseChannel accepts or rejects a name, then CHANNEL_PATTERN agrees', () => {
+  it('when parseChannel accepts or rejects a name, then CHANNEL_PATTERN (what REST publishes to) agrees, but for cluster', () => {
     const re = new RegExp(CHANNEL_PATTERN);
     const names = [
       'user:u1',
@@ -72,6 +75,9 @@ describe('parseChannel: rejections', () => {
       'user',
     ];
     for (const name of names) expect(re.test(name)).toBe(parseChannel(name) !== undefined);
+    // Only nodes publish node stats: the REST API refuses the channel.
+    expect(parseChannel('cluster')).toEqual({ kind: 'cluster' });
+    expect(re.test('cluster')).toBe(false);
   });
 });
 
@@ -85,5 +91,9 @@ describe('channelKind', () => {
   ])('when the valid channel is %j, then its kind is %s, as parseChannel says', (channel, kind) => {
     expect(channelKind(channel)).toBe(kind);
     expect(parseChannel(channel)?.kind).toBe(kind);
+  });
+
+  it('when the channel is cluster, then it travels as promotions (a broadcast)', () => {
+    expect(channelKind('cluster')).toBe('promotions');
   });
 });
