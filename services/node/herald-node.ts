@@ -15,7 +15,8 @@ import { ReconnectTargets } from './reconnect-targets.js';
 import { Rebalancer } from './rebalancer.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
-import { channelKind } from '../../shared/protocol/channels.js';
+import { channelKind, CLUSTER_CHANNEL } from '../../shared/protocol/channels.js';
+import { ClusterStats } from './cluster-stats.js';
 import { createDrivers, type Drivers } from './drivers.js';
 import { RegistryHeartbeat } from './registry-heartbeat.js';
 
@@ -52,6 +53,7 @@ export class HeraldNode {
   private stopped: Promise<void> | undefined;
   private drained: Promise<void> | undefined;
   private heartbeat: RegistryHeartbeat | undefined;
+  private stats: ClusterStats | undefined;
   /** The INTERNAL_PORT server, while it listens. */
   private internalServer: Server | undefined;
   private readonly startedAt = Date.now();
@@ -101,7 +103,8 @@ export class HeraldNode {
       drivers.state.history,
       {
         published: (channel, route, busMs) => {
-          metrics.published.inc({ kind: channelKind(channel) });
+          // What the REST API published: the node's own stats (cluster-stats.ts) are not counted.
+          if (channel !== CLUSTER_CHANNEL) metrics.published.inc({ kind: channelKind(channel) });
           metrics.routes.inc({ route });
           if (busMs !== undefined) metrics.busPublishSeconds.observe(busMs / 1000);
         },
@@ -176,6 +179,18 @@ export class HeraldNode {
     );
     await this.heartbeat.start();
     this.rebalancer.start();
+    this.stats = new ClusterStats(
+      this.publisher,
+      this.metrics,
+      {
+        nodeId,
+        intervalMs: this.config.clusterStatsIntervalMs,
+        startedAt: this.startedAt,
+        live: () => ({ connections: this.gateway.connectionCount, draining: this.readiness.stopping }),
+      },
+      this.log.child({ service: 'cluster-stats' }),
+    );
+    await this.stats.start();
     this.log.info({ port, node: nodeId, publicUrl, internalUrl }, 'herald node listening');
     return { port, url, ...(internalUrl === undefined ? {} : { internalUrl }) };
   }
@@ -267,6 +282,7 @@ export class HeraldNode {
   private async shutdown(): Promise<void> {
     this.readiness.stopping = true;
     this.rebalancer.stop();
+    await this.stats?.stop();
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.closeServers();

@@ -10,6 +10,8 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { parseApiKeys, type ApiKey } from '../auth/api-keys.js';
 
+/** The shortest CLUSTER_STATS_INTERVAL_MS other than 0 (off). */
+export const MIN_CLUSTER_STATS_INTERVAL_MS = 100;
 export const DEMO_JWT_SECRET = 'herald-demo-secret-do-not-use-in-production!';
 export const DEMO_API_KEY = 'demo-publish-key';
 
@@ -97,6 +99,11 @@ export interface Config {
   reconnectUrl: { kind: 'usual' } | { kind: 'director' } | { kind: 'fixed'; url: string };
   /** This node in the registry: where clients reach it and how much load it takes. */
   node: { publicUrl: string; capacity: number; heartbeatMs: number; ttlSeconds: number };
+  /**
+   * CLUSTER_STATS_INTERVAL_MS: how often this node publishes its stats to the `cluster` channel (the
+   * operator console); 0 = never.
+   */
+  clusterStatsIntervalMs: number;
   /** Cluster drivers; both set, or neither (then the embedded memory drivers run). */
   redis: {
     prefix: string;
@@ -364,6 +371,12 @@ export const INT_OPTIONS = {
     doc: 'How often the node refreshes its node-registry entry, at multiples of this on the wall clock (the same instants on every node)',
     def: 2_000,
     min: 100,
+    max: 60_000,
+  },
+  CLUSTER_STATS_INTERVAL_MS: {
+    doc: 'How often the node publishes its stats (connections, messages and deliveries per second, recoveries, drains, rebalances) to the cluster channel, for the operator console at /dashboard; 0 = never, else at least 100',
+    def: 1_000,
+    min: 0,
     max: 60_000,
   },
   NODE_TTL_SECONDS: {
@@ -784,6 +797,7 @@ export function loadConfig(env: Env = process.env): Config {
       heartbeatMs: int('NODE_HEARTBEAT_MS'),
       ttlSeconds: int('NODE_TTL_SECONDS'),
     },
+    clusterStatsIntervalMs: int('CLUSTER_STATS_INTERVAL_MS'),
     redis: {
       prefix: redisPrefix,
       commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
@@ -827,6 +841,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.drainWindowMs + DRAIN_MARGIN_MS > config.shutdownTimeoutMs) {
     problems.push(
       `SHUTDOWN_TIMEOUT_MS must exceed DRAIN_WINDOW_MS by at least ${DRAIN_MARGIN_MS} ms (the drain, its close grace and the stop run inside it)`,
+    );
+  }
+  if (config.clusterStatsIntervalMs > 0 && config.clusterStatsIntervalMs < MIN_CLUSTER_STATS_INTERVAL_MS) {
+    problems.push(
+      `CLUSTER_STATS_INTERVAL_MS must be 0 (off) or at least ${MIN_CLUSTER_STATS_INTERVAL_MS}: every node publishes one message per interval to every console`,
     );
   }
   if (config.api.maxDataBytes > config.api.bodyLimitBytes) {

@@ -365,6 +365,23 @@ describe('loadConfig validation', () => {
   });
 });
 
+describe('cluster stats (the operator console)', () => {
+  it('when nothing is set, then every node publishes its stats every second; 0 turns them off', () => {
+    expect(loadConfig({}).clusterStatsIntervalMs).toBe(1_000);
+    expect(loadConfig({ CLUSTER_STATS_INTERVAL_MS: '0' }).clusterStatsIntervalMs).toBe(0);
+    expect(loadConfig({ CLUSTER_STATS_INTERVAL_MS: '250' }).clusterStatsIntervalMs).toBe(250);
+  });
+
+  it('when the interval is below 100 ms but not 0, or not an integer, then boot is refused naming it', () => {
+    expect(problemsOf({ CLUSTER_STATS_INTERVAL_MS: '5' })).toEqual([
+      expect.stringContaining('CLUSTER_STATS_INTERVAL_MS must be 0 (off) or at least 100') as unknown,
+    ]);
+    expect(problemsOf({ CLUSTER_STATS_INTERVAL_MS: 'often' })).toEqual([
+      expect.stringContaining('CLUSTER_STATS_INTERVAL_MS') as unknown,
+    ]);
+  });
+});
+
 describe('drain, rebalancing and reconnect targets', () => {
   it('when nothing is set, then drain 10 s inside a 30 s shutdown, rebalance every 5 s, reconnect to the usual URL', () => {
     const config = loadConfig({});
