@@ -29,6 +29,7 @@ import { demoRoutes } from './routes/demo.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
 import { publishRoutes } from './routes/publish.js';
+import { sseRoutes, type StreamOpener } from './routes/sse.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorReply } from './schemas.js';
 
@@ -95,6 +96,8 @@ export interface ApiDeps {
   log: Logger;
   /** Reasons the node is not ready (empty = ready). */
   notReadyReasons(): string[];
+  /** The gateway's SSE side (GET /v1/sse); without it the route does not exist. */
+  streams?: StreamOpener;
 }
 
 /** Fastify framework error codes mapped onto the catalogue (anything else 4xx → bad_request). */
@@ -232,6 +235,8 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(userRoutes, { deps, prefix: '/v1' });
   await app.register(clusterRoutes, { deps, prefix: '/v1' });
   await app.register(historyRoutes, { deps, prefix: '/v1' });
+  if (deps.streams !== undefined)
+    await app.register(sseRoutes, { deps, streams: deps.streams, prefix: '/v1' });
   if (config.demoEnabled) await app.register(demoRoutes, { deps });
   return app;
 }

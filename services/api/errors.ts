@@ -26,6 +26,17 @@ export const ApiErrors = {
     message: 'A request with this Idempotency-Key is still running; retry later',
   },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 visible ASCII characters' },
+  unknown_channel: { status: 400, message: 'Not a channel (docs/protocol.md, channels)' },
+  too_many_subscriptions: { status: 400, message: 'Too many channels for one stream' },
+  bad_last_event_id: {
+    status: 400,
+    message: 'Last-Event-ID is not a cursor this server wrote (channel offset epoch, comma-separated)',
+  },
+  origin_not_allowed: { status: 403, message: 'Origin not allowed (ALLOWED_ORIGINS)' },
+  too_many_requests: {
+    status: 429,
+    message: 'Too many connections from this address are authenticating; retry later',
+  },
   payload_too_large: { status: 413, message: 'Request body too large' },
   uri_too_long: { status: 414, message: `A path segment is longer than ${MAX_PARAM_LENGTH} characters` },
   data_too_large: { status: 413, message: 'Message data too large' },
@@ -34,6 +45,8 @@ export const ApiErrors = {
   internal: { status: 500, message: 'Internal error' },
   bus_unavailable: { status: 503, message: 'Cluster bus unavailable; retry later' },
   state_unavailable: { status: 503, message: 'State store unavailable; retry later' },
+  draining: { status: 503, message: 'This node is draining; connect to another' },
+  server_busy: { status: 503, message: 'Too many connections are authenticating; retry later' },
   no_node_available: { status: 503, message: 'No gateway node is available; retry later' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

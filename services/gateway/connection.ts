@@ -22,16 +22,31 @@ import {
 } from '../../shared/protocol/frames.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import type { ConnectionContext } from './connection-context.js';
-import { Outlet, type OutletOwner } from './fanout/outlet.js';
+import { Outlet, type OutletOwner, type OutletSocket } from './fanout/outlet.js';
 import { pongFrame, textFrame } from './fanout/text-frame.js';
 import { TokenBucket } from './rate-limiter.js';
 import { ref, Subscriptions, type SubscriptionHost } from './subscriptions.js';
 
 type State = 'authenticating' | 'open' | 'closed';
 
-/** Where a WebSocket keeps its Connection, so its listeners can be shared functions, not closures. */
+/**
+ * What a connection needs of its socket: a `ws` WebSocket, or an SSE stream that looks like one
+ * (sse-socket.ts). Listeners are called with the socket as `this`, as an EventEmitter calls them.
+ */
+export interface ClientSocket extends OutletSocket {
+  on(event: 'message', listener: (this: ClientSocket, data: Buffer, isBinary: boolean) => void): unknown;
+  on(event: 'ping' | 'pong', listener: (this: ClientSocket, data: Buffer) => void): unknown;
+  on(event: 'close', listener: (this: ClientSocket, code: number) => void): unknown;
+  on(event: 'error', listener: (this: ClientSocket, err: Error & { code?: string }) => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+}
+
+/** Where a socket keeps its Connection, so its listeners can be shared functions, not closures. */
 const OWNER = Symbol('herald.connection');
-type OwnedSocket = WebSocket & { [OWNER]: Connection };
+type OwnedSocket = ClientSocket & { [OWNER]: Connection };
 const RESOLVED = Promise.resolve();
 const NO_SEGMENTS: ReadonlySet<string> = new Set();
 /** The close reasons counted for ws's protocol errors (it closes the connection itself). */
@@ -68,7 +83,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
   private releaseGuest: (() => void) | undefined;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: ClientSocket,
     private readonly ctx: ConnectionContext,
     queryToken: string | undefined,
     /** The client's address, read when something counts by it (guests), else undefined. */
@@ -93,19 +108,19 @@ export class Connection implements SubscriptionHost, OutletOwner {
   }
 
   // The WebSocket's listeners: shared functions (a closure per connection and event would cost memory).
-  private static readonly onMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void {
+  private static readonly onMessage = function (this: ClientSocket, data: Buffer, isBinary: boolean): void {
     (this as OwnedSocket)[OWNER].onFrame(data, isBinary);
   };
 
-  private static readonly onPong = function (this: WebSocket): void {
+  private static readonly onPong = function (this: ClientSocket): void {
     (this as OwnedSocket)[OWNER].alive = true;
   };
 
-  private static readonly onPing = function (this: WebSocket, data: Buffer): void {
+  private static readonly onPing = function (this: ClientSocket, data: Buffer): void {
     (this as OwnedSocket)[OWNER].onPingFrame(data);
   };
 
-  private static readonly onClose = function (this: WebSocket, code: number): void {
+  private static readonly onClose = function (this: ClientSocket, code: number): void {
     const connection = (this as OwnedSocket)[OWNER];
     connection.ctx.log.debug({ code, conn: connection.id }, 'connection closed');
     connection.release();
@@ -113,7 +128,7 @@ export class Connection implements SubscriptionHost, OutletOwner {
     connection.ctx.onGone(connection);
   };
 
-  private static readonly onError = function (this: WebSocket, err: Error & { code?: string }): void {
+  private static readonly onError = function (this: ClientSocket, err: Error & { code?: string }): void {
     // ws reports protocol violations here (e.g. WS_ERR_UNSUPPORTED_MESSAGE_LENGTH → it closes 1009).
     const connection = (this as OwnedSocket)[OWNER];
     connection.ctx.log.debug(
@@ -219,7 +234,15 @@ export class Connection implements SubscriptionHost, OutletOwner {
     if (isBinary) return this.reject('bad_frame', undefined, 'Frames must be JSON text frames');
     const decoded = decodeClientFrame(data.toString('utf8'));
     if (!decoded.ok) return this.reject(decoded.code, decoded.ref, decoded.message);
-    const frame = decoded.frame;
+    this.request(decoded.frame);
+  }
+
+  /**
+   * Handles `frame` after every earlier one. Frames a client sent come through `onFrame`; an SSE
+   * stream's `auth` and `subscribe` frames, which the node makes from the stream's URL, come here
+   * directly (gateway.ts openStream).
+   */
+  request(frame: ClientFrame): void {
     if (frame.type === 'auth') this.authAsked = true;
     const channel = frame.type === 'subscribe' || frame.type === 'unsubscribe' ? frame.channel : undefined;
     this.enqueue(() => this.handle(frame), frame.ref, channel);

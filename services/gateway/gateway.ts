@@ -5,7 +5,7 @@
  * The upgrade path is a series of early-return guards, each answering a precise HTTP status before
  * any WebSocket state exists: wrong path 404, draining 503, disallowed Origin 403.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
@@ -27,6 +27,27 @@ import { Admission, ClientAddress, PlacesPerAddress } from './admission.js';
 import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
+import { SseSocket, type StreamPosition } from './sse-socket.js';
+
+/** Why a new connection was refused before any state existed (Gateway.guard). */
+export type Refusal = 'draining' | 'origin' | 'unauthenticated' | 'unauthenticated_ip';
+
+/** The HTTP status a refused WebSocket upgrade is answered with. */
+const REFUSALS: Record<Refusal, [number, string]> = {
+  draining: [503, 'Service Unavailable'],
+  origin: [403, 'Forbidden'],
+  unauthenticated: [503, 'Service Unavailable'],
+  unauthenticated_ip: [429, 'Too Many Requests'],
+};
+
+/** What an SSE stream asks for, from its URL and headers (services/api/routes/sse.ts). */
+export interface StreamRequest {
+  /** Undefined: a guest (the node must take guests, WS_ALLOW_GUESTS). */
+  token: string | undefined;
+  channels: readonly string[];
+  /** Where each channel resumes (Last-Event-ID); channels not in it start at their newest message. */
+  cursor: ReadonlyMap<string, StreamPosition>;
+}
 
 export const WS_PATH = '/ws';
 /** Fragments one client message may come in; ws closes 1008 beyond (WS_ERR_TOO_MANY_BUFFERED_PARTS). */
@@ -170,28 +191,12 @@ export class Gateway implements DeliverySink {
       metrics.upgradesRefused.inc({ reason: 'path' });
       return reject(socket, 404, 'Not Found');
     }
-    if (!this.accepting) {
-      metrics.upgradesRefused.inc({ reason: 'draining' });
-      return reject(socket, 503, 'Service Unavailable');
+    const guarded = this.guard(req);
+    if ('refused' in guarded) {
+      const [status, text] = REFUSALS[guarded.refused];
+      return reject(socket, status, text);
     }
-    const origin = req.headers.origin;
-    if (origin !== undefined && this.allowedOrigins.size > 0 && !this.allowedOrigins.has(origin)) {
-      metrics.upgradesRefused.inc({ reason: 'origin' });
-      this.logRefusedOrigin(origin);
-      return reject(socket, 403, 'Forbidden');
-    }
-    // The client address costs a getpeername() system call: read only when something counts by it.
-    const address =
-      this.admission.perAddress || this.ctx.guests !== undefined ? this.clientAddress.of(req) : undefined;
-    const admitted = this.admission.admit(address);
-    if (admitted === 'node') {
-      metrics.upgradesRefused.inc({ reason: 'unauthenticated' });
-      return reject(socket, 503, 'Service Unavailable');
-    }
-    if (admitted === 'ip') {
-      metrics.upgradesRefused.inc({ reason: 'unauthenticated_ip' });
-      return reject(socket, 429, 'Too Many Requests');
-    }
+    const { admitted, address } = guarded;
     // Until a connection owns the place (accept), the socket gives it back when it closes.
     socket.once('close', admitted);
     const token = url.searchParams.get('token') ?? undefined;
@@ -205,6 +210,79 @@ export class Gateway implements DeliverySink {
         this.accept(ws, token === '' ? undefined : token, req, admitted, address);
       });
     });
+  }
+
+  /**
+   * The guards of every new connection, WebSocket or SSE, before any state exists: draining, a
+   * disallowed Origin, and the places of connections not authenticated yet (node-wide and per client
+   * address). Admitted, the caller owns the place taken until it hands it to a connection.
+   */
+  private guard(
+    req: IncomingMessage,
+  ): { refused: Refusal } | { admitted: () => void; address: string | undefined } {
+    const { metrics } = this.options;
+    if (!this.accepting) {
+      metrics.upgradesRefused.inc({ reason: 'draining' });
+      return { refused: 'draining' };
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.allowedOrigins.size > 0 && !this.allowedOrigins.has(origin)) {
+      metrics.upgradesRefused.inc({ reason: 'origin' });
+      this.logRefusedOrigin(origin);
+      return { refused: 'origin' };
+    }
+    // The client address costs a getpeername() system call: read only when something counts by it.
+    const address =
+      this.admission.perAddress || this.ctx.guests !== undefined ? this.clientAddress.of(req) : undefined;
+    const admitted = this.admission.admit(address);
+    if (admitted === 'node') {
+      metrics.upgradesRefused.inc({ reason: 'unauthenticated' });
+      return { refused: 'unauthenticated' };
+    }
+    if (admitted === 'ip') {
+      metrics.upgradesRefused.inc({ reason: 'unauthenticated_ip' });
+      return { refused: 'unauthenticated_ip' };
+    }
+    return { admitted, address };
+  }
+
+  /**
+   * Opens a Server-Sent Events stream (GET /v1/sse) on `res`, or says why not (nothing is written
+   * then: the route answers the refusal). The stream is a Connection like any WebSocket's
+   * (sse-socket.ts): its token and channels, which come in the URL, become the `auth` and `subscribe`
+   * frames a WebSocket client would send, each channel recovering from its position in `cursor`.
+   */
+  openStream(req: IncomingMessage, res: ServerResponse, stream: StreamRequest): Refusal | undefined {
+    const guarded = this.guard(req);
+    if ('refused' in guarded) return guarded.refused;
+    const origin = req.headers.origin;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      // nginx would otherwise buffer the stream (infra/nginx/nginx.conf turns buffering off too).
+      'x-accel-buffering': 'no',
+      ...(origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'Origin' }),
+    });
+    // A comment: sends the headers now, so the client's EventSource opens before the first event.
+    res.write(': herald\n\n');
+    const resumed = [...stream.cursor].filter(([channel]) => stream.channels.includes(channel));
+    const socket = new SseSocket(res, resumed);
+    const connection = new Connection(socket, this.ctx, stream.token, guarded.address);
+    connection.admitted = guarded.admitted;
+    connection.slice = this.nextSlice++ % WORK_SLICES;
+    const { metrics, log } = this.options;
+    if (log.isLevelEnabled('debug'))
+      log.debug({ conn: connection.id, url: redactUrl(req.url), transport: 'sse' }, 'connection opened');
+    this.connections.add(connection);
+    metrics.connections.inc();
+    metrics.sseConnections.inc();
+    connection.onceGone(() => metrics.sseConnections.dec());
+    if (stream.token === undefined) connection.request({ type: 'auth' });
+    for (const channel of stream.channels) {
+      const position = stream.cursor.get(channel);
+      connection.request({ type: 'subscribe', channel, ...position });
+    }
+    return undefined;
   }
 
   /**

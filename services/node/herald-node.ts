@@ -126,6 +126,7 @@ export class HeraldNode {
       metrics,
       log: log.child({ service: 'api' }),
       notReadyReasons: () => readiness.reasons(),
+      streams: gateway,
     });
     const targets = new ReconnectTargets(config.reconnectUrl, drivers.state.registry, config.nodeId);
     const rebalancer = new Rebalancer(gateway, drivers.state.registry, () => targets.next(), {

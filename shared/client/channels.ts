@@ -11,6 +11,7 @@ import type { BackoffOptions } from './backoff.js';
 import type { Connection } from './connection.js';
 import { isPosition, type Position } from './cursor.js';
 import type { Emitter } from './emitter.js';
+import type { WantedChannel } from './sse-socket.js';
 import { ChannelIntent, type Subscription } from './subscription.js';
 import { HeraldError, type ClientEvents, type ClientStats, type RecoveryEvent } from './types.js';
 
@@ -65,6 +66,13 @@ export class Channels {
   get(channel: string): ChannelIntent | undefined {
     return this.intents.get(channel);
   }
+
+  /** The channels wanted now and their positions (what an SSE stream opens with). */
+  readonly wanted = (): WantedChannel[] =>
+    [...this.intents.values()].map((intent) => ({
+      channel: intent.channel,
+      position: intent.cursor.position,
+    }));
 
   positions(): Record<string, Position> {
     const all: Record<string, Position> = {};

@@ -22,6 +22,7 @@ import { Connection } from './connection.js';
 import type { Position } from './cursor.js';
 import { Emitter, type Listener } from './emitter.js';
 import { closeAction, globalWebSocket, stopCode, type WebSocketConstructor } from './socket.js';
+import { globalEventSource, SseSocket, sseUrlFor, type EventSourceConstructor } from './sse-socket.js';
 import type { Subscription } from './subscription.js';
 import {
   HeraldError,
@@ -31,6 +32,7 @@ import {
   type HeraldClientOptions,
   type StateChange,
   type TokenReason,
+  type Transport,
 } from './types.js';
 
 /** `too_many_connections` (4008) starts the backoff this many doublings higher. */
@@ -53,7 +55,14 @@ export class HeraldClient {
   };
   private readonly events = new Emitter<ClientEvents>();
   private readonly channels: Channels;
-  private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly WebSocketImpl: WebSocketConstructor | undefined;
+  private readonly EventSourceImpl: EventSourceConstructor | undefined;
+  /** The transports to try, in order, and the one in use (an index into it). */
+  private readonly transports: readonly Transport[];
+  private transportAt = 0;
+  /** WebSocket attempts in a row that ended before a `welcome`; whether one ever got a `welcome`. */
+  private failedUnwelcomed = 0;
+  private webSocketWorked = false;
   private readonly random: () => number;
   private readonly backoffOptions: BackoffOptions;
   private readonly backoff: Backoff;
@@ -75,10 +84,18 @@ export class HeraldClient {
       if (token !== undefined) throw new TypeError('a guest has no token: pass token or guest, not both');
     } else if (typeof token !== 'string' && typeof token !== 'function')
       throw new TypeError('token must be a string or a function returning one (or guest: true)');
-    const impl = options.WebSocket ?? globalWebSocket();
-    if (impl === undefined)
+    this.WebSocketImpl = options.WebSocket ?? globalWebSocket();
+    this.EventSourceImpl = options.EventSource ?? globalEventSource();
+    const transports = options.transports ?? ['websocket', ...(this.EventSourceImpl ? ['sse' as const] : [])];
+    if (transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse'))
+      throw new TypeError("transports must list 'websocket' and/or 'sse'");
+    if (transports.includes('websocket') && this.WebSocketImpl === undefined)
       throw new TypeError('No global WebSocket: pass the WebSocket option (in Node 20, the ws package)');
-    this.WebSocketImpl = impl;
+    if (transports.includes('sse') && this.EventSourceImpl === undefined)
+      throw new TypeError(
+        'No global EventSource: pass the EventSource option (in Node, the eventsource package)',
+      );
+    this.transports = transports;
     this.random = options.random ?? Math.random;
     this.backoffOptions = {
       minDelayMs: options.minReconnectDelayMs ?? 500,
@@ -112,6 +129,11 @@ export class HeraldClient {
   /** Id of the node serving the current connection (undefined while not connected). */
   get node(): string | undefined {
     return this.current === 'connected' ? this.lastWelcome?.node : undefined;
+  }
+
+  /** The transport in use, or to be tried next: `websocket`, or the `sse` fallback. */
+  get transport(): Transport {
+    return this.transports[this.transportAt]!;
   }
 
   /** The `welcome` of the current (or last) connection. */
@@ -184,7 +206,7 @@ export class HeraldClient {
     const conn = new Connection(redirect?.url ?? this.options.url);
     this.conn = conn;
     if (this.attempts++ > 0) this.stats.reconnects += 1;
-    this.setState({ state: 'connecting' });
+    this.setState({ state: 'connecting', transport: this.transport });
     if (this.conn !== conn) return; // a listener closed the client
     conn.connectTimer = conn.after(this.options.connectTimeoutMs ?? 10_000, () =>
       this.lose(conn, { reason: 'connect timeout' }),
@@ -210,7 +232,16 @@ export class HeraldClient {
   /** `token` undefined: a guest (the node must allow guests). */
   private startSocket(conn: Connection, token: string | undefined): void {
     try {
-      conn.ws = new this.WebSocketImpl(conn.url);
+      conn.ws =
+        this.transport === 'sse'
+          ? new SseSocket(
+              conn.url === this.options.url && this.options.sseUrl !== undefined
+                ? this.options.sseUrl
+                : sseUrlFor(conn.url),
+              this.EventSourceImpl!,
+              this.channels.wanted,
+            )
+          : new this.WebSocketImpl!(conn.url);
     } catch (err) {
       const message = `Cannot open ${conn.url}: ${err instanceof Error ? err.message : String(err)}`;
       // A bad URL from a `reconnect` frame falls back to the configured one; a bad configured URL stops.
@@ -282,7 +313,9 @@ export class HeraldClient {
     conn.cancel(conn.connectTimer);
     this.startHeartbeat(conn, frame.heartbeatMs);
     conn.after(this.options.stableAfterMs ?? 60_000, () => this.backoff.reset());
-    this.setState({ state: 'connected', welcome: frame });
+    if (this.transport === 'websocket') this.webSocketWorked = true;
+    this.failedUnwelcomed = 0;
+    this.setState({ state: 'connected', welcome: frame, transport: this.transport });
     if (this.conn !== conn) return;
     // The previous session stays the one to resume until this resume succeeds or is refused, so a
     // connection lost in between tries it again rather than this connection's short-lived session.
@@ -359,15 +392,33 @@ export class HeraldClient {
       this.tokenReason = 'expired';
     }
     const redirect = this.redirect;
+    const fallBack = this.fallsBack(conn);
     const delay =
       redirect !== undefined
         ? Math.max(0, redirect.at - Date.now())
-        : this.backoff.next(action === 'slow' ? SLOW_BOOST : 0);
+        : fallBack
+          ? 0
+          : this.backoff.next(action === 'slow' ? SLOW_BOOST : 0);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.open();
     }, delay);
     this.setState({ state: 'disconnected', ...info, retryInMs: delay });
+  }
+
+  /**
+   * Whether the next attempt moves to the next transport: WebSocket attempts keep ending before a
+   * `welcome` (a network or proxy that blocks WebSockets) and no WebSocket of this client ever worked
+   * (a node that is draining or down is not a reason to leave the WebSocket for good).
+   */
+  private fallsBack(conn: Connection): boolean {
+    if (conn.welcomed || this.transport !== 'websocket' || this.webSocketWorked) return false;
+    this.failedUnwelcomed += 1;
+    if (this.failedUnwelcomed < (this.options.fallbackAfterFailures ?? 2)) return false;
+    if (this.transportAt + 1 >= this.transports.length) return false;
+    this.transportAt += 1;
+    this.failedUnwelcomed = 0;
+    return true;
   }
 
   /** Stops for good (until `connect()`), reporting why. */

@@ -1,7 +1,8 @@
 /**
  * Herald client SDK: entry point of the package and of the browser bundle (dist/client/herald-client.js).
  *
- * Runs in browsers (native WebSocket) and in Node (pass the `ws` package as the `WebSocket` option);
+ * Runs in browsers (native WebSocket, and EventSource for the SSE fallback) and in Node (pass the `ws`
+ * package as the `WebSocket` option, and the `eventsource` package as `EventSource` for the fallback);
  * it imports nothing Node-specific. See README.md ("Client SDK") for usage and docs/protocol.md for
  * the wire protocol it speaks.
  */
@@ -10,6 +11,7 @@ export { Subscription } from './subscription.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { Cursor, type Position } from './cursor.js';
 export { closeAction, type CloseAction, type WebSocketConstructor, type WebSocketLike } from './socket.js';
+export { sseUrlFor, type EventSourceConstructor, type EventSourceLike } from './sse-socket.js';
 export {
   HeraldError,
   type ClientEvents,
@@ -22,5 +24,6 @@ export {
   type SubscriptionState,
   type TokenProvider,
   type TokenReason,
+  type Transport,
 } from './types.js';
 export type { MessageFrame, WelcomeFrame } from '../protocol/frames.js';

@@ -7,6 +7,7 @@
 import type { MessageFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { Position } from './cursor.js';
 import type { WebSocketConstructor } from './socket.js';
+import type { EventSourceConstructor } from './sse-socket.js';
 
 /**
  * `idle`: created, `connect()` not called yet. `connecting`: opening the socket and authenticating.
@@ -28,6 +29,8 @@ export interface StateChange {
   error?: HeraldError;
   /** `connected`: the server's welcome (session, node, user, heartbeat, limits). */
   welcome?: WelcomeFrame;
+  /** `connecting` and `connected`: the transport of this attempt. */
+  transport?: Transport;
 }
 
 /**
@@ -121,6 +124,9 @@ export type TokenReason = 'connect' | 'reconnect' | 'expired';
 
 export type TokenProvider = (context: { reason: TokenReason }) => string | Promise<string>;
 
+/** How the client reaches the gateway: a WebSocket, or the Server-Sent Events fallback. */
+export type Transport = 'websocket' | 'sse';
+
 export interface HeraldClientOptions {
   /** `ws://` or `wss://` URL of the gateway's `/ws` endpoint. */
   url: string;
@@ -137,6 +143,19 @@ export interface HeraldClientOptions {
   guest?: boolean;
   /** WebSocket constructor; default `globalThis.WebSocket` (pass `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Transports to try, in order; default `['websocket', 'sse']` where an EventSource exists, else
+   * `['websocket']`. The client falls back to Server-Sent Events (GET /v1/sse) when
+   * `fallbackAfterFailures` WebSocket attempts in a row end before a `welcome` and no WebSocket of
+   * this client ever got one, and then stays on it. `client.transport` says which one is in use.
+   */
+  transports?: readonly Transport[];
+  /** WebSocket attempts that must fail (no `welcome`) before falling back; default 2. */
+  fallbackAfterFailures?: number;
+  /** EventSource constructor; default `globalThis.EventSource` (the `eventsource` package in Node). */
+  EventSource?: EventSourceConstructor;
+  /** The stream URL; default derived from `url` (`wss://host/ws` → `https://host/v1/sse`). */
+  sseUrl?: string;
   /** Ceiling of the first reconnect delay (full jitter); default 500 ms. */
   minReconnectDelayMs?: number;
   /** Largest reconnect delay; default 30 000 ms. */

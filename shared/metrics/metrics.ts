@@ -52,6 +52,11 @@ export class Metrics {
     help: 'Open guest connections (WS_ALLOW_GUESTS: no token, promotions only)',
     registers: [this.registry],
   });
+  readonly sseConnections = new Gauge({
+    name: 'herald_sse_connections',
+    help: 'Open Server-Sent Events streams (GET /v1/sse; also counted in herald_connections)',
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'herald_connection_closes_total',
     help: 'Connections closed by the server, by reason',
@@ -60,7 +65,7 @@ export class Metrics {
   });
   readonly upgradesRefused = new Counter({
     name: 'herald_upgrades_refused_total',
-    help: 'WebSocket upgrades refused before the handshake, by reason (origin, path, draining)',
+    help: 'WebSocket upgrades and SSE streams refused before the handshake, by reason (origin, path, draining, unauthenticated, unauthenticated_ip)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

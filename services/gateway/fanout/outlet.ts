@@ -25,14 +25,30 @@
  * `ws` has no public "write these pre-framed bytes"; like engine.io we write to its socket. That is
  * what ws itself does for an uncompressed frame, and ws keeps no other state about data frames.
  */
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 /** Frames written at once (not queued) per event-loop turn on an idle node. */
 const AT_ONCE_PER_TURN = 16;
 
+/**
+ * Where an outlet's bytes go: the TCP socket under a `ws` WebSocket (its `_socket`), or the SSE
+ * stream's frame writer (sse-socket.ts), which turns the same prepared frames into events.
+ */
+export interface FrameStream {
+  write(data: Buffer): unknown;
+  readonly writableLength: number;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/** What an outlet needs of its socket: a `ws` WebSocket, or an SSE stream that looks like one. */
+export interface OutletSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+}
+
 interface WsInternals {
-  _socket?: Socket;
+  _socket?: FrameStream;
 }
 
 /** What the fan-out needs of a recipient: take a prepared frame, never throw. */
@@ -55,7 +71,7 @@ export class Outlet implements Recipient {
   private closed = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: OutletSocket,
     private readonly scheduler: WriteScheduler,
     private readonly owner: OutletOwner,
   ) {}
