@@ -25,6 +25,7 @@ import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { idempotency } from './plugins/idempotency.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { demoRoutes } from './routes/demo.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -76,7 +77,10 @@ export function internalRequestHandler(app: HeraldApi): (req: IncomingMessage, r
   };
 }
 
-/** Whether a route belongs on INTERNAL_PORT: metrics, the API docs and every admin route. */
+/**
+ * Whether a route belongs on INTERNAL_PORT: metrics, the API docs, every admin route and the operator
+ * console (`internal: true`).
+ */
 function isInternalRoute(config: FastifyContextConfig, url: string | undefined): boolean {
   return (
     config.internal === true ||
@@ -238,6 +242,7 @@ export async function buildApi(deps: ApiDeps) {
   if (deps.streams !== undefined)
     await app.register(sseRoutes, { deps, streams: deps.streams, prefix: '/v1' });
   if (config.demoEnabled) await app.register(demoRoutes, { deps });
+  await app.register(dashboardRoutes);
   return app;
 }
 

@@ -17,6 +17,11 @@ export const ApiErrors = {
   insufficient_scope: { status: 403, message: 'API key lacks the scope this route needs' },
   not_found: { status: 404, message: 'Route not found' },
   order_owner_conflict: { status: 409, message: 'Order belongs to another user' },
+  operator_token_unavailable: {
+    status: 409,
+    message:
+      'This node verifies client tokens with JWT_PUBLIC_KEY only and cannot mint operator tokens: set JWT_SECRET too, or sign one with your issuer key and the claim herald_operator: true',
+  },
   idempotency_key_reused: {
     status: 409,
     message: 'Idempotency-Key was already used with a different request',

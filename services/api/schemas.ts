@@ -139,6 +139,23 @@ export const ClusterReply = Type.Object({
   nodes: Type.Array(ClusterNode),
 });
 
+export const OperatorTokenReply = Type.Object({
+  token: Type.String({ description: 'A client token that may subscribe to the cluster channel only' }),
+  expiresIn: Type.Integer({ description: 'Seconds until it expires' }),
+  node: Type.String({ description: 'Id of the node that minted it' }),
+  url: Type.Optional(
+    Type.String({
+      description:
+        "WebSocket URL to connect to, when the console's own origin has no /ws (INTERNAL_PORT: this node's PUBLIC_URL)",
+    }),
+  ),
+  internalPort: Type.Boolean({
+    description:
+      'Admin routes (and the console) are on INTERNAL_PORT: the publish API is on the public port only',
+  }),
+  statsIntervalMs: Type.Integer({ description: "This node's CLUSTER_STATS_INTERVAL_MS (0: no stats)" }),
+});
+
 export const ConnectReply = Type.Object({
   url: Type.String({ description: 'WebSocket URL of the chosen node (its PUBLIC_URL with /ws)' }),
   node: Type.String({ description: 'Id of the chosen node' }),

@@ -17,6 +17,7 @@ import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
 import { channelKind, CLUSTER_CHANNEL } from '../../shared/protocol/channels.js';
 import { ClusterStats } from './cluster-stats.js';
+import { announcedUrl } from './director.js';
 import { createDrivers, type Drivers } from './drivers.js';
 import { RegistryHeartbeat } from './registry-heartbeat.js';
 
@@ -163,7 +164,7 @@ export class HeraldNode {
     const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
     const url = `http://${host}:${port}`;
     // With PORT=0 the configured public URL names port 0; announce the bound one instead.
-    const publicUrl = this.config.port === 0 ? url : this.config.node.publicUrl;
+    const publicUrl = announcedUrl(this.config, port);
     const { nodeId, node } = this.config;
     this.heartbeat = new RegistryHeartbeat(
       this.drivers.state.registry,

@@ -293,18 +293,35 @@ describe('internal port (INTERNAL_PORT)', () => {
       '/v1/cluster',
       '/v1/users/u1/presence',
       '/v1/channels/promotions/history',
+      '/dashboard',
+      '/dashboard/herald-client.js',
     ]) {
       expect(await get(node.url, path)).toEqual({ status: 404, code: 'not_found' });
     }
+    const token = await fetch(`${node.url}/v1/cluster/token`, {
+      method: 'POST',
+      headers: { authorization: ADMIN },
+    });
+    expect(token.status).toBe(404);
   });
 
   it('when they are asked for on the internal port, then they answer there; health checks answer on both', async () => {
     expect((await get(internalUrl, '/metrics')).status).toBe(200);
     expect((await get(internalUrl, '/docs/json')).status).toBe(200);
     expect((await get(internalUrl, '/v1/cluster')).status).toBe(200);
+    expect((await get(internalUrl, '/dashboard')).status).toBe(200);
     expect((await get(internalUrl, '/healthz')).status).toBe(200);
     expect((await get(node.url, '/healthz')).status).toBe(200);
     expect((await get(node.url, '/readyz')).status).toBe(200);
+  });
+
+  it('when the operator console asks the internal port for a token, then it is told to connect to the public port, where the publish API is', async () => {
+    const res = await fetch(`${internalUrl}/v1/cluster/token`, {
+      method: 'POST',
+      headers: { authorization: ADMIN },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ url: `${node.wsUrl}`, internalPort: true });
   });
 
   it('when the internal port is asked to publish, then 404: it serves nothing public, and the public port still publishes', async () => {
