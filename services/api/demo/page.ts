@@ -1,7 +1,9 @@
 /**
  * The storefront demo page (/demo): an order tracker and promotion toasts, live over Herald, built on
  * the browser SDK bundle (/demo/herald-client.js). `/demo?user=42` opens as user 42 with a token from
- * /demo/token; `/demo` alone is a guest (promotions only, where the node takes guests).
+ * /demo/token; `/demo` alone is a guest (promotions only, where the node takes guests). The SDK
+ * falls back to Server-Sent Events where WebSockets are blocked; `&transport=sse` uses SSE from the
+ * start. The header shows the transport in use.
  *
  * Everything the page shows comes from messages: textContent only, never HTML from a message.
  */
@@ -22,6 +24,7 @@ export const DEMO_PAGE = `<!doctype html>
   #status[data-state="recovered"] { background: #0e7490; }
   #status[data-state="reconnecting"], #status[data-state="connecting"] { background: #b45309; }
   #status[data-state="closed"] { background: #b91c1c; }
+  #transport { font-size: .8rem; color: #cfd6e6; }
   main { display: grid; grid-template-columns: 2fr 1fr; gap: 1.5rem; padding: 1.5rem; }
   section h2 { font-size: 1rem; margin: 0 0 .8rem; }
   .order { background: #fff; border-radius: .5rem; padding: .8rem 1rem; margin-bottom: 1rem; box-shadow: 0 1px 3px #0002; }
@@ -42,6 +45,7 @@ export const DEMO_PAGE = `<!doctype html>
   <h1>Herald storefront demo</h1>
   <span id="who"></span>
   <span id="status" data-state="connecting">connecting</span>
+  <span id="transport"></span>
   <nav><a href="/demo?user=42">user 42</a><a href="/demo?user=7">user 7</a><a href="/demo">guest</a></nav>
 </header>
 <p id="notice" hidden></p>
@@ -58,7 +62,8 @@ export const DEMO_PAGE = `<!doctype html>
 <script type="module">
 import { HeraldClient } from '/demo/herald-client.js';
 
-const user = new URLSearchParams(location.search).get('user');
+const params = new URLSearchParams(location.search);
+const user = params.get('user');
 const $ = (id) => document.getElementById(id);
 const status = $('status');
 const setStatus = (state) => { status.dataset.state = state; status.textContent = state; };
@@ -114,6 +119,7 @@ function showPromotion(data) {
 const client = new HeraldClient({
   url: location.origin.replace(/^http/, 'ws') + '/ws',
   ...(user ? { token } : { guest: true }),
+  ...(params.get('transport') === 'sse' ? { transports: ['sse'] } : {}),
 });
 client.on('error', (e) => {
   if (e.code === 'token_unavailable') notice('Could not get a demo token for user ' + user + ': ' + e.message);
@@ -123,6 +129,8 @@ client.on('state', (s) => {
     setStatus('connected');
     status.dataset.node = s.welcome.node;
     status.title = 'on node ' + s.welcome.node;
+    status.dataset.transport = s.transport;
+    $('transport').textContent = s.transport === 'sse' ? 'over SSE (fallback)' : 'over WebSocket';
   }
   else if (s.state === 'disconnected') setStatus('reconnecting');
   else setStatus(s.state);
