@@ -116,7 +116,10 @@ export class SseSocket implements WebSocketLike {
         }
         const known = this.answers.get(frame.channel);
         if (known === undefined) this.waiting.set(frame.channel, frame.ref);
-        else this.answer({ ...known, ...(frame.ref === undefined ? {} : { ref: frame.ref }) });
+        else {
+          this.answer({ ...known, ...(frame.ref === undefined ? {} : { ref: frame.ref }) });
+          this.settle(frame.channel, known);
+        }
         return;
       }
       case 'unsubscribe':
@@ -208,6 +211,17 @@ export class SseSocket implements WebSocketLike {
     const ref = this.waiting.get(channel);
     this.waiting.delete(channel);
     this.deliver(ref === undefined ? frame : { ...frame, ref });
+    this.settle(channel, frame);
+  }
+
+  /**
+   * A retryable refusal (`unavailable`...) is handed over once: the channel then leaves this stream, so
+   * the client's retry asks for a new stream rather than getting the same answer again.
+   */
+  private settle(channel: string, frame: SubscribedFrame | ErrorFrame): void {
+    if (frame.type !== 'error' || frame.retryable !== true) return;
+    this.answers.delete(channel);
+    this.channels.delete(channel);
   }
 
   /** Answers a request the client sent (after its `send` returns, as a server's answer would come). */
