@@ -79,6 +79,9 @@ function warnAboutDemoCredentials(config: Config, log: Logger): void {
     ...(config.demoEnabled
       ? [`!!  Storefront demo:       http://127.0.0.1:${config.port}/demo?user=42`]
       : []),
+    ...(apiKeys && config.internal === undefined
+      ? [`!!  Operator console:      http://127.0.0.1:${config.port}/dashboard (key "${DEMO_API_KEY}")`]
+      : []),
     '!!  Set JWT_SECRET (or JWT_PUBLIC_KEY) and API_KEYS, or NODE_ENV=production, to turn this off',
     '!!  (the demo and its token route too, unless DEMO_ENABLED=true).',
     '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',

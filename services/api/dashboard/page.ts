@@ -16,8 +16,10 @@ import { ORDER_STATUSES } from '../schemas.js';
 const STYLE = `
   :root { font-family: system-ui, sans-serif; color: #1d2433; background: #f5f6f8; }
   body { margin: 0; }
+  [hidden] { display: none !important; }
   header { display: flex; align-items: center; gap: 1rem; padding: .8rem 1.5rem; background: #1d2433; color: #fff; }
   header h1 { font-size: 1.1rem; margin: 0; flex: 1; }
+  #via { color: #cfd6e6; font-size: .85rem; }
   header button { background: transparent; color: #cfd6e6; border: 1px solid #4b5563; border-radius: .3rem; padding: .2rem .6rem; cursor: pointer; }
   #status { padding: .2rem .7rem; border-radius: 1rem; font-size: .85rem; background: #6b7280; }
   #status[data-state="connected"] { background: #15803d; }
@@ -122,6 +124,7 @@ $('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem(KEY);
   client?.close();
   client = undefined;
+  $('via').textContent = '';
   nodes.clear();
   render();
   signIn();
@@ -156,6 +159,7 @@ async function openConsole(key, grant) {
     },
   });
   client.on('state', (s) => {
+    if (s.state === 'connected') $('via').textContent = 'via ' + s.welcome.node;
     if (s.state === 'connected') setStatus('connected', 'on node ' + s.welcome.node);
     else if (s.state === 'disconnected') setStatus('reconnecting');
     else setStatus(s.state);
@@ -339,6 +343,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <body>
 <header>
   <h1>Herald operator console</h1>
+  <span id="via"></span>
   <span id="status" data-state="signed out">signed out</span>
   <button id="sign-out" type="button" hidden>Sign out</button>
 </header>
