@@ -49,7 +49,7 @@ export class ClusterStats {
   private last: Sample | undefined;
   private running = false;
   private failing = false;
-  /** The tick in progress, so that `stop` can wait for it. */
+  /** The tick in progress: the next one waits for it. */
   private ticking: Promise<void> | undefined;
 
   constructor(
@@ -70,12 +70,14 @@ export class ClusterStats {
     this.timer.unref();
   }
 
-  /** Stops publishing; resolves once a publish in progress ended. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Stops publishing. Idempotent. A publish in progress is not waited for (a bus that never answers
+   * must not hold the node's shutdown); whatever it ends with is dropped quietly.
+   */
+  stop(): void {
     this.running = false;
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.ticking;
   }
 
   /** The stats as of now, against the previous sample (which this replaces). Exposed for tests. */
@@ -120,6 +122,7 @@ export class ClusterStats {
       if (this.failing) this.log.info('node stats published again');
       this.failing = false;
     } catch (err) {
+      if (!this.running) return; // stopped meanwhile: the drivers may be closing
       if (!this.failing) this.log.warn({ err }, 'could not publish node stats; trying every interval');
       this.failing = true;
     }

@@ -284,7 +284,7 @@ export class HeraldNode {
   private async shutdown(): Promise<void> {
     this.readiness.stopping = true;
     this.rebalancer.stop();
-    await this.stats?.stop();
+    this.stats?.stop();
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.closeServers();

@@ -38,6 +38,8 @@ async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promis
   const cluster: TestCluster = await startCluster(nodeCount, {
     BUS_ROUTING: routing,
     REBALANCE_INTERVAL_MS: '0',
+    // The nodes' own stats (cluster channel) are broadcasts too: off, so the counts are the workload's.
+    CLUSTER_STATS_INTERVAL_MS: '0',
   });
   cleanups.push(() => cluster.stop());
   const { nodes } = cluster;

@@ -25,6 +25,9 @@ async function publish(
   });
 }
 
+/** For the tests that hold or refuse bus publishes: the node's own stats (cluster channel) are off. */
+const NO_STATS = { CLUSTER_STATS_INTERVAL_MS: '0' };
+
 describe('recovery on subscribe', () => {
   it('when a client comes back within retention, then it gets every missed message once, in order, then live ones', async () => {
     const first = await TestClient.open(t.wsUrl, await mintToken('r1'));
@@ -153,7 +156,7 @@ describe('idempotent publishing', () => {
     // Claim lifetime = ceil((publish timeout + 4 state timeouts) / 1 s) + 2 = 3 s here.
     const drivers = createMemoryDrivers();
     const node = await startTestNode(
-      { AMQP_PUBLISH_TIMEOUT_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '100' },
+      { AMQP_PUBLISH_TIMEOUT_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '100', ...NO_STATS },
       drivers,
     );
     try {
@@ -231,7 +234,7 @@ describe('idempotent publishing', () => {
 describe('a message the bus refused after it was stored', () => {
   // Broadcast routing: the node's own subscriber gets each message from the bus (presence routing
   // would deliver it here without the bus, which these tests refuse).
-  const BROADCAST = { BUS_ROUTING: 'broadcast' };
+  const BROADCAST = { BUS_ROUTING: 'broadcast', ...NO_STATS };
 
   it('when the bus refuses a stored message, then the publish still answers 202 and subscribers get it by gap repair', async () => {
     const drivers = createMemoryDrivers();
@@ -292,7 +295,7 @@ describe('a message the bus refused after it was stored', () => {
 describe('recovery edge cases', () => {
   it('when a copy of a replayed message is still on the bus, then the recovering client gets it once', async () => {
     const drivers = createMemoryDrivers();
-    const node = await startTestNode({}, drivers);
+    const node = await startTestNode(NO_STATS, drivers);
     try {
       const post = (data: unknown) => publish('promotions', data, {}, node);
       const watcher = await TestClient.open(node.wsUrl, await mintToken('w1'));
