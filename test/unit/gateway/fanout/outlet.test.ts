@@ -18,7 +18,7 @@ function outlet(scheduler: WriteScheduler, owner: OutletOwner = { overflowed: ()
   const socket = new FakeSocket();
   const ws = { readyState: WebSocket.OPEN as number, _socket: socket, bufferedAmount: 0 };
   Object.defineProperty(ws, 'bufferedAmount', { get: () => socket.writableLength });
-  return { socket, ws, outlet: new Outlet(ws as unknown as WebSocket, scheduler, owner) };
+  return { socket, ws, outlet: new Outlet(ws, scheduler, owner) };
 }
 
 const frame = (text: string): Buffer => Buffer.from(text);
