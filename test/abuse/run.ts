@@ -22,7 +22,11 @@ import { killAndWait, ROOT, startServer } from '../bench/systems/server-process.
 const SECONDS = Number(process.env.ABUSE_SECONDS ?? 60);
 const SETTLE_SECONDS = Number(process.env.ABUSE_SETTLE_SECONDS ?? 30);
 const WARMUP_MS = 5_000;
-const BOUNDS = { growthMb: 150, settledMb: 60, p99Ms: 250 };
+/**
+ * ABUSE_P99_MS loosens the latency bound for the short run inside `npm test`, where other test files
+ * run beside it on the same cores: there it only catches a stall; the 250 ms bound is the standalone run's.
+ */
+const BOUNDS = { growthMb: 150, settledMb: 60, p99Ms: Number(process.env.ABUSE_P99_MS ?? 250) };
 /** One user event every 50 ms, and a 4 KB promotion every 100 ms (what the non-readers fill up on). */
 const USER_EVERY_MS = 50;
 const PROMOTION_EVERY_MS = 100;

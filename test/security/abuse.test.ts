@@ -12,7 +12,9 @@ const root = new URL('../..', import.meta.url).pathname;
 it('when every attack runs at once for 10 s, then the node keeps its bounds and the good client gets everything', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/abuse/run.ts'], {
     cwd: root,
-    env: { ...process.env, ABUSE_SECONDS: '10', ABUSE_SETTLE_SECONDS: '10' },
+    // Other test files share the cores meanwhile: the latency bound here catches a stall (1 s), the
+    // documented 250 ms is checked by the standalone `npm run abuse`.
+    env: { ...process.env, ABUSE_SECONDS: '10', ABUSE_SETTLE_SECONDS: '10', ABUSE_P99_MS: '1000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
