@@ -6,21 +6,10 @@ import {
   ID_PATTERN,
   SEGMENT_PATTERN,
 } from '../../shared/protocol/channels.js';
+import { ORDER_STATUSES } from '../../shared/protocol/events.js';
 
-export const ORDER_STATUSES = [
-  'created',
-  'confirmed',
-  'paid',
-  'processing',
-  'packed',
-  'shipped',
-  'out_for_delivery',
-  'delivered',
-  'cancelled',
-  'refunded',
-  'returned',
-  'failed',
-] as const;
+/** The statuses an order event may carry: the protocol's list (the SDK types order events with it). */
+export { ORDER_STATUSES };
 
 export const Id = Type.String({ pattern: ID_PATTERN, description: '1-128 characters of [A-Za-z0-9._@|=+-]' });
 export const Segment = Type.String({

@@ -21,6 +21,7 @@ import { Channels, errorFromFrame } from './channels.js';
 import { Connection } from './connection.js';
 import type { Position } from './cursor.js';
 import { Emitter, type Listener } from './emitter.js';
+import { forEvent, type EventListener } from './events.js';
 import { closeAction, globalWebSocket, stopCode, type WebSocketConstructor } from './socket.js';
 import { globalEventSource, SseSocket, sseUrlFor, type EventSourceConstructor } from './sse-socket.js';
 import type { Subscription } from './subscription.js';
@@ -151,6 +152,15 @@ export class HeraldClient {
 
   off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): void {
     this.events.off(event, listener);
+  }
+
+  /**
+   * Listens to the messages of one event on every channel, e.g. `onEvent('order.status', (data) => …)`:
+   * `data` is typed by the event (`HeraldEvents`), and a message whose data lacks its type's fields is
+   * skipped. Returns a function that removes the listener.
+   */
+  onEvent<E extends string>(event: E, listener: EventListener<E>): () => void {
+    return this.events.on('message', forEvent(event, listener));
   }
 
   /** Connects (again after `close()` or a stop); a pending reconnect happens now. */

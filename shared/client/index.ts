@@ -12,6 +12,16 @@ export { Backoff, type BackoffOptions } from './backoff.js';
 export { Cursor, type Position } from './cursor.js';
 export { closeAction, type CloseAction, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 export { sseUrlFor, type EventSourceConstructor, type EventSourceLike } from './sse-socket.js';
+export type { EventData, EventListener, EventMessage, HeraldEvents } from './events.js';
+export {
+  ORDER_STATUSES,
+  ORDER_STATUS_EVENT,
+  PROMOTION_EVENT,
+  isEventData,
+  type OrderStatus,
+  type OrderStatusData,
+  type PromotionData,
+} from '../protocol/events.js';
 export {
   HeraldError,
   type ClientEvents,

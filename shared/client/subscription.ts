@@ -10,6 +10,7 @@
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { Cursor, type Position } from './cursor.js';
 import { Emitter, type Listener } from './emitter.js';
+import { forEvent, type EventListener } from './events.js';
 import type { SubscriptionEvents, SubscriptionState } from './types.js';
 
 /** What the current connection knows of the channel. */
@@ -81,6 +82,11 @@ export class Subscription {
 
   off<K extends keyof SubscriptionEvents>(event: K, listener: Listener<SubscriptionEvents[K]>): void {
     this.intent.events.off(event, listener);
+  }
+
+  /** Listens to the messages of one event on this channel, `data` typed (see `HeraldClient.onEvent`). */
+  onEvent<E extends string>(event: E, listener: EventListener<E>): () => void {
+    return this.intent.events.on('message', forEvent(event, listener));
   }
 
   /** Same as `client.unsubscribe(channel)`; a no-op once the subscription ended. */

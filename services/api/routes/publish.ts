@@ -8,6 +8,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { PublishInput, PublishedMessage } from '../../../shared/core/publisher.js';
 import { orderChannel, promotionsChannel, userChannel } from '../../../shared/protocol/channels.js';
+import {
+  ORDER_STATUS_EVENT,
+  PROMOTION_EVENT,
+  type OrderStatusData,
+  type PromotionData,
+} from '../../../shared/protocol/events.js';
 import type { ApiDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import {
@@ -81,15 +87,16 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
     async (request, reply) => {
       const { orderId } = request.params;
       const { userId, status, details, occurredAt } = request.body;
-      const data = {
+      const data: OrderStatusData = {
         orderId,
         userId,
         status,
         occurredAt: occurredAt ?? new Date().toISOString(),
-        ...(details ? { details } : {}),
+        // The schema's free-form object: any JSON object.
+        ...(details ? { details: details as Record<string, unknown> } : {}),
       };
       // One event on two channels: both messages carry the same id, so a client on both can dedupe.
-      const forUser = { ...prepare(userChannel(userId), 'order.status', data), id: randomUUID() };
+      const forUser = { ...prepare(userChannel(userId), ORDER_STATUS_EVENT, data), id: randomUUID() };
       // The order's channel is routed to its owner's nodes, claimed just below (router.ts).
       const inputs = [forUser, { ...forUser, channel: orderChannel(orderId), routeUser: userId }];
       const owner = await deps.state.orderOwners.claim(orderId, userId, config.orderOwnerTtlSeconds);
@@ -117,7 +124,10 @@ export const publishRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
       if (promotion.expiresAt !== undefined && Date.parse(promotion.expiresAt) <= Date.now()) {
         throw new ApiError('promotion_expired');
       }
-      const input = prepare(promotionsChannel(promotion.segment), 'promotion', promotion);
+      // As posted; typed here so that the SDK's PromotionData cannot drift from the schema.
+      const { data: extra, ...fields } = promotion;
+      const data: PromotionData = { ...fields, ...(extra ? { data: extra as Record<string, unknown> } : {}) };
+      const input = prepare(promotionsChannel(promotion.segment), PROMOTION_EVENT, data);
       return reply.status(202).send({ messages: await publishAll(request.idempotency, [input]) });
     },
   );
