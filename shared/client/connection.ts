@@ -40,7 +40,8 @@ export class Connection {
   private readonly timers = new Set<Timer>();
   private ticker: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly url: string) {}
+  /** @param url Where this attempt connects (replaced by the director's answer before the socket opens). */
+  constructor(public url: string) {}
 
   /** A timeout that is cleared with the connection. */
   after(ms: number, fn: () => void): Timer {

@@ -20,6 +20,7 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import { Channels, errorFromFrame } from './channels.js';
 import { Connection } from './connection.js';
 import type { Position } from './cursor.js';
+import { Director, globalFetch, type DirectorAnswer } from './director.js';
 import { Emitter, type Listener } from './emitter.js';
 import { forEvent, type EventListener } from './events.js';
 import { closeAction, globalWebSocket, stopCode, type WebSocketConstructor } from './socket.js';
@@ -32,6 +33,7 @@ import {
   type ConnectionState,
   type HeraldClientOptions,
   type StateChange,
+  type TokenProvider,
   type TokenReason,
   type Transport,
 } from './types.js';
@@ -53,11 +55,15 @@ export class HeraldClient {
     resumeFallbacks: 0,
     subscribeRetries: 0,
     tokenRequests: 0,
+    directorAnswers: 0,
+    directorFailures: 0,
   };
   private readonly events = new Emitter<ClientEvents>();
   private readonly channels: Channels;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly EventSourceImpl: EventSourceConstructor | undefined;
+  /** With the `director` option: asked where to connect before each attempt. */
+  private readonly director: Director | undefined;
   /** The transports to try, in order, and the one in use (an index into it). */
   private readonly transports: readonly Transport[];
   private transportAt = 0;
@@ -97,6 +103,11 @@ export class HeraldClient {
         'No global EventSource: pass the EventSource option (in Node, the eventsource package)',
       );
     this.transports = transports;
+    if (options.director !== undefined) {
+      const fetchImpl = globalFetch();
+      if (fetchImpl === undefined) throw new TypeError('The director option needs a global fetch');
+      this.director = new Director(options.director, options.directorTimeoutMs ?? 3_000, fetchImpl);
+    }
     this.random = options.random ?? Math.random;
     this.backoffOptions = {
       minDelayMs: options.minReconnectDelayMs ?? 500,
@@ -221,15 +232,16 @@ export class HeraldClient {
     conn.connectTimer = conn.after(this.options.connectTimeoutMs ?? 10_000, () =>
       this.lose(conn, { reason: 'connect timeout' }),
     );
+    // Where to: a `reconnect` frame's url, else the director's answer (asked while the token is got).
+    const asking = redirect?.url === undefined ? this.director?.ask() : undefined;
     const token = this.options.token;
-    if (token === undefined || typeof token === 'string') return this.startSocket(conn, token);
-    this.stats.tokenRequests += 1;
-    const reason = this.tokenReason;
-    new Promise<string>((resolve) => resolve(token({ reason })))
-      .then((value) => {
+    if (asking === undefined && typeof token !== 'function') return this.startSocket(conn, token);
+    const got = typeof token === 'function' ? this.tokenFrom(token) : Promise.resolve(token);
+    Promise.all([got, asking])
+      .then(([value, answer]) => {
         if (this.conn !== conn) return;
-        if (typeof value !== 'string' || value.length === 0) throw new TypeError('no token returned');
-        this.startSocket(conn, value);
+        if (answer !== undefined) this.follow(conn, answer);
+        if (this.conn === conn) this.startSocket(conn, value);
       })
       .catch((err: unknown) => {
         if (this.conn !== conn) return;
@@ -237,6 +249,31 @@ export class HeraldClient {
         this.events.emit('error', new HeraldError('token_unavailable', message, { retryable: true }));
         this.lose(conn, { reason: 'token unavailable' });
       });
+  }
+
+  private tokenFrom(provider: TokenProvider): Promise<string> {
+    this.stats.tokenRequests += 1;
+    const reason = this.tokenReason;
+    return new Promise<string>((resolve) => resolve(provider({ reason }))).then((value) => {
+      if (typeof value !== 'string' || value.length === 0) throw new TypeError('no token returned');
+      return value;
+    });
+  }
+
+  /** Takes the director's answer for this attempt, or reports why the attempt uses `url`. */
+  private follow(conn: Connection, answer: DirectorAnswer): void {
+    if (answer.url !== undefined) {
+      this.stats.directorAnswers += 1;
+      conn.url = answer.url;
+      return;
+    }
+    this.stats.directorFailures += 1;
+    this.events.emit(
+      'error',
+      new HeraldError('director_unavailable', `${answer.reason}; connecting to ${this.options.url}`, {
+        retryable: true,
+      }),
+    );
   }
 
   /** `token` undefined: a guest (the node must allow guests). */

@@ -117,6 +117,10 @@ export interface ClientStats {
   subscribeRetries: number;
   /** Calls of the token function. */
   tokenRequests: number;
+  /** Attempts that went where the director said. */
+  directorAnswers: number;
+  /** Director requests that failed (no answer in time, an error, no URL): the attempt used `url`. */
+  directorFailures: number;
 }
 
 /** Why the token function is called: first connect, a reconnect, or the server said the last one expired. */
@@ -128,8 +132,21 @@ export type TokenProvider = (context: { reason: TokenReason }) => string | Promi
 export type Transport = 'websocket' | 'sse';
 
 export interface HeraldClientOptions {
-  /** `ws://` or `wss://` URL of the gateway's `/ws` endpoint. */
+  /**
+   * `ws://` or `wss://` URL of the gateway's `/ws` endpoint (a balancer or any node); with `director`,
+   * the URL used when the director cannot answer.
+   */
   url: string;
+  /**
+   * `http(s)://` URL of a director (`GET /v1/connect`, e.g. `https://push.example.com/v1/connect`),
+   * for nodes that clients reach directly: before each connection attempt the client asks it which
+   * node to use and connects there; when it does not answer within `directorTimeoutMs`, answers an
+   * error, or names no ws(s) URL, that attempt uses `url`. A `reconnect` frame's `url` is still
+   * followed as is. Needs a global `fetch` (browsers, Node 18+).
+   */
+  director?: string;
+  /** How long to wait for the director; default 3 000 ms. */
+  directorTimeoutMs?: number;
   /**
    * The JWT, or a function returning it. The function is called before every connection attempt;
    * with `reason: 'expired'` a cached token must not be reused. A plain string cannot be refreshed, so
