@@ -86,6 +86,8 @@ export interface Config {
   http: { headersTimeoutMs: number; requestTimeoutMs: number };
   sessionTtlSeconds: number;
   orderOwnerTtlSeconds: number;
+  /** How long a user's read positions (acks) are kept after the user's last ack. */
+  readPositionTtlSeconds: number;
   shutdownTimeoutMs: number;
   drainWindowMs: number;
   /**
@@ -315,6 +317,12 @@ export const INT_OPTIONS = {
   },
   ORDER_OWNER_TTL_SECONDS: {
     doc: 'How long the owner learned from an order event is remembered',
+    def: 2_592_000,
+    min: 60,
+    max: 31_536_000,
+  },
+  READ_POSITION_TTL_SECONDS: {
+    doc: "How long a user's read positions (ack frames, the inbox's unread counts) are kept after the user's last ack",
     def: 2_592_000,
     min: 60,
     max: 31_536_000,
@@ -774,6 +782,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sessionTtlSeconds: int('SESSION_TTL_SECONDS'),
     orderOwnerTtlSeconds: int('ORDER_OWNER_TTL_SECONDS'),
+    readPositionTtlSeconds: int('READ_POSITION_TTL_SECONDS'),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS'),
     drainWindowMs: int('DRAIN_WINDOW_MS'),
     fanout: {

@@ -3,6 +3,7 @@ import type { IdempotencyStore } from './idempotency.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { OrderOwners } from './order-owners.js';
 import type { Presence } from './presence.js';
+import type { ReadPositions } from './read-positions.js';
 import type { SessionStore } from './session-store.js';
 
 /** The state drivers a node runs on: all memory (embedded default) or all Redis (cluster). */
@@ -14,4 +15,6 @@ export interface StateDrivers {
   history: History;
   idempotency: IdempotencyStore;
   registry: NodeRegistry;
+  /** How far each user has read each channel (acks, the inbox). */
+  reads: ReadPositions;
 }

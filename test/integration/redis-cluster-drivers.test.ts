@@ -21,6 +21,7 @@ import { idempotencyContract } from '../contracts/idempotency.contract.js';
 import { nodeRegistryContract } from '../contracts/node-registry.contract.js';
 import { orderOwnersContract } from '../contracts/order-owners.contract.js';
 import { presenceContract } from '../contracts/presence.contract.js';
+import { readPositionsContract } from '../contracts/read-positions.contract.js';
 import { sessionStoreContract } from '../contracts/session-store.contract.js';
 import type { ContractFactory } from '../contracts/subject.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../helpers/redis-cluster.js';
@@ -81,6 +82,7 @@ orderOwnersContract('redis cluster', contractFactory('orderOwners'));
 nodeRegistryContract('redis cluster', contractFactory('registry'));
 historyContract('redis cluster', (retention) => contractFactory('history', { retention })());
 idempotencyContract('redis cluster', contractFactory('idempotency'));
+readPositionsContract('redis cluster', contractFactory('reads'));
 
 /** Which primary holds `key` now (by slot). */
 async function shardOf(key: string): Promise<number> {

@@ -32,6 +32,7 @@ import { idempotencyContract } from '../contracts/idempotency.contract.js';
 import { nodeRegistryContract } from '../contracts/node-registry.contract.js';
 import { orderOwnersContract } from '../contracts/order-owners.contract.js';
 import { presenceContract } from '../contracts/presence.contract.js';
+import { readPositionsContract } from '../contracts/read-positions.contract.js';
 import { sessionStoreContract } from '../contracts/session-store.contract.js';
 import type { ContractFactory } from '../contracts/subject.js';
 import { waitFor } from '../helpers/wait.js';
@@ -122,6 +123,7 @@ orderOwnersContract('redis', contractFactory('orderOwners'));
 nodeRegistryContract('redis', contractFactory('registry'));
 historyContract('redis', (retention) => contractFactory('history', { retention })());
 idempotencyContract('redis', contractFactory('idempotency'));
+readPositionsContract('redis', contractFactory('reads'));
 
 /** States a test opens, closed and their keys deleted after it. */
 const opened: { state: RedisState; prefix: string }[] = [];

@@ -12,6 +12,7 @@ import type { StateDrivers } from '../state.js';
 import { ExpiringMap } from './expiring-map.js';
 import { MemoryHistory } from './memory-history.js';
 import { MemoryIdempotencyStore } from './memory-idempotency.js';
+import { MemoryReadPositions } from './memory-read-positions.js';
 
 const done = Promise.resolve();
 
@@ -173,5 +174,6 @@ export function createMemoryState(retention: RetentionResolver): StateDrivers {
     history: new MemoryHistory(retention),
     idempotency: new MemoryIdempotencyStore(),
     registry: new MemoryNodeRegistry(),
+    reads: new MemoryReadPositions(),
   };
 }

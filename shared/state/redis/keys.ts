@@ -11,6 +11,7 @@
  * | `{prefix}offset:{channel}`       | hash | History: `o` newest offset, `e` epoch     | retention maxAgeMs, per append (as the stream) |
  * | `{prefix}history:{channel}`      | stream | entry `{offset}-0`: `id`, `event`, `data`, `ts` | retention maxAgeMs, per append |
  * | `{prefix}dedupe:{channel}:{sha256(key)}` | hash | History dedupe record: `o` offset, `e` epoch, `i` id, `t` ts | the append's dedupe ttlSeconds |
+ * | `{prefix}read:{userId}`          | hash | ReadPositions: channel → `{offset} {epoch}` | READ_POSITION_TTL_SECONDS after the user's last ack |
  * | `{prefix}node:{nodeId}`          | str  | NodeRecord as JSON                        | ttlSeconds of the last heartbeat  |
  * | `{prefix}nodes`                  | zset | nodeId → entry expiry (ms, Redis clock)   | PEXPIREAT = newest entry expiry   |
  * | `{prefix}idem:{sha256(key)}`     | hash | `f` fingerprint, `s` state, `a` answer    | ttlSeconds of begin, then complete |
@@ -27,6 +28,7 @@
  * |----------------------------------------|------------------------|--------------------------------------|
  * | `offset:{ch}`, `history:{ch}`, `dedupe:{ch}:…` | `{channel}`    | one append/read script               |
  * | `presence:conns:{user:id}`, `presence:nodes:{user:id}` | `{user:id}` | one presence script; the same slot as the channel `user:id`, so a user's messages and presence sit on one shard |
+ * | `read:{user:id}`                       | `{user:id}`            | one key; beside the user's channel and presence |
  * | `session:id`, `owner:orderId`, `idem:sha` | none: the whole name | one key each                      |
  * | `{nodes}:node:id`, `{nodes}:index`     | `{nodes}` (one slot)   | the registry's list script reads all; a few keys per node |
  *
@@ -44,6 +46,8 @@ export interface RedisKeys {
   offset(channel: string): string;
   history(channel: string): string;
   historyDedupe(channel: string, key: string): string;
+  /** A user's read positions (shared/state/read-positions.ts). */
+  readPositions(userId: string): string;
   node(nodeId: string): string;
   nodeIndex(): string;
   idempotency(key: string): string;
@@ -64,6 +68,7 @@ export function redisKeys(prefix: string, options: RedisKeyOptions = {}): RedisK
     offset: (channel) => `${prefix}offset:${channel}`,
     history: (channel) => `${prefix}history:${channel}`,
     historyDedupe: (channel, key) => `${prefix}dedupe:${channel}:${sha256(key)}`,
+    readPositions: (userId) => `${prefix}read:${userId}`,
     node: (nodeId) => `${prefix}node:${nodeId}`,
     nodeIndex: () => `${prefix}nodes`,
     idempotency: (key) => `${prefix}idem:${sha256(key)}`,
@@ -80,6 +85,7 @@ function clusterKeys(prefix: string): RedisKeys {
     offset: (channel) => `${prefix}offset:${tag(channel)}`,
     history: (channel) => `${prefix}history:${tag(channel)}`,
     historyDedupe: (channel, key) => `${prefix}dedupe:${tag(channel)}:${sha256(key)}`,
+    readPositions: (userId) => `${prefix}read:${tag(`user:${userId}`)}`,
     node: (nodeId) => `${prefix}{nodes}:node:${nodeId}`,
     nodeIndex: () => `${prefix}{nodes}:index`,
     idempotency: (key) => `${prefix}idem:${sha256(key)}`,

@@ -5,7 +5,7 @@
  * lifecycle: ./redis-connection.ts.
  *
  * Closing: each driver's `close` stops that driver only (presence stops refreshing) and returns its
- * share of the client; the client quits when all six are closed. `close` on the returned object
+ * share of the client; the client quits when all of them are closed. `close` on the returned object
  * closes every driver at once. Both are idempotent.
  */
 import type { Logger } from 'pino';
@@ -18,6 +18,7 @@ import { RedisIdempotencyStore } from './redis-idempotency.js';
 import { RedisNodeRegistry } from './redis-node-registry.js';
 import { RedisOrderOwners } from './redis-order-owners.js';
 import { RedisPresence } from './redis-presence.js';
+import { RedisReadPositions } from './redis-read-positions.js';
 import { RedisSessionStore } from './redis-session-store.js';
 
 export interface RedisStateOptions {
@@ -58,6 +59,7 @@ export interface RedisState extends StateDrivers {
   history: RedisHistory;
   idempotency: RedisIdempotencyStore;
   registry: RedisNodeRegistry;
+  reads: RedisReadPositions;
   /** The one client the drivers share (health checks, tests); do not quit it directly. */
   readonly client: RedisClient;
   /** True while the client is connected and ready (for /readyz). */
@@ -93,6 +95,7 @@ export function createRedisState(options: RedisStateOptions): RedisState {
     }),
     idempotency: new RedisIdempotencyStore(connection, keys),
     registry: new RedisNodeRegistry(connection, keys, connection.log),
+    reads: new RedisReadPositions(connection, keys),
   };
   return {
     ...drivers,

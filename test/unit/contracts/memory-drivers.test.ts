@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBroker, MemoryBus } from '../../../shared/bus/memory-bus.js';
 import { MemoryHistory } from '../../../shared/state/memory/memory-history.js';
 import { MemoryIdempotencyStore } from '../../../shared/state/memory/memory-idempotency.js';
+import { MemoryReadPositions } from '../../../shared/state/memory/memory-read-positions.js';
 import {
   MemoryNodeRegistry,
   MemoryOrderOwners,
@@ -15,6 +16,7 @@ import { idempotencyContract } from '../../contracts/idempotency.contract.js';
 import { nodeRegistryContract } from '../../contracts/node-registry.contract.js';
 import { orderOwnersContract } from '../../contracts/order-owners.contract.js';
 import { presenceContract } from '../../contracts/presence.contract.js';
+import { readPositionsContract } from '../../contracts/read-positions.contract.js';
 import { sessionStoreContract } from '../../contracts/session-store.contract.js';
 
 busContract('memory (3 buses on one MemoryBroker)', () => {
@@ -36,6 +38,7 @@ orderOwnersContract('memory', () => Promise.resolve(new MemoryOrderOwners()));
 nodeRegistryContract('memory', () => Promise.resolve(new MemoryNodeRegistry()));
 idempotencyContract('memory', () => Promise.resolve(new MemoryIdempotencyStore()));
 historyContract('memory', (retention) => Promise.resolve(new MemoryHistory(retention)));
+readPositionsContract('memory', () => Promise.resolve(new MemoryReadPositions()));
 
 describe('MemoryHistory', () => {
   it('when channels stay idle for maxAgeMs, then the sweep drops them while channels in use stay, and a dropped one restarts on a new epoch', async () => {
