@@ -1,5 +1,6 @@
 /**
- * Herald client SDK: entry point of the package and of the browser bundle (dist/client/herald-client.js).
+ * Herald client SDK: entry point of the npm package `@herald/client` (shared/client/package.json, built by
+ * scripts/build-client-package.mjs) and of the browser bundle (dist/client/herald-client.js).
  *
  * Runs in browsers (native WebSocket, and EventSource for the SSE fallback) and in Node (pass the `ws`
  * package as the `WebSocket` option, and the `eventsource` package as `EventSource` for the fallback);
