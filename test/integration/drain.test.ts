@@ -79,6 +79,7 @@ describe('director: GET /v1/connect', () => {
         const res = await fetch(`${t.url}/v1/connect`);
         expect(res.status).toBe(200);
         expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(res.headers.get('access-control-allow-origin')).toBe('*'); // the SDK asks from any page
         return (await res.json()) as { url: string; node: string; load: number };
       };
       expect(await get()).toEqual({ url: 'ws://10.1.0.3:8080/ws', node: 'ddd', load: 1.25 });

@@ -89,7 +89,8 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
         summary: 'Where a client should connect: the live, non-draining node with the lowest load',
         description:
           'The director, for deployments where clients reach nodes directly. Load is connections / ' +
-          'NODE_CAPACITY, from the node registry (refreshed every NODE_HEARTBEAT_MS). Public: no API key.',
+          'NODE_CAPACITY, from the node registry (refreshed every NODE_HEARTBEAT_MS). Public: no API key, ' +
+          "and readable by pages of any origin (the client SDK asks it from the shop's page).",
         response: { 200: ConnectReply, 503: ErrorReply },
       },
     },
@@ -97,6 +98,9 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app,
       const node = pickNode(await deps.state.registry.list());
       if (node === undefined) throw new ApiError('no_node_available');
       void reply.header('cache-control', 'no-store');
+      // Public and without credentials: any page may read where to connect (ALLOWED_ORIGINS still
+      // decides who may open the WebSocket there).
+      void reply.header('access-control-allow-origin', '*');
       return { url: webSocketUrl(node.url), node: node.id, load: node.connections / node.capacity };
     },
   );
