@@ -6,7 +6,7 @@ import {
   ID_PATTERN,
   SEGMENT_PATTERN,
 } from '../../shared/protocol/channels.js';
-import { ORDER_STATUSES } from '../../shared/protocol/events.js';
+import { ORDER_STATUSES, type OrderStatus } from '../../shared/protocol/events.js';
 
 /** The statuses an order event may carry: the protocol's list (the SDK types order events with it). */
 export { ORDER_STATUSES };
@@ -39,7 +39,8 @@ export const OrderParams = Type.Object({ orderId: Id });
 export const OrderEventBody = Type.Object(
   {
     userId: Id,
-    status: Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s))),
+    // Unsafe: the same schema, with its static type spelled out (a union of a mapped array is `never`).
+    status: Type.Unsafe<OrderStatus>(Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)))),
     details: Type.Optional(
       Type.Object({}, { additionalProperties: true, description: 'Free-form extra fields for the client' }),
     ),
