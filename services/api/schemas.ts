@@ -188,3 +188,16 @@ export const HistoryReply = Type.Object({
     }),
   ),
 });
+
+export const InboxReply = Type.Object({
+  userId: Type.String(),
+  channels: Type.Array(
+    Type.Object({
+      channel: Type.String({ description: 'A channel the user can mark read: its user:{userId} channel' }),
+      epoch: Type.String({ description: 'The channel epoch offset and read belong to' }),
+      offset: Type.Integer({ description: 'Newest offset of the channel (0: no message yet)' }),
+      read: Type.Integer({ description: "The user's read position in this epoch (0: nothing marked read)" }),
+      unread: Type.Integer({ minimum: 0, description: 'offset - read' }),
+    }),
+  ),
+});

@@ -4,12 +4,14 @@ import type { Config } from '../../shared/config/config.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { Deadlines } from '../../shared/scheduling/deadlines.js';
+import type { ReadMove } from '../../shared/core/read-signals.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import type { PlacesPerAddress } from './admission.js';
 import type { ChannelAccess } from './channel-access.js';
 import type { Connection } from './connection.js';
 import type { Fanout } from './fanout/fanout.js';
 import type { WriteScheduler } from './fanout/outlet.js';
+import type { SubscriptionHost } from './subscriptions.js';
 
 export interface ConnectionContext {
   nodeId: string;
@@ -35,4 +37,16 @@ export interface ConnectionContext {
   onClosed(connection: Connection): void;
   /** Called once, when the socket of any connection has closed. */
   onGone(connection: Connection): void;
+  /** How long a user's read positions are kept after its last ack (READ_POSITION_TTL_SECONDS). */
+  readPositionTtlSeconds: number;
+  /**
+   * An ack moved a user's read position: the user's other connections subscribed to the channel,
+   * on this node and the others, get a `read` frame (`from` answered its own ack already).
+   */
+  readMoved(from: SubscriptionHost, move: ReadMove): void;
+  /**
+   * Optional hook, called once per ack that moved a user's read position (e.g. the `message.read`
+   * webhook); set through GatewayOptions.onRead. Must not throw.
+   */
+  onRead?(userId: string, channel: string, offset: number): void;
 }

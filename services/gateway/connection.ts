@@ -24,6 +24,7 @@ import { StateUnavailableError } from '../../shared/state/state-unavailable-erro
 import type { ConnectionContext } from './connection-context.js';
 import { Outlet, type OutletOwner, type OutletSocket } from './fanout/outlet.js';
 import { pongFrame, textFrame } from './fanout/text-frame.js';
+import { acknowledge, answerHistory } from './inbox.js';
 import { TokenBucket } from './rate-limiter.js';
 import { ref, Subscriptions, type SubscriptionHost } from './subscriptions.js';
 
@@ -174,6 +175,11 @@ export class Connection implements SubscriptionHost, OutletOwner {
     return this.state === 'open' ? this.subs?.session : undefined;
   }
 
+  /** Whether this open connection is subscribed to `channel` (it gets that channel's `read` frames). */
+  subscribedTo(channel: string): boolean {
+    return this.state === 'open' && this.subs !== undefined && this.subs.has(channel);
+  }
+
   /** False once closing; what an await resumed into must then stop. */
   get live(): boolean {
     return this.state !== 'closed';
@@ -244,7 +250,13 @@ export class Connection implements SubscriptionHost, OutletOwner {
    */
   request(frame: ClientFrame): void {
     if (frame.type === 'auth') this.authAsked = true;
-    const channel = frame.type === 'subscribe' || frame.type === 'unsubscribe' ? frame.channel : undefined;
+    const channel =
+      frame.type === 'subscribe' ||
+      frame.type === 'unsubscribe' ||
+      frame.type === 'history' ||
+      frame.type === 'ack'
+        ? frame.channel
+        : undefined;
     this.enqueue(() => this.handle(frame), frame.ref, channel);
   }
 
@@ -313,6 +325,10 @@ export class Connection implements SubscriptionHost, OutletOwner {
         return subs.unsubscribe(frame.channel, frame.ref);
       case 'resume':
         return subs.resume(frame);
+      case 'history':
+        return answerHistory(this, this.ctx, subs.claims, frame);
+      case 'ack':
+        return acknowledge(this, this.ctx, subs.claims, frame);
     }
   }
 

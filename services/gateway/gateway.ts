@@ -11,6 +11,8 @@ import { WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
 import type { DeliverySink } from '../../shared/core/dispatcher.js';
+import type { ReadMoved } from '../../shared/core/envelope.js';
+import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
 import { redactUrl, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
@@ -65,6 +67,13 @@ export interface GatewayOptions {
   state: StateDrivers;
   metrics: Metrics;
   log: Logger;
+  /** Tells the other nodes when a user's read position moved; without it, this node's connections only. */
+  readSignals?: ReadSignals;
+  /**
+   * Called once per ack that moved a user's read position (a hook for the `message.read` webhook);
+   * after the user's connections were told. Must not throw.
+   */
+  onRead?(userId: string, channel: string, offset: number): void;
 }
 
 /** Shortest time between two log lines about refused origins. */
@@ -169,6 +178,14 @@ export class Gateway implements DeliverySink {
         c.releaseAdmission();
         if (this.connections.delete(c)) this.options.metrics.connections.dec();
       },
+      readPositionTtlSeconds: config.readPositionTtlSeconds,
+      readMoved: (from, move) => this.announceRead(from, move),
+      ...(options.onRead === undefined
+        ? {}
+        : {
+            onRead: (userId: string, channel: string, offset: number) =>
+              options.onRead?.(userId, channel, offset),
+          }),
     };
     // Pings and session refreshes are spread over their period (a hundredth of the connections per tick).
     this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
@@ -335,6 +352,35 @@ export class Gateway implements DeliverySink {
 
   resync(): void {
     this.fanout.catchUp();
+  }
+
+  readMoved(read: ReadMoved): void {
+    // A copy of a broadcast this node sent itself (presence did not know the user's nodes).
+    if (read.origin === this.options.config.nodeId) return;
+    this.tellReaders(undefined, read);
+  }
+
+  /** A local ack moved a read position: the user's other connections here, then the other nodes. */
+  private announceRead(from: unknown, move: ReadMove): void {
+    this.tellReaders(from, move);
+    this.options.readSignals
+      ?.announce(move)
+      .catch((err: unknown) =>
+        this.options.log.warn(
+          { err, channel: move.channel },
+          'could not tell the other nodes of a read position (their connections learn it on subscribe)',
+        ),
+      );
+  }
+
+  /** `read` to every local connection of the user subscribed to the channel, but `except`. */
+  private tellReaders(except: unknown, move: ReadMove): void {
+    const indexed = this.byUser.get(move.userId);
+    if (indexed === undefined) return;
+    const frame = { type: 'read', channel: move.channel, offset: move.offset, epoch: move.epoch } as const;
+    for (const connection of indexed instanceof Connection ? [indexed] : indexed) {
+      if (connection !== except && connection.subscribedTo(move.channel)) connection.send(frame);
+    }
   }
 
   disconnectUser(userId: string, reason: string): void {

@@ -6,9 +6,12 @@
  * every offset from `offset + 1` to the newest without a hole, within `replayLimit` messages. Anything
  * else (another epoch, trimmed or aged out, too far back, an offset from the future) answers
  * `recovered: false` with the current position, so the app refetches what it shows.
+ *
+ * The `history` frame's reply (historyReply) reads the same history into the same message frames.
  */
 import { messageFrameJson } from '../../shared/core/message-frame.js';
-import type { ChannelPosition, History } from '../../shared/state/history.js';
+import type { Ref } from '../../shared/protocol/frames.js';
+import type { ChannelPosition, History, StoredMessage } from '../../shared/state/history.js';
 import { prepareTextFrame } from './fanout/text-frame.js';
 
 export interface Recovery {
@@ -37,10 +40,46 @@ export async function recoverChannel(
       if (replay.length === replayLimit) return { position, recovered: false, replay: [] };
       replay.push({
         offset: m.offset,
-        frame: prepareTextFrame(Buffer.from(messageFrameJson({ channel, epoch: range.epoch, ...m }))),
+        frame: prepareTextFrame(Buffer.from(frameJson(channel, range.epoch, m))),
       });
       after = m.offset;
     }
     if (after >= range.offset || range.messages.length === 0) return { position, recovered: true, replay };
   }
+}
+
+/** A stored message as the `message` frame its subscribers got (JSON text, data not re-serialized). */
+function frameJson(channel: string, epoch: string, m: StoredMessage): string {
+  return messageFrameJson({ channel, epoch, ...m });
+}
+
+/**
+ * The `history` reply (docs/protocol.md 3.2) to a client's `history` frame, as JSON text: the retained
+ * messages after `since` (without it, the newest `limit`), oldest first, as the very `message` frames
+ * recovery replays, and the channel's newest position. The messages stop before the one that would take
+ * the reply past `maxBytes` (always one at least), so a reply never outgrows the connection's byte
+ * budget: the client asks again from the last offset it got.
+ */
+export async function historyReply(
+  history: History,
+  channel: string,
+  request: { since: number | undefined; limit: number; ref: Ref | undefined },
+  maxBytes: number,
+): Promise<string> {
+  const { limit } = request;
+  const since = request.since ?? Math.max(0, (await history.position(channel)).offset - limit);
+  const range = await history.read(channel, since, limit);
+  const messages: string[] = [];
+  let bytes = 0;
+  for (const m of range.messages) {
+    const json = frameJson(channel, range.epoch, m);
+    bytes += Buffer.byteLength(json) + 1;
+    if (bytes > maxBytes && messages.length > 0) break;
+    messages.push(json);
+  }
+  return (
+    `{"type":"history","channel":${JSON.stringify(channel)},"offset":${range.offset},` +
+    `"epoch":${JSON.stringify(range.epoch)},"complete":${range.complete},"messages":[${messages.join(',')}]` +
+    `${request.ref === undefined ? '' : `,"ref":${JSON.stringify(request.ref)}`}}`
+  );
 }

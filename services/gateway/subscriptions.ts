@@ -11,8 +11,10 @@ import type { TokenClaims } from '../../shared/auth/jwt.js';
 import { parseChannel } from '../../shared/protocol/channels.js';
 import type { WsErrorCode } from '../../shared/protocol/errors.js';
 import type { ChannelPosition, Ref, ResumeFrame, ServerFrame } from '../../shared/protocol/frames.js';
+import { readOffset } from '../../shared/state/read-positions.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { Outlet } from './fanout/outlet.js';
+import { recordedRead } from './inbox.js';
 import { recoverChannel } from './recovery.js';
 
 /** What the subscriptions need of their connection. */
@@ -41,6 +43,11 @@ export class Subscriptions {
     private readonly ctx: ConnectionContext,
     readonly claims: TokenClaims,
   ) {}
+
+  /** Whether the connection is subscribed to `channel` (or subscribing to it). */
+  has(channel: string): boolean {
+    return this.channels.includes(channel);
+  }
 
   /** The session id once `open` created it. */
   get session(): string | undefined {
@@ -121,15 +128,25 @@ export class Subscriptions {
       // history read: the live stream starts after the newest offset the node has (what is still in
       // flight arrives live). Thousands of clients subscribing to `promotions` cost Redis nothing.
       const local = since === undefined ? fanout.position(channel) : undefined;
-      const { position, recovered, replay } =
+      // A user channel's `subscribed` carries the user's read position too (read alongside).
+      const [{ position, recovered, replay }, recorded] = await Promise.all([
         local !== undefined
           ? { position: local, recovered: false, replay: [] }
-          : await recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit);
+          : recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit),
+        recordedRead(this.ctx, this.claims, parsed, channel),
+      ]);
       if (!this.host.live) return false;
       // Only a position read from history is news to the fan-out (and confirms the channel's run).
       if (local === undefined) fanout.seed(channel, position.epoch, position.offset);
       this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
-      this.host.send({ type: 'subscribed', channel, ...position, recovered, ...ref(requestRef) });
+      this.host.send({
+        type: 'subscribed',
+        channel,
+        ...position,
+        recovered,
+        ...(parsed.kind === 'user' ? { read: readOffset(recorded, position) } : {}),
+        ...ref(requestRef),
+      });
       // Missed messages first, then what arrived live meanwhile, each offset once, in order.
       await this.writeReplay(replay);
       if (!this.host.live) return false;

@@ -10,6 +10,7 @@ import { TokenVerifier } from '../../shared/auth/jwt.js';
 import type { Config } from '../../shared/config/config.js';
 import { Dispatcher } from '../../shared/core/dispatcher.js';
 import { Publisher, type PublishRouting } from '../../shared/core/publisher.js';
+import { ReadSignals } from '../../shared/core/read-signals.js';
 import { PresenceRouter } from '../../shared/core/router.js';
 import { ReconnectTargets } from './reconnect-targets.js';
 import { Rebalancer } from './rebalancer.js';
@@ -85,6 +86,11 @@ export class HeraldNode {
       state: drivers.state,
       metrics,
       log: log.child({ service: 'gateway' }),
+      readSignals: new ReadSignals(
+        drivers.bus,
+        config.busRouting === 'presence' ? new PresenceRouter(drivers.state.presence) : undefined,
+        config.nodeId,
+      ),
     });
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }), () =>
       metrics.busReceived.inc(),

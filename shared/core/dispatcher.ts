@@ -4,13 +4,15 @@
  */
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger/logger.js';
-import { decodeEnvelope } from './envelope.js';
+import { decodeEnvelope, type ReadMoved } from './envelope.js';
 
 export interface DeliverySink {
   /** Delivers one message frame (already-encoded JSON bytes) to local subscribers of `channel`. */
   deliver(channel: string, offset: number, epoch: string, frame: Buffer, publishedAt: number): void;
   /** Closes every local connection of `userId`. */
   disconnectUser(userId: string, reason: string): void;
+  /** A user's read position moved on another node: tells the user's local connections. */
+  readMoved(read: ReadMoved): void;
   /** The bus came back after an outage: catch up from history on every local channel. */
   resync(): void;
 }
@@ -53,7 +55,8 @@ export class Dispatcher {
     try {
       if (envelope.kind === 'message') {
         this.sink.deliver(envelope.channel, envelope.offset, envelope.epoch, envelope.frame, envelope.ts);
-      } else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
+      } else if (envelope.control.kind === 'read') this.sink.readMoved(envelope.control);
+      else this.sink.disconnectUser(envelope.control.userId, envelope.control.reason);
     } catch (err) {
       this.log.error({ err }, 'delivery failed');
     }

@@ -8,14 +8,28 @@
  *
  *   message:  [0x01][u16 channel length][channel utf8][f64 offset][f64 publish ts][u8 epoch length]
  *             [epoch utf8][client frame json utf8 …]
- *   control:  [0x02][json …]            (rare: disconnects, node events)
+ *   control:  [0x02][json …]            (rare: disconnects, read receipts, node events)
  */
 const KIND_MESSAGE = 0x01;
 const KIND_CONTROL = 0x02;
 
 export type ControlMessage =
   /** Close every connection of a user, on every node. */
-  { kind: 'disconnect-user'; userId: string; reason: string };
+  | { kind: 'disconnect-user'; userId: string; reason: string }
+  /**
+   * A user's read position on `channel` moved (an `ack` on node `origin`, which told its own
+   * connections already): the user's connections on the other nodes get a `read` frame.
+   */
+  | ReadMoved;
+
+export interface ReadMoved {
+  kind: 'read';
+  userId: string;
+  channel: string;
+  offset: number;
+  epoch: string;
+  origin: string;
+}
 
 export type Envelope =
   | { kind: 'message'; channel: string; offset: number; epoch: string; ts: number; frame: Buffer }
@@ -78,9 +92,21 @@ export function decodeEnvelope(bytes: Buffer): Envelope | undefined {
       const control = JSON.parse(bytes.toString('utf8', 1)) as ControlMessage;
       if (control?.kind === 'disconnect-user' && typeof control.userId === 'string')
         return { kind: 'control', control };
+      if (control?.kind === 'read' && isReadMoved(control)) return { kind: 'control', control };
     } catch {
       // fall through: not an envelope
     }
   }
   return undefined;
+}
+
+function isReadMoved(c: ReadMoved): boolean {
+  return (
+    typeof c.userId === 'string' &&
+    typeof c.channel === 'string' &&
+    Number.isSafeInteger(c.offset) &&
+    c.offset >= 0 &&
+    typeof c.epoch === 'string' &&
+    typeof c.origin === 'string'
+  );
 }

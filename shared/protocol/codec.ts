@@ -23,6 +23,9 @@ const MAX_EPOCH_LENGTH = 64;
 const MAX_SESSION_LENGTH = 64;
 /** More positions than any subscription limit needs; the gateway ignores the ones it cannot use. */
 const MAX_POSITIONS = 1000;
+/** Messages one `history` frame returns: `limit` defaults to the first, may be up to the second. */
+export const DEFAULT_HISTORY_LIMIT = 50;
+export const MAX_HISTORY_LIMIT = 100;
 
 type Obj = Record<string, unknown>;
 
@@ -31,6 +34,7 @@ const isRef = (v: unknown): v is Ref =>
   (typeof v === 'string' && v.length <= MAX_REF_LENGTH) || (typeof v === 'number' && Number.isFinite(v));
 const isShortString = (v: unknown, max: number): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= max;
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function bad(message: string, ref: Ref | undefined): DecodeError {
   return ref === undefined
@@ -96,6 +100,31 @@ export function decodeClientFrame(raw: string): DecodeResult {
       if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
         return bad('unsubscribe needs a channel string', ref);
       return withRef({ type: 'unsubscribe', channel: value.channel });
+    case 'history': {
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
+        return bad('history needs a channel string', ref);
+      const frame: ClientFrame = { type: 'history', channel: value.channel };
+      if (value.since !== undefined) {
+        if (!isOffset(value.since)) return bad('since must be a non-negative integer', ref);
+        frame.since = value.since;
+      }
+      if (value.limit !== undefined) {
+        if (!isOffset(value.limit) || value.limit < 1 || value.limit > MAX_HISTORY_LIMIT)
+          return bad(`limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`, ref);
+        frame.limit = value.limit;
+      }
+      return withRef(frame);
+    }
+    case 'ack': {
+      if (!isShortString(value.channel, MAX_CHANNEL_LENGTH)) return bad('ack needs a channel string', ref);
+      if (!isOffset(value.offset)) return bad('ack needs an offset: a non-negative integer', ref);
+      const frame: ClientFrame = { type: 'ack', channel: value.channel, offset: value.offset };
+      if (value.epoch !== undefined) {
+        if (!isShortString(value.epoch, MAX_EPOCH_LENGTH)) return bad('epoch must be a short string', ref);
+        frame.epoch = value.epoch;
+      }
+      return withRef(frame);
+    }
     default:
       if (typeof value.type !== 'string') return bad('Frame needs a string type', ref);
       return ref === undefined

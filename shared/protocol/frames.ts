@@ -3,7 +3,8 @@
  *
  * Every frame is one JSON object in one WebSocket text frame and carries a `type`. Client frames may
  * carry a `ref` (string or number, chosen by the client); the server echoes it on the reply to that
- * frame (`welcome`, `subscribed`, `resumed`, `unsubscribed`, `pong`, `error`), so a client can match replies to requests.
+ * frame (`welcome`, `subscribed`, `resumed`, `unsubscribed`, `pong`, `history`, `read`, `error`), so
+ * a client can match replies to requests.
  * The full description with examples lives in docs/protocol.md; this file is the typed source of truth.
  */
 
@@ -53,7 +54,32 @@ export interface ResumeFrame {
   ref?: Ref;
 }
 
-export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | ResumeFrame;
+/**
+ * Reads a channel's retained messages (docs/protocol.md 3.1): those after `since`, oldest first, at
+ * most `limit`; without `since`, the newest `limit`. Allowed on every channel the connection may
+ * subscribe to (it need not be subscribed).
+ */
+export interface HistoryRequestFrame {
+  type: 'history';
+  channel: string;
+  since?: number;
+  limit?: number;
+  ref?: Ref;
+}
+/**
+ * Marks the messages of the user's own channel (`user:{sub}`) up to `offset` read. `epoch`, when
+ * given, must be the channel's current one (else nothing moves). Answered with `read`.
+ */
+export interface AckFrame {
+  type: 'ack';
+  channel: string;
+  offset: number;
+  epoch?: string;
+  ref?: Ref;
+}
+
+export type ClientFrame =
+  AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | ResumeFrame | HistoryRequestFrame | AckFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server → client ------------------------------------------------------------------------------
@@ -82,6 +108,11 @@ export interface SubscribedFrame {
   offset: number;
   epoch: string;
   recovered: boolean;
+  /**
+   * User channels (`user:{sub}`) only: the user's read position in this epoch (0 when nothing was
+   * marked read in it), so the unread count is `offset - read`.
+   */
+  read?: number;
   ref?: Ref;
 }
 /**
@@ -124,6 +155,33 @@ export interface PongFrame {
   ts: number;
   ref?: Ref;
 }
+/**
+ * Answers `history`: the channel's retained messages after `since`, oldest first, as the very
+ * `message` frames subscribers got. `offset` and `epoch` are the channel's newest position; more
+ * messages follow the last one returned while its offset is below `offset` (ask again from there).
+ * `complete` is false when history no longer holds every message right after `since`.
+ */
+export interface HistoryFrame {
+  type: 'history';
+  channel: string;
+  offset: number;
+  epoch: string;
+  complete: boolean;
+  messages: MessageFrame[];
+  ref?: Ref;
+}
+/**
+ * The user's read position on `channel` moved (an `ack`, on this connection — then with its `ref` —
+ * or on another connection of the user, on any node). Offsets of `epoch`; never lower than an
+ * earlier `read` of the same epoch, though two may arrive swapped.
+ */
+export interface ReadFrame {
+  type: 'read';
+  channel: string;
+  offset: number;
+  epoch: string;
+  ref?: Ref;
+}
 export interface ReconnectFrame {
   type: 'reconnect';
   afterMs: number;
@@ -138,4 +196,6 @@ export type ServerFrame =
   | MessageFrame
   | ErrorFrame
   | PongFrame
-  | ReconnectFrame;
+  | ReconnectFrame
+  | HistoryFrame
+  | ReadFrame;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientFrame, encodeServerFrame, type DecodeResult } from '../../../shared/protocol/codec.js';
+import {
+  decodeClientFrame,
+  DEFAULT_HISTORY_LIMIT,
+  encodeServerFrame,
+  MAX_HISTORY_LIMIT,
+  type DecodeResult,
+} from '../../../shared/protocol/codec.js';
 import type { ClientFrame, ServerFrame } from '../../../shared/protocol/frames.js';
 
 const decode = (frame: unknown): DecodeResult => decodeClientFrame(JSON.stringify(frame));
@@ -221,5 +227,73 @@ describe('encodeServerFrame', () => {
     const text = encodeServerFrame(frame);
     expect(typeof text).toBe('string');
     expect(JSON.parse(text)).toEqual(frame);
+  });
+});
+
+describe('decodeClientFrame: history and ack', () => {
+  it.each([
+    ['{"type":"history","channel":"user:u1"}', { type: 'history', channel: 'user:u1' }],
+    [
+      '{"type":"history","channel":"user:u1","since":0,"limit":1,"ref":"h"}',
+      { type: 'history', channel: 'user:u1', since: 0, limit: 1, ref: 'h' },
+    ],
+    [
+      `{"type":"history","channel":"promotions","since":${Number.MAX_SAFE_INTEGER},"limit":${MAX_HISTORY_LIMIT}}`,
+      { type: 'history', channel: 'promotions', since: Number.MAX_SAFE_INTEGER, limit: MAX_HISTORY_LIMIT },
+    ],
+    ['{"type":"ack","channel":"user:u1","offset":0}', { type: 'ack', channel: 'user:u1', offset: 0 }],
+    [
+      '{"type":"ack","channel":"user:u1","offset":7,"epoch":"e1","ref":3,"extra":true}',
+      { type: 'ack', channel: 'user:u1', offset: 7, epoch: 'e1', ref: 3 },
+    ],
+  ])('when %s is decoded, then it is a valid frame', (raw, frame) => {
+    expect(decodeClientFrame(raw)).toEqual({ ok: true, frame });
+  });
+
+  it.each([
+    ['{"type":"history","ref":1}', 'history needs a channel string'],
+    ['{"type":"history","channel":"","ref":1}', 'history needs a channel string'],
+    ['{"type":"history","channel":"user:u1","since":-1,"ref":1}', 'since must be a non-negative integer'],
+    ['{"type":"history","channel":"user:u1","since":1.5,"ref":1}', 'since must be a non-negative integer'],
+    ['{"type":"history","channel":"user:u1","since":null,"ref":1}', 'since must be a non-negative integer'],
+    [
+      '{"type":"history","channel":"user:u1","limit":0,"ref":1}',
+      `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`,
+    ],
+    [
+      `{"type":"history","channel":"user:u1","limit":${MAX_HISTORY_LIMIT + 1},"ref":1}`,
+      `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`,
+    ],
+    [
+      '{"type":"history","channel":"user:u1","limit":"5","ref":1}',
+      `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`,
+    ],
+    ['{"type":"ack","offset":1,"ref":1}', 'ack needs a channel string'],
+    ['{"type":"ack","channel":"user:u1","ref":1}', 'ack needs an offset: a non-negative integer'],
+    ['{"type":"ack","channel":"user:u1","offset":-2,"ref":1}', 'ack needs an offset: a non-negative integer'],
+    [
+      `{"type":"ack","channel":"user:u1","offset":${Number.MAX_SAFE_INTEGER + 2},"ref":1}`,
+      'ack needs an offset: a non-negative integer',
+    ],
+    ['{"type":"ack","channel":"user:u1","offset":1,"epoch":"","ref":1}', 'epoch must be a short string'],
+    [
+      `{"type":"ack","channel":"user:u1","offset":1,"epoch":"${'e'.repeat(65)}","ref":1}`,
+      'epoch must be a short string',
+    ],
+  ])('when %s is decoded, then it is bad_frame with the ref', (raw, message) => {
+    expect(decodeClientFrame(raw)).toEqual({ ok: false, code: 'bad_frame', message, ref: 1 });
+  });
+
+  it('when limit is left out, then the gateway uses the default, which is within the maximum', () => {
+    expect(DEFAULT_HISTORY_LIMIT).toBeGreaterThan(0);
+    expect(DEFAULT_HISTORY_LIMIT).toBeLessThanOrEqual(MAX_HISTORY_LIMIT);
+  });
+
+  it.each([
+    { type: 'read', channel: 'user:u1', offset: 4, epoch: 'e1', ref: 'a' },
+    { type: 'subscribed', channel: 'user:u1', offset: 4, epoch: 'e1', recovered: false, read: 2 },
+    { type: 'history', channel: 'user:u1', offset: 0, epoch: 'e1', complete: true, messages: [] },
+  ] satisfies ServerFrame[])('when a $type frame is encoded, then parsing the text gives the same frame back', (frame) => {
+    expect(JSON.parse(encodeServerFrame(frame))).toEqual(frame);
   });
 });
