@@ -106,7 +106,12 @@ export class HeraldClient {
     if (options.director !== undefined) {
       const fetchImpl = globalFetch();
       if (fetchImpl === undefined) throw new TypeError('The director option needs a global fetch');
-      this.director = new Director(options.director, options.directorTimeoutMs ?? 3_000, fetchImpl);
+      // The director is asked within an attempt: its wait must end before the attempt gives up.
+      const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+      const timeoutMs = options.directorTimeoutMs ?? Math.min(3_000, connectTimeoutMs / 2);
+      if (timeoutMs >= connectTimeoutMs)
+        throw new TypeError('directorTimeoutMs must be below connectTimeoutMs');
+      this.director = new Director(options.director, timeoutMs, fetchImpl);
     }
     this.random = options.random ?? Math.random;
     this.backoffOptions = {

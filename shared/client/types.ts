@@ -145,7 +145,7 @@ export interface HeraldClientOptions {
    * followed as is. Needs a global `fetch` (browsers, Node 18+).
    */
   director?: string;
-  /** How long to wait for the director; default 3 000 ms. */
+  /** How long to wait for the director; default 3 000 ms (at most half of `connectTimeoutMs`). */
   directorTimeoutMs?: number;
   /**
    * The JWT, or a function returning it. The function is called before every connection attempt;

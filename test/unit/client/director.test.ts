@@ -199,4 +199,22 @@ describe('HeraldClient with a director', () => {
     expect(() => new HeraldClient({ ...options, director: 'ws://x.test/v1/connect' })).toThrow(TypeError);
     expect(() => new HeraldClient({ ...options, director, directorTimeoutMs: 0 })).toThrow(TypeError);
   });
+
+  it('when directorTimeoutMs is not below connectTimeoutMs, then the constructor throws a TypeError', () => {
+    const options = { url: URL_FALLBACK, token: 't', WebSocket: fake.WebSocket, director };
+    expect(() => new HeraldClient({ ...options, connectTimeoutMs: 500, directorTimeoutMs: 500 })).toThrow(
+      /directorTimeoutMs must be below connectTimeoutMs/,
+    );
+  });
+
+  it('when only a short connectTimeoutMs is given, then the director gets half of it and url is reached', async () => {
+    answer = (_req, res) => held.push(res);
+    start({ connectTimeoutMs: 400 });
+    const ws = await socket(1);
+    expect(client!.stats.reconnects).toBe(0); // the first attempt itself went on to url
+    expect(errors[0]?.message).toContain('within 200 ms');
+    expect(ws.url).toBe(URL_FALLBACK);
+    ws.welcome();
+    expect(client!.state).toBe('connected');
+  });
 });
