@@ -23,6 +23,7 @@ import type { Position } from './cursor.js';
 import { Director, globalFetch, type DirectorAnswer } from './director.js';
 import { Emitter, type Listener } from './emitter.js';
 import { forEvent, type EventListener } from './events.js';
+import { Inbox } from './inbox.js';
 import { closeAction, globalWebSocket, stopCode, type WebSocketConstructor } from './socket.js';
 import { globalEventSource, SseSocket, sseUrlFor, type EventSourceConstructor } from './sse-socket.js';
 import type { Subscription } from './subscription.js';
@@ -32,6 +33,8 @@ import {
   type ClientStats,
   type ConnectionState,
   type HeraldClientOptions,
+  type HistoryOptions,
+  type HistoryResult,
   type StateChange,
   type TokenProvider,
   type TokenReason,
@@ -60,6 +63,7 @@ export class HeraldClient {
   };
   private readonly events = new Emitter<ClientEvents>();
   private readonly channels: Channels;
+  private readonly inbox: Inbox;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly EventSourceImpl: EventSourceConstructor | undefined;
   /** With the `director` option: asked where to connect before each attempt. */
@@ -131,6 +135,13 @@ export class HeraldClient {
       adoptSession: (session) => {
         this.sessionId = session;
       },
+    });
+    this.inbox = new Inbox({
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      connection: () => this.conn,
+      nextRef: () => ++this.refs,
+      position: (channel) => this.position(channel),
+      emitRead: (event) => this.events.emit('read', event),
     });
   }
 
@@ -222,6 +233,30 @@ export class HeraldClient {
   /** Positions of every wanted channel that has one. */
   positions(): Record<string, Position> {
     return this.channels.positions();
+  }
+
+  /**
+   * A channel's retained messages (any channel the user may subscribe to): after `since`, else the
+   * newest `limit` (default 50, at most 100). Rejects with a HeraldError: the server's code
+   * (`permission_denied`, `unknown_channel`, `bad_frame`, `unavailable`...), `not_connected`,
+   * `timeout`, `disconnected`, or `unsupported_transport` over SSE.
+   */
+  history(channel: string, options?: HistoryOptions): Promise<HistoryResult> {
+    return this.inbox.history(channel, options);
+  }
+
+  /**
+   * Marks the user's own channel (`user:{id}`) read up to `offset` (default: the last message
+   * delivered on it), for every device of the user; resolves with the read position now recorded.
+   * Rejects like `history`.
+   */
+  ack(channel: string, offset?: number): Promise<Position> {
+    return this.inbox.ack(channel, offset);
+  }
+
+  /** Messages of a subscribed user channel after the user's read position (undefined until known). */
+  unread(channel: string): number | undefined {
+    return this.inbox.unread(channel);
   }
 
   // ---- connecting ---------------------------------------------------------------------------------
@@ -333,7 +368,12 @@ export class HeraldClient {
       case 'welcome':
         return this.onWelcome(conn, frame);
       case 'subscribed':
-        return this.channels.onSubscribed(conn, frame);
+        this.channels.onSubscribed(conn, frame);
+        return this.inbox.onSubscribed(frame);
+      case 'history':
+        return this.inbox.onHistory(frame);
+      case 'read':
+        return this.inbox.onRead(frame);
       case 'resumed':
         return this.channels.onResumed(conn, frame);
       case 'error':
@@ -382,7 +422,7 @@ export class HeraldClient {
   }
 
   private onError(conn: Connection, frame: ErrorFrame): void {
-    if (this.channels.onError(conn, frame)) return;
+    if (this.inbox.onError(frame) || this.channels.onError(conn, frame)) return;
     if (frame.ref !== undefined) conn.pending.delete(frame.ref);
     // Before `welcome` (a refused `auth`), or an expiry: the close that follows reports it.
     if (!conn.welcomed || frame.code === 'token_expired') {
@@ -488,6 +528,7 @@ export class HeraldClient {
     this.conn = undefined;
     conn?.teardown(reason);
     this.channels.idleAll();
+    this.inbox.dropped(conn);
   }
 
   private clearReconnect(): void {

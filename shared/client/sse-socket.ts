@@ -17,7 +17,10 @@
  *    opens a new stream that includes it, recovering every channel from its position;
  *  - `unsubscribe` is answered at once, and the channel's events are dropped from then on;
  *  - `ping` needs no answer: the server writes a heartbeat event every `heartbeatMs`, which the
- *    client sees as a `pong`.
+ *    client sees as a `pong`;
+ *  - `history` and `ack` are answered with an `error` `unsupported_transport` (a stream cannot ask
+ *    anything of the server); the `read` frames and `subscribed.read` of other devices' acks still
+ *    arrive, like every server frame.
  * The stream's `close` event carries the WebSocket close code (4001 for a bad token, 1012 for a
  * drain...), and a stream that fails is a close 1006: the client decides what to do, as for a
  * WebSocket. The EventSource's own reconnecting is therefore never used.
@@ -122,6 +125,16 @@ export class SseSocket implements WebSocketLike {
         }
         return;
       }
+      case 'history':
+      case 'ack':
+        return this.answer({
+          type: 'error',
+          code: 'unsupported_transport',
+          message: `${frame.type} needs a WebSocket: a Server-Sent Events stream cannot send frames`,
+          retryable: false,
+          channel: frame.channel,
+          ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+        });
       case 'unsubscribe':
         this.channels.delete(frame.channel);
         return this.answer({

@@ -81,6 +81,38 @@ export interface ClientEvents {
   recovery: RecoveryEvent;
   /** Server errors not tied to a subscription, subscription failures, and why the client stopped. */
   error: HeraldError;
+  /** The user's read position on a channel moved (an ack here or on another device), or was learned. */
+  read: ReadEvent;
+}
+
+/**
+ * A read position (docs/protocol.md `read`): the user has read `channel` up to `offset` in `epoch`;
+ * `unread` is what remains up to the newest message the client knows.
+ */
+export interface ReadEvent {
+  channel: string;
+  offset: number;
+  epoch: string;
+  unread: number;
+}
+
+/** `client.history(channel, options)`: after `since` (default: the newest `limit`), `limit` 1–100 (50). */
+export interface HistoryOptions {
+  since?: number;
+  limit?: number;
+}
+
+/**
+ * A channel's retained messages, oldest first; `offset` and `epoch` are its newest position (ask
+ * again from the last message's offset while it is lower). `complete: false`: messages right after
+ * `since` are no longer retained.
+ */
+export interface HistoryResult {
+  channel: string;
+  offset: number;
+  epoch: string;
+  complete: boolean;
+  messages: MessageFrame[];
 }
 
 /**
