@@ -69,6 +69,30 @@ describe('storefront demo in Chromium', () => {
     await page.close();
   });
 
+  it('when order events arrive, then both tabs of the user show an unread badge, and marking them read in one clears it in both', async () => {
+    const tab = await open('?user=77');
+    const other = await open('?user=77');
+    await post('/v1/orders/o-1077/events', { userId: '77', status: 'paid' });
+    await post('/v1/orders/o-1077/events', { userId: '77', status: 'packed' });
+    for (const page of [tab, other]) {
+      await page.locator('#unread[data-count="2"]').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#unread').textContent()).toBe('2 unread');
+    }
+    await tab.screenshot({ path: path.join(ARTIFACTS, 'demo-unread.png') });
+
+    await tab.locator('#mark-read').click();
+    for (const page of [tab, other]) {
+      await page.locator('#unread[data-count="0"]').waitFor({ state: 'attached', timeout: 10_000 });
+      expect(await page.locator('#unread').isHidden()).toBe(true);
+    }
+    const res = await fetch(`${node.url}/v1/users/77/inbox`, { headers: { authorization: PUBLISH_ONLY } });
+    expect(((await res.json()) as { channels: unknown[] }).channels).toMatchObject([
+      { channel: 'user:77', offset: 2, read: 2, unread: 0 },
+    ]);
+    await tab.close();
+    await other.close();
+  });
+
   it('when a guest opens the demo, then it shows promotions and no orders', async () => {
     const page = await open('');
     expect(await page.locator('#who').textContent()).toBe('guest');

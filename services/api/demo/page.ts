@@ -3,7 +3,9 @@
  * the browser SDK bundle (/demo/herald-client.js). `/demo?user=42` opens as user 42 with a token from
  * /demo/token; `/demo` alone is a guest (promotions only, where the node takes guests). The SDK
  * falls back to Server-Sent Events where WebSockets are blocked; `&transport=sse` uses SSE from the
- * start. The header shows the transport in use.
+ * start. The header shows the transport in use. The order tracker shows how many order events the
+ * user has not marked read (on any device: the SDK's unread count); "Mark as read", or a click on the
+ * tracker, acks them for every device of the user.
  *
  * Everything the page shows comes from messages: textContent only, never HTML from a message.
  */
@@ -38,6 +40,8 @@ export const DEMO_PAGE = `<!doctype html>
   .toast p { margin: .2rem 0 0; font-size: .9rem; }
   .empty { color: #6b7280; font-style: italic; }
   #notice { margin: 1rem 1.5rem 0; color: #b91c1c; }
+  #unread { margin-left: .5rem; padding: .1rem .55rem; border-radius: 1rem; background: #dc2626; color: #fff; font-size: .8rem; }
+  #mark-read { margin-left: .5rem; font-size: .8rem; }
 </style>
 </head>
 <body>
@@ -51,7 +55,7 @@ export const DEMO_PAGE = `<!doctype html>
 <p id="notice" hidden></p>
 <main>
   <section>
-    <h2>Your orders</h2>
+    <h2>Your orders<span id="unread" hidden></span><button id="mark-read" type="button" hidden>Mark as read</button></h2>
     <div id="orders"><p class="empty" id="no-orders">No order events yet.</p></div>
   </section>
   <section>
@@ -140,10 +144,31 @@ client.on('state', (s) => {
 });
 client.on('recovery', (r) => { if (r.previous && r.recovered) setStatus('recovered'); });
 client.on('message', (m) => {
+  if (m.channel === userChannel) showUnread();
   if (m.data === null || typeof m.data !== 'object') return; // not an order event or promotion shape
   if (m.event === 'order.status') showOrder(m.data, m.ts);
   else if (m.event === 'promotion') showPromotion(m.data);
 });
+
+// Unread order events: the user's read position is kept by Herald, so every device shows the same count.
+const userChannel = user ? 'user:' + user : undefined;
+function showUnread() {
+  const count = userChannel ? client.unread(userChannel) ?? 0 : 0;
+  const badge = $('unread');
+  badge.dataset.count = String(count);
+  badge.textContent = count + ' unread';
+  badge.hidden = count === 0;
+  $('mark-read').hidden = count === 0;
+}
+function markRead() {
+  if (!userChannel || !client.unread(userChannel)) return;
+  client.ack(userChannel).then(showUnread, (e) => notice(e.code === 'unsupported_transport'
+    ? 'Marking as read needs a WebSocket; this page is on the SSE fallback.'
+    : 'Could not mark as read: ' + e.message));
+}
+client.on('read', showUnread);
+$('mark-read').addEventListener('click', markRead);
+$('orders').addEventListener('click', markRead);
 if (user) client.subscribe('user:' + user);
 client.subscribe('promotions');
 client.connect();
