@@ -13,6 +13,12 @@ import type { Fanout } from './fanout/fanout.js';
 import type { WriteScheduler } from './fanout/outlet.js';
 import type { SubscriptionHost } from './subscriptions.js';
 
+/** What the webhooks learn from connections (services/webhooks/webhooks.ts). */
+export interface PresenceWatch {
+  connected(userId: string, count: number): void;
+  disconnected(userId: string, left: number): void;
+}
+
 export interface ConnectionContext {
   nodeId: string;
   limits: Config['ws'];
@@ -27,6 +33,11 @@ export interface ConnectionContext {
   metrics: Metrics;
   /** The gateway's logger; per-connection lines carry `conn` (no child logger per connection). */
   log: Logger;
+  /**
+   * Told of presence changes (WEBHOOK_URL: user.online / user.offline): `count` after a connection
+   * joined, `left` after one left, cluster-wide. Undefined without webhooks.
+   */
+  presenceWatch: PresenceWatch | undefined;
   /** Places of guest connections per client address; undefined when the node takes no guests. */
   guests: PlacesPerAddress | undefined;
   /** Auth timeouts of connections without a token yet, and token expiries of open ones. */

@@ -19,7 +19,7 @@ import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
 import { Connection } from './connection.js';
-import type { ConnectionContext } from './connection-context.js';
+import type { ConnectionContext, PresenceWatch } from './connection-context.js';
 import { Fanout, type GapRepair } from './fanout/fanout.js';
 import { WriteScheduler } from './fanout/outlet.js';
 import { messageFrameJson } from '../../shared/core/message-frame.js';
@@ -63,6 +63,8 @@ const WORK_SLICES = 100;
 
 export interface GatewayOptions {
   config: Config;
+  /** Webhooks (user.online / user.offline), when configured. */
+  presenceWatch?: PresenceWatch;
   verifier: TokenVerifier;
   state: StateDrivers;
   metrics: Metrics;
@@ -150,6 +152,7 @@ export class Gateway implements DeliverySink {
       verifier: options.verifier,
       access: new ChannelAccess(options.state.orderOwners),
       guests: config.ws.allowGuests ? new PlacesPerAddress(config.ws.maxGuestsPerIp) : undefined,
+      presenceWatch: options.presenceWatch,
       fanout: this.fanout,
       scheduler: this.scheduler,
       replayLimit: config.history.replayLimit,

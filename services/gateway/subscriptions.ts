@@ -69,6 +69,10 @@ export class Subscriptions {
       presence.add(userId, this.host.id, this.ctx.nodeId),
       sessions.create({ id: sessionId, userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds),
     ]);
+    // Told before anything else, so that the remove `release` makes later always has its add before
+    // it. Operators (the console's tokens) are not shop users: no webhooks about them.
+    if (count <= this.ctx.limits.maxConnectionsPerUser && this.claims.operator !== true)
+      this.ctx.presenceWatch?.connected(userId, count);
     if (!this.host.live) return 'closed';
     if (count > this.ctx.limits.maxConnectionsPerUser) {
       this.releasePresence();
@@ -285,8 +289,11 @@ export class Subscriptions {
   private releasePresence(): void {
     if (!this.presenceAdded) return;
     this.presenceAdded = false;
+    const { userId, operator } = this.claims;
+    const watch = operator === true ? undefined : this.ctx.presenceWatch;
     this.ctx.state.presence
-      .remove(this.claims.userId, this.host.id)
+      .remove(userId, this.host.id)
+      .then((left) => watch?.disconnected(userId, left))
       .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'presence remove failed'));
   }
 }

@@ -22,15 +22,19 @@ export interface Drivers {
   closeState(): Promise<void>;
 }
 
-export function createMemoryDrivers(history: Config['history'] = defaultHistory()): Drivers {
-  const state = createMemoryState(retentionResolver(history));
+export function createMemoryDrivers(
+  history: Config['history'] = defaultHistory(),
+  webhookMaxPending?: number,
+): Drivers {
+  const state = createMemoryState(retentionResolver(history), webhookMaxPending);
   return { bus: new MemoryBus(), state, stateReady: () => true, closeState: () => closeAll(state) };
 }
 
 export function createDrivers(config: Config, log: Logger): Drivers {
   const redisSet =
     config.redisUrl !== undefined || config.redisSentinel !== undefined || config.redisCluster !== undefined;
-  if (!redisSet || config.amqpUrl === undefined) return createMemoryDrivers(config.history);
+  if (!redisSet || config.amqpUrl === undefined)
+    return createMemoryDrivers(config.history, config.webhookMaxPending);
   const state = createRedisState({
     url: config.redisUrl,
     sentinel: config.redisSentinel,
@@ -41,6 +45,7 @@ export function createDrivers(config: Config, log: Logger): Drivers {
     minReplicas: config.redis.minReplicas,
     presenceTtlSeconds: config.redis.presenceTtlSeconds,
     retention: retentionResolver(config.history),
+    webhookMaxPending: config.webhookMaxPending,
     log: log.child({ service: 'redis' }),
   });
   const bus = new RabbitMqBus({

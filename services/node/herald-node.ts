@@ -18,6 +18,7 @@ import type { Logger } from '../../shared/logger/logger.js';
 import { Metrics } from '../../shared/metrics/metrics.js';
 import { channelKind, CLUSTER_CHANNEL } from '../../shared/protocol/channels.js';
 import { ClusterStats } from './cluster-stats.js';
+import { Webhooks } from '../webhooks/webhooks.js';
 import { announcedUrl } from './director.js';
 import { createDrivers, type Drivers } from './drivers.js';
 import { RegistryHeartbeat } from './registry-heartbeat.js';
@@ -72,6 +73,8 @@ export class HeraldNode {
     private readonly targets: ReconnectTargets,
     private readonly rebalancer: Rebalancer,
     private readonly log: Logger,
+    /** WEBHOOK_URL: the webhooks this node makes and sends (any node sends any pending event). */
+    readonly webhooks: Webhooks | undefined,
   ) {}
 
   static async create(options: HeraldNodeOptions): Promise<HeraldNode> {
@@ -80,7 +83,24 @@ export class HeraldNode {
     const drivers = options.drivers ?? createDrivers(config, log);
     const metrics = new Metrics(options.processMetrics ?? true);
     const verifier = new TokenVerifier(config.jwt);
+    const webhooks =
+      config.webhooks === undefined
+        ? undefined
+        : new Webhooks(
+            config.webhooks,
+            drivers.state.webhooks,
+            drivers.state.presence,
+            metrics,
+            log.child({ service: 'webhooks' }),
+          );
     const gateway = new Gateway({
+      presenceWatch: webhooks,
+      ...(webhooks === undefined
+        ? {}
+        : {
+            onRead: (userId: string, channel: string, offset: number) =>
+              webhooks.read(userId, channel, offset),
+          }),
       config,
       verifier,
       state: drivers.state,
@@ -115,6 +135,7 @@ export class HeraldNode {
           metrics.routes.inc({ route });
           if (busMs !== undefined) metrics.busPublishSeconds.observe(busMs / 1000);
         },
+        ...(webhooks === undefined ? {} : { stored: (messages) => webhooks.stored(messages) }),
         busFailed: (channel, err) => {
           metrics.busFailures.inc({ kind: channelKind(channel) });
           log.warn(
@@ -154,6 +175,7 @@ export class HeraldNode {
       targets,
       rebalancer,
       log,
+      webhooks,
     );
   }
 
@@ -199,6 +221,7 @@ export class HeraldNode {
       this.log.child({ service: 'cluster-stats' }),
     );
     await this.stats.start();
+    this.webhooks?.start();
     this.log.info({ port, node: nodeId, publicUrl, internalUrl }, 'herald node listening');
     return { port, url, ...(internalUrl === undefined ? {} : { internalUrl }) };
   }
@@ -294,6 +317,9 @@ export class HeraldNode {
     await this.heartbeat?.stop(this.config.nodeId);
     await this.gateway.close(undefined, undefined, Math.max(100, this.config.shutdownTimeoutMs / 2));
     await this.closeServers();
+    // After the gateway: its last presence removes still mark users leaving. Pending events stay in
+    // the outbox for the other nodes (or this one's next start).
+    await this.webhooks?.stop();
     this.publisher.close();
     await this.drivers.bus.close();
     await this.drivers.closeState();

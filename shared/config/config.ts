@@ -106,6 +106,22 @@ export interface Config {
    * operator console); 0 = never.
    */
   clusterStatsIntervalMs: number;
+  /** WEBHOOK_URL and WEBHOOK_SECRET set: the webhooks (services/webhooks/webhooks.ts); else undefined. */
+  webhooks:
+    | {
+        url: string;
+        secret: string;
+        offlineGraceMs: number;
+        maxAttempts: number;
+        timeoutMs: number;
+        concurrency: number;
+        retryBaseMs: number;
+        retryMaxMs: number;
+        pollMs: number;
+      }
+    | undefined;
+  /** Events the webhook outbox holds at most (WEBHOOK_MAX_PENDING). */
+  webhookMaxPending: number;
   /** Cluster drivers; both set, or neither (then the embedded memory drivers run). */
   redis: {
     prefix: string;
@@ -387,6 +403,54 @@ export const INT_OPTIONS = {
     min: 0,
     max: 60_000,
   },
+  WEBHOOK_OFFLINE_GRACE_MS: {
+    doc: "user.offline waits this long after a user's last connection closed; a reconnect within it sends nothing",
+    def: 5_000,
+    min: 0,
+    max: 3_600_000,
+  },
+  WEBHOOK_MAX_ATTEMPTS: {
+    doc: 'POSTs of one webhook event before it is dropped (counted and logged)',
+    def: 10,
+    min: 1,
+    max: 100,
+  },
+  WEBHOOK_TIMEOUT_MS: {
+    doc: 'Longest wait for the webhook endpoint to answer one POST (then it counts as failed and is retried)',
+    def: 5_000,
+    min: 100,
+    max: 60_000,
+  },
+  WEBHOOK_CONCURRENCY: {
+    doc: 'Webhook POSTs in flight per node at most',
+    def: 8,
+    min: 1,
+    max: 256,
+  },
+  WEBHOOK_RETRY_BASE_MS: {
+    doc: 'Wait before the second attempt of a webhook event; each further one doubles (with jitter) up to WEBHOOK_RETRY_MAX_MS',
+    def: 1_000,
+    min: 10,
+    max: 3_600_000,
+  },
+  WEBHOOK_RETRY_MAX_MS: {
+    doc: 'Longest wait between two attempts of a webhook event',
+    def: 300_000,
+    min: 10,
+    max: 86_400_000,
+  },
+  WEBHOOK_POLL_MS: {
+    doc: 'How often an idle node looks for due webhook events and offline decisions',
+    def: 250,
+    min: 10,
+    max: 60_000,
+  },
+  WEBHOOK_MAX_PENDING: {
+    doc: 'Webhook events the outbox holds at most, cluster-wide (more are refused and counted: a bounded outbox while the endpoint is down)',
+    def: 100_000,
+    min: 1,
+    max: 10_000_000,
+  },
   NODE_TTL_SECONDS: {
     doc: 'A node that stopped heartbeating leaves the registry after this long',
     def: 10,
@@ -501,6 +565,10 @@ export const STRING_OPTIONS = {
   REDIS_PREFIX: 'Prefix of every Redis key Herald writes (default herald:)',
   AMQP_EXCHANGE:
     'Name of the durable fanout exchange of the cluster bus (default herald.bus; targeted messages use <name>.direct)',
+  WEBHOOK_URL:
+    'http(s) URL that receives the webhooks (user.online, user.offline, message.undelivered, message.read; docs/webhooks.md); unset = no webhooks',
+  WEBHOOK_SECRET:
+    'Secret that signs every webhook (Herald-Signature: HMAC-SHA256); required with WEBHOOK_URL, at least 32 characters in production',
   BUS_ROUTING:
     "presence (default): a user: message goes only to the nodes holding that user's connections, and this node delivers its own share without the bus; broadcast: every message to every node",
 } as const;
@@ -727,6 +795,17 @@ export function loadConfig(env: Env = process.env): Config {
     else problems.push('RECONNECT_URL must be "director" or a ws:// or wss:// URL');
   }
 
+  const webhookUrl = nonEmpty(env, 'WEBHOOK_URL');
+  const webhookSecret = nonEmpty(env, 'WEBHOOK_SECRET');
+  if (webhookUrl !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(webhookUrl))
+    problems.push('WEBHOOK_URL must be an http:// or https:// URL');
+  if (webhookUrl !== undefined && webhookSecret === undefined)
+    problems.push('WEBHOOK_URL needs WEBHOOK_SECRET: every webhook is signed');
+  if (webhookSecret !== undefined && webhookUrl === undefined)
+    problems.push('WEBHOOK_SECRET is set without WEBHOOK_URL');
+  if (webhookSecret !== undefined && production && webhookSecret.length < 32)
+    problems.push('WEBHOOK_SECRET must be at least 32 characters when NODE_ENV=production');
+
   const publicUrl = nonEmpty(env, 'PUBLIC_URL');
   if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+$/.test(publicUrl)) {
     problems.push('PUBLIC_URL must look like http://10.0.0.5:8080 (no path)');
@@ -807,6 +886,21 @@ export function loadConfig(env: Env = process.env): Config {
       ttlSeconds: int('NODE_TTL_SECONDS'),
     },
     clusterStatsIntervalMs: int('CLUSTER_STATS_INTERVAL_MS'),
+    webhooks:
+      webhookUrl === undefined || webhookSecret === undefined
+        ? undefined
+        : {
+            url: webhookUrl,
+            secret: webhookSecret,
+            offlineGraceMs: int('WEBHOOK_OFFLINE_GRACE_MS'),
+            maxAttempts: int('WEBHOOK_MAX_ATTEMPTS'),
+            timeoutMs: int('WEBHOOK_TIMEOUT_MS'),
+            concurrency: int('WEBHOOK_CONCURRENCY'),
+            retryBaseMs: int('WEBHOOK_RETRY_BASE_MS'),
+            retryMaxMs: int('WEBHOOK_RETRY_MAX_MS'),
+            pollMs: int('WEBHOOK_POLL_MS'),
+          },
+    webhookMaxPending: int('WEBHOOK_MAX_PENDING'),
     redis: {
       prefix: redisPrefix,
       commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
@@ -856,6 +950,9 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(
       `CLUSTER_STATS_INTERVAL_MS must be 0 (off) or at least ${MIN_CLUSTER_STATS_INTERVAL_MS}: every node publishes one message per interval to every console`,
     );
+  }
+  if (config.webhooks !== undefined && config.webhooks.retryMaxMs < config.webhooks.retryBaseMs) {
+    problems.push('WEBHOOK_RETRY_MAX_MS must be at least WEBHOOK_RETRY_BASE_MS');
   }
   if (config.api.maxDataBytes > config.api.bodyLimitBytes) {
     problems.push('API_MAX_DATA_BYTES must not exceed API_BODY_LIMIT_BYTES');

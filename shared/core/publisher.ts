@@ -53,6 +53,8 @@ export interface PublishObserver {
   published(channel: string, route: Route, busMs: number | undefined): void;
   /** The bus refused a message already in history: nodes get it by gap repair or catch-up. */
   busFailed(channel: string, err: unknown): void;
+  /** Messages stored (then handed to the bus): the webhooks look for users with no connection. */
+  stored?(messages: readonly PublishedMessage[]): void;
 }
 
 /** Targeted routing (router.ts): without it every message goes to every node through the bus. */
@@ -168,6 +170,7 @@ export class Publisher {
       } else this.observer?.published(input.channel, 'local', undefined);
       return { channel: input.channel, id: message.id, offset, epoch };
     });
+    this.observer?.stored?.(published);
     await Promise.all(sends);
     return published;
   }

@@ -57,6 +57,29 @@ export class Metrics {
     help: 'Open Server-Sent Events streams (GET /v1/sse; also counted in herald_connections)',
     registers: [this.registry],
   });
+  readonly webhookEvents = new Counter({
+    name: 'herald_webhook_events_total',
+    help: 'Webhook events made, by type and outcome (queued; refused: the outbox held WEBHOOK_MAX_PENDING; failed: the state store could not take it)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookAttempts = new Counter({
+    name: 'herald_webhook_attempts_total',
+    help: 'Webhook POSTs, by outcome (ok: 2xx; failed: anything else, retried; gave_up: failed at WEBHOOK_MAX_ATTEMPTS)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookPending = new Gauge({
+    name: 'herald_webhook_pending',
+    help: 'Webhook events the outbox holds (due, in flight or waiting for a retry), cluster-wide',
+    registers: [this.registry],
+  });
+  readonly webhookSeconds = new Histogram({
+    name: 'herald_webhook_request_seconds',
+    help: 'Time from a webhook POST to its answer (or its failure)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'herald_connection_closes_total',
     help: 'Connections closed by the server, by reason',

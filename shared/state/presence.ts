@@ -4,7 +4,9 @@
  * Semantics every driver keeps (test/contracts/presence.contract.ts):
  *  - `add` registers one connection of a user on a node and returns the user's connection count
  *    including it; adding the same connection id twice counts it once.
- *  - `remove` unregisters one connection; removing an unknown connection is a no-op.
+ *  - `remove` unregisters one connection and returns the user's live connection count left (0: the
+ *    user's last connection anywhere closed, which webhooks turn into user.offline); removing an
+ *    unknown connection changes nothing.
  *  - `get` answers the user's connection count and the distinct nodes holding them (sorted); an
  *    unknown user has 0 connections and no nodes. Three tabs of one browser are one user with three
  *    connections.
@@ -31,7 +33,7 @@ export interface UserPresence {
 
 export interface Presence {
   add(userId: string, connectionId: string, nodeId: string): Promise<number>;
-  remove(userId: string, connectionId: string): Promise<void>;
+  remove(userId: string, connectionId: string): Promise<number>;
   get(userId: string): Promise<UserPresence>;
   nodesOf(userId: string): Promise<string[]>;
   /** Whether `nodesOf` runs after every state call issued before it (see above). */

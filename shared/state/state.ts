@@ -5,6 +5,7 @@ import type { OrderOwners } from './order-owners.js';
 import type { Presence } from './presence.js';
 import type { ReadPositions } from './read-positions.js';
 import type { SessionStore } from './session-store.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
 
 /** The state drivers a node runs on: all memory (embedded default) or all Redis (cluster). */
 export interface StateDrivers {
@@ -15,6 +16,8 @@ export interface StateDrivers {
   history: History;
   idempotency: IdempotencyStore;
   registry: NodeRegistry;
+  /** Webhook events waiting to be sent, and users whose user.offline waits for the grace. */
+  webhooks: WebhookOutbox;
   /** How far each user has read each channel (acks, the inbox). */
   reads: ReadPositions;
 }

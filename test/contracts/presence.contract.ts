@@ -59,10 +59,10 @@ export function presenceContract(name: string, factory: ContractFactory<Presence
       await presence.add('alice', 'c-2', 'node-b');
       await presence.add('alice', 'c-3', 'node-b');
 
-      await presence.remove('alice', 'c-2');
+      expect(await presence.remove('alice', 'c-2')).toBe(2);
       expect(await presence.get('alice')).toEqual({ connections: 2, nodes: ['node-a', 'node-b'] });
 
-      await presence.remove('alice', 'c-1');
+      expect(await presence.remove('alice', 'c-1')).toBe(1);
       expect(await presence.get('alice')).toEqual({ connections: 1, nodes: ['node-b'] });
     });
 
@@ -71,8 +71,8 @@ export function presenceContract(name: string, factory: ContractFactory<Presence
       await presence.add('alice', 'c-1', 'node-a');
       await presence.add('alice', 'c-2', 'node-b');
 
-      await presence.remove('alice', 'c-1');
-      await presence.remove('alice', 'c-2');
+      expect(await presence.remove('alice', 'c-1')).toBe(1);
+      expect(await presence.remove('alice', 'c-2')).toBe(0);
       expect(await presence.get('alice')).toEqual({ connections: 0, nodes: [] });
 
       expect(await presence.add('alice', 'c-3', 'node-c')).toBe(1);
@@ -83,10 +83,10 @@ export function presenceContract(name: string, factory: ContractFactory<Presence
       const presence = subject.driver;
       await presence.add('alice', 'c-1', 'node-a');
 
-      await expect(presence.remove('alice', 'c-unknown')).resolves.toBeUndefined();
-      await expect(presence.remove('nobody', 'c-1')).resolves.toBeUndefined();
+      await expect(presence.remove('alice', 'c-unknown')).resolves.toBe(1);
+      await expect(presence.remove('nobody', 'c-1')).resolves.toBe(0);
       await presence.remove('alice', 'c-1');
-      await expect(presence.remove('alice', 'c-1')).resolves.toBeUndefined();
+      await expect(presence.remove('alice', 'c-1')).resolves.toBe(0);
 
       expect(await presence.get('alice')).toEqual({ connections: 0, nodes: [] });
       expect(await presence.get('nobody')).toEqual({ connections: 0, nodes: [] });

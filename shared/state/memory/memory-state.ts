@@ -12,6 +12,7 @@ import type { StateDrivers } from '../state.js';
 import { ExpiringMap } from './expiring-map.js';
 import { MemoryHistory } from './memory-history.js';
 import { MemoryIdempotencyStore } from './memory-idempotency.js';
+import { MemoryWebhookOutbox } from './memory-webhook-outbox.js';
 import { MemoryReadPositions } from './memory-read-positions.js';
 
 const done = Promise.resolve();
@@ -81,10 +82,10 @@ export class MemoryPresence implements Presence {
     return Promise.resolve(connections.size);
   }
 
-  remove(userId: string, connectionId: string): Promise<void> {
+  remove(userId: string, connectionId: string): Promise<number> {
     const connections = this.users.get(userId);
     if (connections?.delete(connectionId) && connections.size === 0) this.users.delete(userId);
-    return done;
+    return Promise.resolve(connections?.size ?? 0);
   }
 
   get(userId: string): Promise<UserPresence> {
@@ -166,7 +167,13 @@ export class MemoryNodeRegistry implements NodeRegistry {
 }
 
 /** Every memory driver; `retention` gives each channel's history retention (by kind, from config). */
-export function createMemoryState(retention: RetentionResolver): StateDrivers {
+/** Events the webhook outbox holds at most, unless configured (WEBHOOK_MAX_PENDING). */
+export const DEFAULT_WEBHOOK_MAX_PENDING = 100_000;
+
+export function createMemoryState(
+  retention: RetentionResolver,
+  webhookMaxPending = DEFAULT_WEBHOOK_MAX_PENDING,
+): StateDrivers {
   return {
     sessions: new MemorySessionStore(),
     presence: new MemoryPresence(),
@@ -174,6 +181,7 @@ export function createMemoryState(retention: RetentionResolver): StateDrivers {
     history: new MemoryHistory(retention),
     idempotency: new MemoryIdempotencyStore(),
     registry: new MemoryNodeRegistry(),
+    webhooks: new MemoryWebhookOutbox(webhookMaxPending),
     reads: new MemoryReadPositions(),
   };
 }

@@ -15,6 +15,10 @@
  * | `{prefix}node:{nodeId}`          | str  | NodeRecord as JSON                        | ttlSeconds of the last heartbeat  |
  * | `{prefix}nodes`                  | zset | nodeId → entry expiry (ms, Redis clock)   | PEXPIREAT = newest entry expiry   |
  * | `{prefix}idem:{sha256(key)}`     | hash | `f` fingerprint, `s` state, `a` answer    | ttlSeconds of begin, then complete |
+ * | `{prefix}webhooks:due`           | zset | webhook event id → due time (ms)          | until sent or given up            |
+ * | `{prefix}webhooks:events`        | hash | webhook event id → event JSON             | same                              |
+ * | `{prefix}webhooks:attempts`      | hash | webhook event id → attempts so far        | same                              |
+ * | `{prefix}webhooks:leaving`       | zset | userId → when its user.offline is due (ms) | until decided                    |
  *
  * Idempotency keys come from an HTTP header (up to 255 characters, any visible ASCII): they name
  * the Redis key by their SHA-256 (hex), so its length is fixed and no character of theirs reaches it.
@@ -31,6 +35,7 @@
  * | `read:{user:id}`                       | `{user:id}`            | one key; beside the user's channel and presence |
  * | `session:id`, `owner:orderId`, `idem:sha` | none: the whole name | one key each                      |
  * | `{nodes}:node:id`, `{nodes}:index`     | `{nodes}` (one slot)   | the registry's list script reads all; a few keys per node |
+ * | `{webhooks}:due`, `:events`, `:attempts`, `:leaving` | `{webhooks}` (one slot) | the outbox's scripts queue and take atomically |
  *
  * Ids, channels and the prefix never hold `{` or `}` (their grammars, and the config's REDIS_PREFIX
  * check), so the tag is always the part written here. A standalone Redis (or a Sentinel-managed
@@ -51,7 +56,11 @@ export interface RedisKeys {
   node(nodeId: string): string;
   nodeIndex(): string;
   idempotency(key: string): string;
+  /** The webhook outbox's keys (shared/state/webhook-outbox.ts). */
+  webhooks(part: WebhookKeyPart): string;
 }
+
+export type WebhookKeyPart = 'due' | 'events' | 'attempts' | 'leaving';
 
 export interface RedisKeyOptions {
   /** Redis Cluster: hash tags keep each script's keys in one slot (see the table above). */
@@ -72,6 +81,7 @@ export function redisKeys(prefix: string, options: RedisKeyOptions = {}): RedisK
     node: (nodeId) => `${prefix}node:${nodeId}`,
     nodeIndex: () => `${prefix}nodes`,
     idempotency: (key) => `${prefix}idem:${sha256(key)}`,
+    webhooks: (part) => `${prefix}webhooks:${part}`,
   };
 }
 
@@ -89,6 +99,7 @@ function clusterKeys(prefix: string): RedisKeys {
     node: (nodeId) => `${prefix}{nodes}:node:${nodeId}`,
     nodeIndex: () => `${prefix}{nodes}:index`,
     idempotency: (key) => `${prefix}idem:${sha256(key)}`,
+    webhooks: (part) => `${prefix}{webhooks}:${part}`,
   };
 }
 

@@ -57,12 +57,16 @@ end
 return redis.call('ZCARD', KEYS[1])`,
 };
 
-/** ARGV[1] connectionId: removes it from both keys (a script, so concurrent removes share a round trip). */
+/**
+ * ARGV[1] connectionId: removes it from both keys (a script, so concurrent removes share a round
+ * trip); returns the live connections left (expired ones not counted).
+ */
 const REMOVE: LuaScript = {
   name: 'heraldPresenceRemove',
-  lua: `redis.call('ZREM', KEYS[1], ARGV[1])
+  lua: `${LUA_NOW_MS}
+redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-return 0`,
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`,
 };
 
 /** Returns { live connection count, distinct nodes (unsorted) }. */
@@ -150,9 +154,10 @@ export class RedisPresence implements Presence {
     }
   }
 
-  async remove(userId: string, connectionId: string): Promise<void> {
+  async remove(userId: string, connectionId: string): Promise<number> {
     this.forget(userId, connectionId);
-    await this.lease.script('presence remove', REMOVE, this.userKeys(userId), [connectionId]);
+    const left = await this.lease.script('presence remove', REMOVE, this.userKeys(userId), [connectionId]);
+    return asInteger(left, 'presence remove');
   }
 
   async get(userId: string): Promise<UserPresence> {

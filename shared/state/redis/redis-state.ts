@@ -1,7 +1,7 @@
 /**
- * The Redis state drivers (cluster mode): sessions, presence, order owners, history, idempotency and
- * the node registry over one shared ioredis client (one Redis, a Sentinel-managed primary, or a Redis
- * Cluster). Key layout: ./keys.ts; failure model and
+ * The Redis state drivers (cluster mode): sessions, presence, order owners, history, idempotency,
+ * read positions and the node registry over one shared ioredis client (one Redis, a Sentinel-managed
+ * primary, or a Redis Cluster). Key layout: ./keys.ts; failure model and
  * lifecycle: ./redis-connection.ts.
  *
  * Closing: each driver's `close` stops that driver only (presence stops refreshing) and returns its
@@ -20,6 +20,8 @@ import { RedisOrderOwners } from './redis-order-owners.js';
 import { RedisPresence } from './redis-presence.js';
 import { RedisReadPositions } from './redis-read-positions.js';
 import { RedisSessionStore } from './redis-session-store.js';
+import { RedisWebhookOutbox } from './redis-webhook-outbox.js';
+import { DEFAULT_WEBHOOK_MAX_PENDING } from '../memory/memory-state.js';
 
 export interface RedisStateOptions {
   /** redis:// or rediss:// URL (may carry credentials; never logged); or `sentinel`. */
@@ -48,6 +50,8 @@ export interface RedisStateOptions {
    * `maxAgeMs` loses its state, offset counter included (its next run has a new epoch).
    */
   retention: RetentionResolver;
+  /** Events the webhook outbox holds at most (WEBHOOK_MAX_PENDING; default 100,000). */
+  webhookMaxPending?: number;
   /** Usually the node's logger (already bound to nodeId); the drivers log as component redis-state. */
   log: Logger;
 }
@@ -95,6 +99,11 @@ export function createRedisState(options: RedisStateOptions): RedisState {
     }),
     idempotency: new RedisIdempotencyStore(connection, keys),
     registry: new RedisNodeRegistry(connection, keys, connection.log),
+    webhooks: new RedisWebhookOutbox(
+      connection,
+      keys,
+      options.webhookMaxPending ?? DEFAULT_WEBHOOK_MAX_PENDING,
+    ),
     reads: new RedisReadPositions(connection, keys),
   };
   return {

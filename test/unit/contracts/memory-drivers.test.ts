@@ -18,6 +18,11 @@ import { orderOwnersContract } from '../../contracts/order-owners.contract.js';
 import { presenceContract } from '../../contracts/presence.contract.js';
 import { readPositionsContract } from '../../contracts/read-positions.contract.js';
 import { sessionStoreContract } from '../../contracts/session-store.contract.js';
+import {
+  WEBHOOK_CONTRACT_MAX_PENDING,
+  webhookOutboxContract,
+} from '../../contracts/webhook-outbox.contract.js';
+import { MemoryWebhookOutbox } from '../../../shared/state/memory/memory-webhook-outbox.js';
 
 busContract('memory (3 buses on one MemoryBroker)', () => {
   const broker = new MemoryBroker();
@@ -39,6 +44,7 @@ nodeRegistryContract('memory', () => Promise.resolve(new MemoryNodeRegistry()));
 idempotencyContract('memory', () => Promise.resolve(new MemoryIdempotencyStore()));
 historyContract('memory', (retention) => Promise.resolve(new MemoryHistory(retention)));
 readPositionsContract('memory', () => Promise.resolve(new MemoryReadPositions()));
+webhookOutboxContract('memory', () => Promise.resolve(new MemoryWebhookOutbox(WEBHOOK_CONTRACT_MAX_PENDING)));
 
 describe('MemoryHistory', () => {
   it('when channels stay idle for maxAgeMs, then the sweep drops them while channels in use stay, and a dropped one restarts on a new epoch', async () => {
