@@ -293,7 +293,10 @@ describe('decodeClientFrame: history and ack', () => {
     { type: 'read', channel: 'user:u1', offset: 4, epoch: 'e1', ref: 'a' },
     { type: 'subscribed', channel: 'user:u1', offset: 4, epoch: 'e1', recovered: false, read: 2 },
     { type: 'history', channel: 'user:u1', offset: 0, epoch: 'e1', complete: true, messages: [] },
-  ] satisfies ServerFrame[])('when a $type frame is encoded, then parsing the text gives the same frame back', (frame) => {
-    expect(JSON.parse(encodeServerFrame(frame))).toEqual(frame);
-  });
+  ] satisfies ServerFrame[])(
+    'when a $type frame is encoded, then parsing the text gives the same frame back',
+    (frame) => {
+      expect(JSON.parse(encodeServerFrame(frame))).toEqual(frame);
+    },
+  );
 });
