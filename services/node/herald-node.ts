@@ -88,8 +88,10 @@ export class HeraldNode {
         ? undefined
         : new Webhooks(
             config.webhooks,
+            { nodeId: config.nodeId, presenceTtlMs: config.redis.presenceTtlSeconds * 1000 },
             drivers.state.webhooks,
             drivers.state.presence,
+            drivers.state.registry,
             metrics,
             log.child({ service: 'webhooks' }),
           );

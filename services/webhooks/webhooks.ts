@@ -29,6 +29,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
+import type { NodeRegistry } from '../../shared/state/node-registry.js';
 import type { Presence } from '../../shared/state/presence.js';
 import type { TakenEvent, WebhookEvent, WebhookOutbox } from '../../shared/state/webhook-outbox.js';
 
@@ -51,6 +52,15 @@ export function webhookSignature(secret: string, t: number, body: string): strin
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
+/** What a node needs besides the settings: who it is, and how long a dead node's presence lingers. */
+export interface WebhookNode {
+  nodeId: string;
+  /** PRESENCE_TTL_SECONDS in ms: a crashed node's connections count in presence for this long. */
+  presenceTtlMs: number;
+  /** How often the node looks for nodes that left the registry holding users (default 5 s). */
+  sweepMs?: number;
+}
+
 /** Users whose offline is decided per poll at most (the rest wait for the next one). */
 const LEAVERS_PER_POLL = 200;
 /** How often the pending gauge is read from the outbox. */
@@ -63,13 +73,18 @@ export class Webhooks {
   private stopped = false;
   private lastPendingAt = 0;
   private readonly sends = new Set<Promise<void>>();
+  /** This node's connections per user (what it records as held in the outbox). */
+  private readonly local = new Map<string, number>();
+  private sweeper: NodeJS.Timeout | undefined;
   /** A taker's lease: a live node always answers (or times out) well before it runs out. */
   private readonly leaseMs: number;
 
   constructor(
     private readonly settings: WebhookSettings,
+    private readonly self: WebhookNode,
     private readonly outbox: WebhookOutbox,
     private readonly presence: Presence,
+    private readonly registry: NodeRegistry,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly fetchImpl: typeof fetch = fetch,
@@ -82,6 +97,11 @@ export class Webhooks {
 
   /** A connection of `userId` joined presence, which now counts `count` of them cluster-wide. */
   connected(userId: string, count: number): void {
+    const here = (this.local.get(userId) ?? 0) + 1;
+    this.local.set(userId, here);
+    // Recorded so that, should this node die with them, another node marks them leaving (sweep).
+    if (here === 1)
+      this.outbox.hold(this.self.nodeId, userId).catch((err: unknown) => this.failed('user.offline', err));
     if (count !== 1) return;
     const event = this.event('user.online', { userId });
     this.track(event, this.outbox.online(userId, event));
@@ -89,10 +109,34 @@ export class Webhooks {
 
   /** A connection of `userId` left presence, which now counts `left` of them cluster-wide. */
   disconnected(userId: string, left: number): void {
+    const here = (this.local.get(userId) ?? 1) - 1;
+    if (here > 0) this.local.set(userId, here);
+    else {
+      this.local.delete(userId);
+      this.outbox.release(this.self.nodeId, userId).catch((err: unknown) => this.failed('user.offline', err));
+    }
     if (left !== 0) return;
     this.outbox
       .leaving(userId, Date.now() + this.settings.offlineGraceMs)
       .catch((err: unknown) => this.failed('user.offline', err));
+  }
+
+  /**
+   * Nodes that left the registry still holding users (they crashed: no connection of theirs was
+   * closed, so no user of theirs was marked leaving): their users are marked leaving once the dead
+   * node's presence entries have lapsed, and the usual decision follows (offline unless a connection
+   * is live elsewhere by then).
+   */
+  private async sweep(): Promise<void> {
+    const [holders, live] = await Promise.all([this.outbox.holders(), this.registry.list()]);
+    const alive = new Set(live.map((n) => n.id));
+    alive.add(this.self.nodeId);
+    const dueAt = Date.now() + this.self.presenceTtlMs + this.settings.offlineGraceMs;
+    for (const nodeId of holders) {
+      if (alive.has(nodeId)) continue;
+      const users = await this.outbox.adopt(nodeId, dueAt);
+      if (users > 0) this.log.info({ node: nodeId, users }, 'a node left holding users: they are leaving');
+    }
   }
 
   /**
@@ -164,11 +208,16 @@ export class Webhooks {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    this.sweeper = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.log.warn({ err }, 'webhook sweep failed'));
+    }, this.self.sweepMs ?? 5_000);
+    this.sweeper.unref();
   }
 
   /** Stops polling and waits for the POSTs in flight (each bounded by WEBHOOK_TIMEOUT_MS). */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweeper);
     clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.allSettled([...this.sends]);

@@ -24,6 +24,11 @@
  *    event)` queues `event` (user.offline) and removes the mark if it is still the one due at `dueAt`
  *    (so of several nodes deciding at once, one queues it), and returns whether it did; `stay(userId,
  *    dueAt)` removes that mark without an event (the user has connections again).
+ *  - A node's users: `hold(nodeId, userId)` / `release(nodeId, userId)` record which users a node holds
+ *    connections of; `holders()` lists the nodes with any. `adopt(nodeId, dueAt)` is for a node that
+ *    left the registry without closing its connections (it crashed): every user it held is marked
+ *    leaving at `dueAt` (an earlier mark stays), its record is deleted, and the count is answered; of
+ *    several nodes adopting at once, one gets the users, the others 0.
  */
 export interface WebhookEvent {
   /** Unique per event; receivers deduplicate by it (delivery is at least once). */
@@ -53,5 +58,9 @@ export interface WebhookOutbox {
   dueLeavers(now: number, max: number): Promise<{ userId: string; dueAt: number }[]>;
   offline(userId: string, dueAt: number, event: WebhookEvent): Promise<boolean>;
   stay(userId: string, dueAt: number): Promise<void>;
+  hold(nodeId: string, userId: string): Promise<void>;
+  release(nodeId: string, userId: string): Promise<void>;
+  holders(): Promise<string[]>;
+  adopt(nodeId: string, dueAt: number): Promise<number>;
   close(): Promise<void>;
 }

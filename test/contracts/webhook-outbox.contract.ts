@@ -122,5 +122,26 @@ export function webhookOutboxContract(name: string, factory: ContractFactory<Web
       expect(await outbox.dueLeavers(Date.now(), 10)).toEqual([]);
       expect((await outbox.take(10, 60_000)).map((t) => t.event.id)).toEqual([offline.id]);
     });
+
+    it('records the users each node holds; adopting a node marks its users leaving once and forgets it', async () => {
+      const outbox = subject.driver;
+      await outbox.hold('node-a', 'u5');
+      await outbox.hold('node-a', 'u6');
+      await outbox.hold('node-b', 'u6');
+      await outbox.hold('node-c', 'u7');
+      await outbox.release('node-c', 'u7');
+      expect((await outbox.holders()).sort()).toEqual(['node-a', 'node-b']);
+      const due = Date.now() - 10;
+      await outbox.leaving('u6', due - 5); // an earlier mark stays
+      const adopted = await Promise.all([outbox.adopt('node-a', due), outbox.adopt('node-a', due)]);
+      expect(adopted.sort()).toEqual([0, 2]);
+      expect(await outbox.holders()).toEqual(['node-b']);
+      const leavers = await outbox.dueLeavers(Date.now(), 10);
+      expect(leavers.sort((x, y) => x.userId.localeCompare(y.userId))).toEqual([
+        { userId: 'u5', dueAt: due },
+        { userId: 'u6', dueAt: due - 5 },
+      ]);
+      expect(await outbox.adopt('node-unknown', due)).toBe(0);
+    });
   });
 }

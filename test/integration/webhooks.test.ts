@@ -216,6 +216,33 @@ describe('webhooks across a node failure', () => {
     cluster = undefined;
   });
 
+  it('when a node dies holding a user, then another node sends user.offline once its presence lapsed, and none for a user still connected elsewhere', async () => {
+    const r = await receiver();
+    cluster = await startCluster(2, {
+      WEBHOOK_URL: r.url,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_OFFLINE_GRACE_MS: '300',
+      WEBHOOK_POLL_MS: '50',
+      PRESENCE_TTL_SECONDS: '3',
+      CLUSTER_STATS_INTERVAL_MS: '0',
+    });
+    const [doomed, survivor] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+    const lone = await TestClient.open(doomed.wsUrl, await mintToken('lone'));
+    const both = await TestClient.open(doomed.wsUrl, await mintToken('both'));
+    const elsewhere = await TestClient.open(survivor.wsUrl, await mintToken('both'));
+    cleanups.push(() => {
+      for (const c of [lone, both, elsewhere]) c.close();
+    });
+    await events(r, 'user.online', 1, 'lone');
+    await events(r, 'user.online', 1, 'both');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const [offline] = await events(r, 'user.offline', 1, 'lone', 20_000);
+    expect(offline).toMatchObject({ data: { userId: 'lone' }, signed: true });
+    expect(r.of('user.offline').map((e) => e.data.userId)).toEqual(['lone']);
+  });
+
   it('when the node sending webhooks is SIGKILLed mid-request, then another node sends every pending event', async () => {
     const r = await receiver();
     r.fallback = 'hang';

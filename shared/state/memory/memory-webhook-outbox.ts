@@ -16,6 +16,8 @@ const done = Promise.resolve();
 export class MemoryWebhookOutbox implements WebhookOutbox {
   private readonly events = new Map<string, Held>();
   private readonly leavers = new Map<string, number>();
+  /** nodeId → the users it holds connections of. */
+  private readonly held = new Map<string, Set<string>>();
 
   constructor(
     private readonly maxPending: number,
@@ -92,6 +94,33 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
   stay(userId: string, dueAt: number): Promise<void> {
     if (this.leavers.get(userId) === dueAt) this.leavers.delete(userId);
     return done;
+  }
+
+  hold(nodeId: string, userId: string): Promise<void> {
+    let users = this.held.get(nodeId);
+    if (users === undefined) this.held.set(nodeId, (users = new Set()));
+    users.add(userId);
+    return done;
+  }
+
+  release(nodeId: string, userId: string): Promise<void> {
+    const users = this.held.get(nodeId);
+    if (users?.delete(userId) && users.size === 0) this.held.delete(nodeId);
+    return done;
+  }
+
+  holders(): Promise<string[]> {
+    return Promise.resolve([...this.held.keys()]);
+  }
+
+  adopt(nodeId: string, dueAt: number): Promise<number> {
+    const users = this.held.get(nodeId);
+    this.held.delete(nodeId);
+    for (const userId of users ?? []) {
+      const mark = this.leavers.get(userId);
+      if (mark === undefined || mark > dueAt) this.leavers.set(userId, dueAt);
+    }
+    return Promise.resolve(users?.size ?? 0);
   }
 
   close(): Promise<void> {

@@ -19,6 +19,8 @@
  * | `{prefix}webhooks:events`        | hash | webhook event id → event JSON             | same                              |
  * | `{prefix}webhooks:attempts`      | hash | webhook event id → attempts so far        | same                              |
  * | `{prefix}webhooks:leaving`       | zset | userId → when its user.offline is due (ms) | until decided                    |
+ * | `{prefix}webhooks:holders`       | set  | node ids that hold connections of users   | until the node has none, or is adopted |
+ * | `{prefix}webhooks:held:{nodeId}` | set  | the users that node holds connections of  | same                              |
  *
  * Idempotency keys come from an HTTP header (up to 255 characters, any visible ASCII): they name
  * the Redis key by their SHA-256 (hex), so its length is fixed and no character of theirs reaches it.
@@ -60,7 +62,7 @@ export interface RedisKeys {
   webhooks(part: WebhookKeyPart): string;
 }
 
-export type WebhookKeyPart = 'due' | 'events' | 'attempts' | 'leaving';
+export type WebhookKeyPart = 'due' | 'events' | 'attempts' | 'leaving' | 'holders' | `held:${string}`;
 
 export interface RedisKeyOptions {
   /** Redis Cluster: hash tags keep each script's keys in one slot (see the table above). */

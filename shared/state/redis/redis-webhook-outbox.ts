@@ -11,7 +11,7 @@
 import type { TakenEvent, WebhookEvent, WebhookOutbox } from '../webhook-outbox.js';
 import type { RedisKeys } from './keys.js';
 import type { LuaScript, RedisConnection, RedisLease } from './redis-connection.js';
-import { asArray, asInteger, asString } from './replies.js';
+import { asArray, asInteger, asString, asStrings } from './replies.js';
 
 /** queue(due, events, max, now, id, json): 1 if held now (queued, or held already), 0 if full. */
 const QUEUE_LUA = `
@@ -94,7 +94,36 @@ end
 return 0`,
 };
 
-const SCRIPTS = [ENQUEUE, TAKE, DONE, RETRY, ONLINE, OFFLINE, STAY];
+/** KEYS holders, held. ARGV nodeId, userId. */
+const HOLD: LuaScript = {
+  name: 'heraldWebhookHold',
+  lua: `redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[1], ARGV[1])
+return 0`,
+};
+
+/** KEYS holders, held. ARGV nodeId, userId. */
+const RELEASE: LuaScript = {
+  name: 'heraldWebhookRelease',
+  lua: `redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[1], ARGV[1]) end
+return 0`,
+};
+
+/** KEYS holders, held, leaving. ARGV nodeId, dueAt: marks the node's users leaving; returns how many. */
+const ADOPT: LuaScript = {
+  name: 'heraldWebhookAdopt',
+  lua: `local users = redis.call('SMEMBERS', KEYS[2])
+for _, user in ipairs(users) do
+  local mark = redis.call('ZSCORE', KEYS[3], user)
+  if not mark or tonumber(mark) > tonumber(ARGV[2]) then redis.call('ZADD', KEYS[3], ARGV[2], user) end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[1], ARGV[1])
+return #users`,
+};
+
+const SCRIPTS = [ENQUEUE, TAKE, DONE, RETRY, ONLINE, OFFLINE, STAY, HOLD, RELEASE, ADOPT];
 
 export class RedisWebhookOutbox implements WebhookOutbox {
   private readonly lease: RedisLease;
@@ -102,10 +131,11 @@ export class RedisWebhookOutbox implements WebhookOutbox {
   private readonly events: string;
   private readonly attempts: string;
   private readonly leavers: string;
+  private readonly holderIndex: string;
 
   constructor(
     connection: RedisConnection,
-    keys: RedisKeys,
+    private readonly keys: RedisKeys,
     private readonly maxPending: number,
     private readonly now: () => number = Date.now,
   ) {
@@ -114,6 +144,7 @@ export class RedisWebhookOutbox implements WebhookOutbox {
     this.events = keys.webhooks('events');
     this.attempts = keys.webhooks('attempts');
     this.leavers = keys.webhooks('leaving');
+    this.holderIndex = keys.webhooks('holders');
   }
 
   async enqueue(events: readonly WebhookEvent[]): Promise<number> {
@@ -199,6 +230,28 @@ export class RedisWebhookOutbox implements WebhookOutbox {
 
   async stay(userId: string, dueAt: number): Promise<void> {
     await this.lease.script('webhook stay', STAY, [this.leavers], [userId, dueAt]);
+  }
+
+  async hold(nodeId: string, userId: string): Promise<void> {
+    await this.lease.script('webhook hold', HOLD, this.heldKeys(nodeId), [nodeId, userId]);
+  }
+
+  async release(nodeId: string, userId: string): Promise<void> {
+    await this.lease.script('webhook release', RELEASE, this.heldKeys(nodeId), [nodeId, userId]);
+  }
+
+  async holders(): Promise<string[]> {
+    const holders = this.holderIndex;
+    return asStrings(await this.lease.run('webhook holders', (c) => c.smembers(holders)), 'webhook holders');
+  }
+
+  async adopt(nodeId: string, dueAt: number): Promise<number> {
+    const keys = [...this.heldKeys(nodeId), this.leavers];
+    return asInteger(await this.lease.script('webhook adopt', ADOPT, keys, [nodeId, dueAt]), 'webhook adopt');
+  }
+
+  private heldKeys(nodeId: string): [string, string] {
+    return [this.holderIndex, this.keys.webhooks(`held:${nodeId}`)];
   }
 
   close(): Promise<void> {
