@@ -3,7 +3,7 @@
  * it, the tarball is installed into a scratch folder (offline: the package has no dependencies, and `ws`
  * is linked from this repository's node_modules), and a plain Node ESM script there uses it against a
  * real node on Redis and RabbitMQ, connecting through the node's director and receiving a published order
- * event and a promotion through typed per-event listeners. A TypeScript consumer in the same folder is
+ * event and a promotion through typed per-event listeners, then using the inbox calls. A TypeScript consumer in the same folder is
  * compiled against the installed declarations, as a Node project and as a browser project.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -38,30 +38,45 @@ out({ bundle: typeof bundle.HeraldClient, statuses: ORDER_STATUSES.length });
 
 const client = new HeraldClient({ url, director, token, WebSocket });
 const got = new Set();
-const done = (kind) => {
+const done = async (kind) => {
   got.add(kind);
   if (got.size < 2) return;
+  // The inbox: unread, marked read, and read back from history.
+  const channel = 'user:' + userId;
+  const unread = client.unread(channel);
+  const read = await client.ack(channel);
+  const history = await client.history(channel, { limit: 10 });
+  const events = history.messages.map((m) => m.event);
+  out({ inbox: { unread, read: read.offset, unreadAfter: client.unread(channel), events } });
   out({ stats: client.stats, node: client.node });
   client.close();
 };
-client.on('error', (err) => out({ error: err.code, message: err.message }));
+const fail = (err) => out({ error: err.code ?? 'exception', message: err.message });
+client.on('error', fail);
 let ready = 0;
 for (const channel of ['user:' + userId, 'promotions'])
   client.subscribe(channel).once('recovery', () => ++ready === 2 && out({ ready: true }));
 client.onEvent('order.status', (order, message) => {
   out({ event: message.event, channel: message.channel, offset: message.offset, order });
-  done('order');
+  done('order').catch(fail);
 });
 client.subscription('promotions').onEvent('promotion', (promotion) => {
   out({ event: 'promotion', title: promotion.title, url: promotion.url });
-  done('promotion');
+  done('promotion').catch(fail);
 });
 client.connect();
 `;
 
 /** A TypeScript user of the package: compiles only if the declarations type the listeners. */
 const CONSUMER_TS = `
-import { HeraldClient, type OrderStatus, type WebSocketConstructor } from '@herald/client';
+import {
+  HeraldClient,
+  type HistoryResult,
+  type OrderStatus,
+  type Position,
+  type ReadEvent,
+  type WebSocketConstructor,
+} from '@herald/client';
 
 declare module '@herald/client' {
   interface HeraldEvents {
@@ -88,6 +103,15 @@ client.onEvent('cart.updated', (cart) => {
   const items: number = cart.items;
   void items;
 });
+client.on('read', (event: ReadEvent) => {
+  const unread: number = event.unread;
+  void unread;
+});
+export async function inbox(): Promise<number | undefined> {
+  const history: HistoryResult = await client.history('user:42', { since: 0, limit: 10 });
+  const read: Position = await client.ack('user:42', history.offset);
+  return read.offset + (client.unread('user:42') ?? 0);
+}
 client.onEvent('not.declared', (data) => {
   // @ts-expect-error the data of an undeclared event is unknown
   void data.anything;
@@ -152,7 +176,7 @@ describe('the packed client SDK', () => {
     expect(manifest.dependencies).toBeUndefined();
   });
 
-  it('when used from a Node script, then typed per-event listeners get a published order event and a promotion', async () => {
+  it('when used from a Node script, then typed listeners get an order event and a promotion, and the inbox calls answer', async () => {
     const userId = `pkg-${randomBytes(4).toString('hex')}`;
     writeFileSync(path.join(app, 'listen.mjs'), LISTEN_SCRIPT);
     const deadUrl = 'ws://127.0.0.1:9/ws'; // the fallback: only the director's answer reaches the node
@@ -210,6 +234,9 @@ describe('the packed client SDK', () => {
       title: 'Spring sale',
       url: 'https://shop.example/sale',
     });
+    expect(lines.find((l) => l.inbox)).toEqual({
+      inbox: { unread: 1, read: 1, unreadAfter: 0, events: ['order.status'] },
+    });
     expect(lines.at(-1)).toMatchObject({
       stats: { connects: 1, directorAnswers: 1, directorFailures: 0 },
       node: node.config.nodeId,
@@ -241,5 +268,5 @@ describe('the packed client SDK', () => {
       const result = await run(tsc, ['-p', file], { cwd: app }).catch((err: { stdout: string }) => err);
       expect(result.stdout, file).toBe('');
     }
-  }, 60_000);
+  }, 120_000);
 });
