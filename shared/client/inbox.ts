@@ -6,10 +6,10 @@
  * frames move; none of it changes what the client is subscribed to. The client hands it the frames
  * that concern it.
  *
- * Read state per channel is an offset within an epoch, from `subscribed.read` (the server's word when
- * the channel is (re)subscribed), the `read` frames of the user's other connections, and the answers
- * to this client's own acks; within an epoch it never goes back (two `read` frames may arrive
- * swapped). `unread` counts from it to the channel's newest position the client knows.
+ * Read state per channel is an offset within an epoch, from `subscribed.read` (the position recorded
+ * when the channel was (re)subscribed), the `read` frames of the user's other connections, and the
+ * answers to this client's own acks; within an epoch it never goes back (these reports may arrive out
+ * of order, and the server's position only moves forward). `unread` counts from it to the channel's newest position the client knows.
  */
 import type {
   AckFrame,
@@ -107,14 +107,14 @@ export class Inbox {
       typeof frame.offset === 'number' &&
       typeof frame.epoch === 'string'
     )
-      this.moveRead(frame.channel, { offset: frame.offset, epoch: frame.epoch }, false);
+      this.moveRead(frame.channel, { offset: frame.offset, epoch: frame.epoch });
     this.settle(frame);
   }
 
-  /** `subscribed` of a user channel carries the read position: the server's word for its epoch. */
+  /** `subscribed` of a user channel carries the read position recorded when it was answered. */
   onSubscribed(frame: SubscribedFrame): void {
     if (typeof frame.read === 'number')
-      this.moveRead(frame.channel, { offset: frame.read, epoch: frame.epoch }, true);
+      this.moveRead(frame.channel, { offset: frame.read, epoch: frame.epoch });
   }
 
   /** An error answering one of this inbox's requests (true), or not one of them (false). */
@@ -170,11 +170,15 @@ export class Inbox {
     request.resolve(frame);
   }
 
-  /** Records a read position (never back within an epoch, unless `authoritative`) and tells the app. */
-  private moveRead(channel: string, position: Position, authoritative: boolean): void {
+  /**
+   * Records a read position and tells the app; never back within an epoch (the server's position only
+   * moves forward, so a lower one is an older report: a `subscribed` read just before another
+   * device's ack whose `read` frame came first).
+   */
+  private moveRead(channel: string, position: Position): void {
     const known = this.reads.get(channel);
     if (known !== undefined && known.epoch === position.epoch) {
-      if (known.offset === position.offset || (!authoritative && known.offset > position.offset)) return;
+      if (known.offset >= position.offset) return;
     }
     this.reads.set(channel, position);
     this.host.emitRead({ channel, ...position, unread: this.unread(channel) ?? 0 });
