@@ -104,6 +104,8 @@ describe('SSE fallback', () => {
         (e) => e.json?.type === 'subscribed' && e.json.channel === 'promotions',
       );
       expect(promoSubscribed.json).toMatchObject({ recovered: true, offset: 1 });
+      // The replayed promotion follows its channel's subscribed.
+      await again.next((e) => e.json?.type === 'message' && e.json.channel === 'promotions');
       const messages = again.events.filter((e) => e.json?.type === 'message');
       expect(messages.map((e) => [e.json!.channel, (e.json!.data as { n?: number }).n ?? 'promo'])).toEqual([
         ['user:bob', 2],
