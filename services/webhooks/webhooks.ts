@@ -27,25 +27,15 @@
  * that one event, which is counted (`failed`) and logged.
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import type { Config } from '../../shared/config/config.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { NodeRegistry } from '../../shared/state/node-registry.js';
 import type { Presence } from '../../shared/state/presence.js';
 import type { TakenEvent, WebhookEvent, WebhookOutbox } from '../../shared/state/webhook-outbox.js';
 
-export interface WebhookSettings {
-  url: string;
-  secret: string;
-  offlineGraceMs: number;
-  maxAttempts: number;
-  timeoutMs: number;
-  concurrency: number;
-  /** First retry delay; each further one doubles, up to `retryMaxMs`. */
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** How often a node looks for due events and offline decisions when idle. */
-  pollMs: number;
-}
+/** The WEBHOOK_* settings (shared/config/config.ts documents each). */
+export type WebhookSettings = NonNullable<Config['webhooks']>;
 
 /** The header value for `body` signed at `t` (unix seconds). */
 export function webhookSignature(secret: string, t: number, body: string): string {

@@ -115,8 +115,10 @@ export interface Config {
         maxAttempts: number;
         timeoutMs: number;
         concurrency: number;
+        /** First retry wait; each further one doubles (with jitter), up to `retryMaxMs`. */
         retryBaseMs: number;
         retryMaxMs: number;
+        /** How often an idle node looks for due events and offline decisions. */
         pollMs: number;
       }
     | undefined;
