@@ -37,6 +37,8 @@ export class Subscriptions {
   private readonly channels: string[] = [];
   private sessionId: string | undefined;
   private presenceAdded = false;
+  /** Resolves true once the webhooks were told of this connection (PresenceWatch.connected). */
+  private watched: Promise<boolean> | undefined;
 
   constructor(
     private readonly host: SubscriptionHost,
@@ -65,14 +67,24 @@ export class Subscriptions {
     // Marked before the calls: an add or create that reached the store but timed out is still undone.
     this.presenceAdded = true;
     const sessionId = (this.sessionId = randomUUID());
+    const adding = presence.add(userId, this.host.id, this.ctx.nodeId);
+    const watch = this.claims.operator === true ? undefined : this.ctx.presenceWatch;
+    if (watch !== undefined) {
+      // The webhooks hear of an accepted connection as soon as presence counted it; its remove
+      // (release) is reported after this, and only if this was (operators are not shop users).
+      this.watched = adding.then(
+        (count) => {
+          if (count > this.ctx.limits.maxConnectionsPerUser) return false;
+          watch.connected(userId, count);
+          return true;
+        },
+        () => false,
+      );
+    }
     const [count] = await Promise.all([
-      presence.add(userId, this.host.id, this.ctx.nodeId),
+      adding,
       sessions.create({ id: sessionId, userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds),
     ]);
-    // Told before anything else, so that the remove `release` makes later always has its add before
-    // it. Operators (the console's tokens) are not shop users: no webhooks about them.
-    if (count <= this.ctx.limits.maxConnectionsPerUser && this.claims.operator !== true)
-      this.ctx.presenceWatch?.connected(userId, count);
     if (!this.host.live) return 'closed';
     if (count > this.ctx.limits.maxConnectionsPerUser) {
       this.releasePresence();
@@ -289,12 +301,21 @@ export class Subscriptions {
   private releasePresence(): void {
     if (!this.presenceAdded) return;
     this.presenceAdded = false;
-    const { userId, operator } = this.claims;
-    const watch = operator === true ? undefined : this.ctx.presenceWatch;
-    this.ctx.state.presence
-      .remove(userId, this.host.id)
-      .then((left) => watch?.disconnected(userId, left))
-      .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'presence remove failed'));
+    const { userId } = this.claims;
+    const removing = this.ctx.state.presence.remove(userId, this.host.id);
+    const watched = this.watched;
+    if (watched !== undefined) {
+      this.watched = undefined;
+      void Promise.all([watched, removing]).then(
+        ([connected, left]) => {
+          if (connected) this.ctx.presenceWatch?.disconnected(userId, left);
+        },
+        () => undefined, // the failed remove is logged below
+      );
+    }
+    removing.catch((err: unknown) =>
+      this.ctx.log.warn({ err, conn: this.host.id }, 'presence remove failed'),
+    );
   }
 }
 
