@@ -110,8 +110,10 @@ export class SseSocket extends EventEmitter implements ClientSocket {
     this.closeCode = code;
     this.res.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
     // A peer that does not read (a slow consumer) would hold the response open: cut it, as ws does
-    // with a closing handshake that never completes.
-    setTimeout(() => this.res.destroy(), CLOSE_TIMEOUT_MS).unref();
+    // with a closing handshake that never completes. A response that finished clears it.
+    const cut = setTimeout(() => this.res.destroy(), CLOSE_TIMEOUT_MS);
+    cut.unref();
+    this.res.once('close', () => clearTimeout(cut));
   }
 
   terminate(): void {
