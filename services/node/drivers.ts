@@ -25,16 +25,21 @@ export interface Drivers {
 export function createMemoryDrivers(
   history: Config['history'] = defaultHistory(),
   webhookMaxPending?: number,
+  /** Where the bus reports a handler that threw (a bug); without it, such a payload is only dropped. */
+  log?: Logger,
 ): Drivers {
   const state = createMemoryState(retentionResolver(history), webhookMaxPending);
-  return { bus: new MemoryBus(), state, stateReady: () => true, closeState: () => closeAll(state) };
+  const bus = new MemoryBus(undefined, undefined, (err) =>
+    log?.error({ err }, 'bus handler threw; the payload is dropped'),
+  );
+  return { bus, state, stateReady: () => true, closeState: () => closeAll(state) };
 }
 
 export function createDrivers(config: Config, log: Logger): Drivers {
   const redisSet =
     config.redisUrl !== undefined || config.redisSentinel !== undefined || config.redisCluster !== undefined;
   if (!redisSet || config.amqpUrl === undefined)
-    return createMemoryDrivers(config.history, config.webhookMaxPending);
+    return createMemoryDrivers(config.history, config.webhookMaxPending, log);
   const state = createRedisState({
     url: config.redisUrl,
     sentinel: config.redisSentinel,

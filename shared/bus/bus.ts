@@ -36,8 +36,13 @@ export interface BusHooks {
 }
 
 export class BusUnavailableError extends Error {
-  constructor(message = 'cluster bus unavailable') {
-    super(message);
+  /** The REST catalogue's code for it (a 503), as StateUnavailableError carries its own. */
+  readonly code = 'bus_unavailable';
+  /** Retrying later may succeed: the bus reconnects by itself. */
+  readonly temporary = true;
+
+  constructor(message = 'cluster bus unavailable', options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'BusUnavailableError';
   }
 }

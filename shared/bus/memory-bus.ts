@@ -36,6 +36,8 @@ export class MemoryBus implements Bus {
   constructor(
     private readonly broker: MemoryBroker = new MemoryBroker(),
     private readonly nodeId?: string,
+    /** Told what a handler threw (the contract's "logs and drops"); the node passes its logger. */
+    private readonly onHandlerError: (err: unknown) => void = () => undefined,
   ) {}
 
   get ready(): boolean {
@@ -48,8 +50,9 @@ export class MemoryBus implements Bus {
     this.detach = this.broker.attach((payload) => {
       try {
         handler(payload);
-      } catch {
+      } catch (err) {
         // The contract says handlers do not throw; a broken one must not stop the others.
+        this.onHandlerError(err);
       }
     }, this.nodeId);
     return Promise.resolve();

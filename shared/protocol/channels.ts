@@ -1,5 +1,5 @@
 /**
- * Channel names and their shapes. A channel is one of exactly five shapes (see DESIGN.md):
+ * Channel names and their shapes. A channel is one of exactly five shapes (docs/protocol.md §4):
  *
  *   user:{userId}          everything addressed to one user
  *   order:{orderId}        events of one order
