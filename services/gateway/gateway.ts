@@ -13,6 +13,7 @@ import type { Config } from '../../shared/config/config.js';
 import type { DeliverySink } from '../../shared/core/dispatcher.js';
 import type { ReadMoved } from '../../shared/core/envelope.js';
 import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
+import { LogEvery } from '../../shared/logger/log-every.js';
 import { redactUrl, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
@@ -103,8 +104,7 @@ export class Gateway implements DeliverySink {
   /** When the last client was asked to move (rebalancing pace). */
   private lastMoveAt = 0;
   /** Refused origins since the last log line about them, and when that was (logRefusedOrigin). */
-  private originsRefused = 0;
-  private originLoggedAt = -Infinity;
+  private readonly refusedOrigins = new LogEvery(ORIGIN_LOG_INTERVAL_MS);
 
   constructor(private readonly options: GatewayOptions) {
     const { config, metrics, log } = options;
@@ -310,15 +310,12 @@ export class Gateway implements DeliverySink {
    * at most once per ORIGIN_LOG_INTERVAL_MS with the count since (the metric counts each), cut short.
    */
   private logRefusedOrigin(origin: string): void {
-    this.originsRefused += 1;
-    const now = performance.now();
-    if (now - this.originLoggedAt < ORIGIN_LOG_INTERVAL_MS) return;
+    const refused = this.refusedOrigins.take();
+    if (refused === undefined) return;
     this.options.log.warn(
-      { origin: origin.slice(0, 200), refused: this.originsRefused },
+      { origin: origin.slice(0, 200), refused },
       'upgrades refused: origin not allowed (logged once a minute at most; herald_upgrades_refused_total counts each)',
     );
-    this.originsRefused = 0;
-    this.originLoggedAt = now;
   }
 
   /**

@@ -95,6 +95,8 @@ export class HeraldNode {
             metrics,
             log.child({ service: 'webhooks' }),
           );
+    // One presence router for messages and read receipts (undefined: BUS_ROUTING=broadcast).
+    const router = config.busRouting === 'presence' ? new PresenceRouter(drivers.state.presence) : undefined;
     const gateway = new Gateway({
       presenceWatch: webhooks,
       ...(webhooks === undefined
@@ -108,20 +110,16 @@ export class HeraldNode {
       state: drivers.state,
       metrics,
       log: log.child({ service: 'gateway' }),
-      readSignals: new ReadSignals(
-        drivers.bus,
-        config.busRouting === 'presence' ? new PresenceRouter(drivers.state.presence) : undefined,
-        config.nodeId,
-      ),
+      readSignals: new ReadSignals(drivers.bus, router, config.nodeId),
     });
     const dispatcher = new Dispatcher(drivers.bus, gateway, log.child({ service: 'dispatcher' }), () =>
       metrics.busReceived.inc(),
     );
     let routing: PublishRouting | undefined;
-    if (config.busRouting === 'presence') {
+    if (router !== undefined) {
       routing = {
         nodeId: config.nodeId,
-        router: new PresenceRouter(drivers.state.presence),
+        router,
         local: (envelope) => dispatcher.local(envelope),
       };
       // Messages routed by presence while this node's entries were missing went elsewhere: catch up.

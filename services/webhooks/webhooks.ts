@@ -28,6 +28,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Config } from '../../shared/config/config.js';
+import { LogEvery } from '../../shared/logger/log-every.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { NodeRegistry } from '../../shared/state/node-registry.js';
@@ -66,6 +67,10 @@ export class Webhooks {
   /** This node's connections per user (what it records as held in the outbox). */
   private readonly local = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** A full outbox or a state store that is down may refuse every event: logged once a minute. */
+  private readonly refusedLog = new LogEvery(60_000);
+  private readonly failedLog = new LogEvery(60_000);
+  private readonly pollLog = new LogEvery(60_000);
   /** A taker's lease: a live node always answers (or times out) well before it runs out. */
   private readonly leaseMs: number;
 
@@ -178,10 +183,12 @@ export class Webhooks {
           this.kick();
         } else if (event.type !== 'user.online') {
           this.metrics.webhookEvents.inc({ type: event.type, outcome: 'refused' });
-          this.log.warn(
-            { type: event.type, max: 'WEBHOOK_MAX_PENDING' },
-            'webhook outbox full: event refused (is the endpoint down?)',
-          );
+          const refused = this.refusedLog.take();
+          if (refused !== undefined)
+            this.log.warn(
+              { type: event.type, refused, max: 'WEBHOOK_MAX_PENDING' },
+              'webhook outbox full: events refused (is the endpoint down? logged once a minute at most; herald_webhook_events_total counts each)',
+            );
         }
       },
       (err: unknown) => this.failed(event.type, err),
@@ -190,7 +197,12 @@ export class Webhooks {
 
   private failed(type: WebhookEvent['type'], err: unknown): void {
     this.metrics.webhookEvents.inc({ type, outcome: 'failed' });
-    this.log.warn({ err, type }, 'webhook event lost: the state store did not take it');
+    const lost = this.failedLog.take();
+    if (lost !== undefined)
+      this.log.warn(
+        { err, type, lost },
+        'webhook events lost: the state store did not take them (logged once a minute at most; herald_webhook_events_total counts each)',
+      );
   }
 
   // ---- sending ------------------------------------------------------------------------------------
@@ -242,7 +254,12 @@ export class Webhooks {
         this.metrics.webhookPending.set(await this.outbox.pending());
       }
     } catch (err) {
-      this.log.warn({ err }, 'webhook poll failed; trying again at the next one');
+      const failures = this.pollLog.take();
+      if (failures !== undefined)
+        this.log.warn(
+          { err, failures },
+          'webhook polls failed; trying again at each next one (logged once a minute at most)',
+        );
     } finally {
       this.polling = false;
       // A full take may have left more due: go on as soon as a slot frees (send → kick), else poll.
