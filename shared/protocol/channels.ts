@@ -28,12 +28,28 @@ export type ChannelRef =
   | { kind: 'segment'; segment: string }
   | { kind: 'cluster' };
 
+/** Which of the five shapes a channel has (what parseChannel names `kind`). */
+export type ChannelShape = ChannelRef['kind'];
+
 /**
- * How a channel travels: the fan-out's per-kind delay and retention age and the metrics' `kind`
- * label. `cluster` travels as `promotions` (a broadcast from every node to every node's subscribers),
- * so it has no kind of its own here (see docs/operations.md on what that means for the metrics).
+ * A channel's kind: how it travels (the fan-out's per-kind write delay and retention age) and the
+ * value of the metrics' `kind` label. Every shape is a kind of its own but `cluster` (CHANNEL_KINDS).
  */
-export type ChannelKind = Exclude<ChannelRef['kind'], 'cluster'>;
+export type ChannelKind = 'user' | 'order' | 'promotions' | 'segment';
+
+/**
+ * The one table of kinds: the kind each shape travels as. `cluster` travels as `promotions`: like a
+ * promotion it is a broadcast from every node to every node's subscribers, it takes the promotions
+ * write delay and retention age, and its deliveries are counted under kind="promotions" (see
+ * docs/operations.md §6 on what that means for the metrics).
+ */
+export const CHANNEL_KINDS: Readonly<Record<ChannelShape, ChannelKind>> = {
+  user: 'user',
+  order: 'order',
+  promotions: 'promotions',
+  segment: 'segment',
+  cluster: 'promotions',
+};
 
 /** The operators' channel: each node's stats, every CLUSTER_STATS_INTERVAL_MS. */
 export const CLUSTER_CHANNEL = 'cluster';
@@ -59,20 +75,22 @@ export function parseChannel(name: string): ChannelRef | undefined {
 }
 
 /**
- * The kind of a channel name already known to be valid (parseChannel accepted it), from its first
- * characters only: the hot paths (fan-out, publish metrics) classify without parsing. `cluster` is
- * `promotions` (see ChannelKind).
+ * The kind of a channel name already known to be valid (parseChannel accepted it), without parsing
+ * it: the hot paths (a fan-out channel's creation, publish metrics) call it. A valid name's shape shows
+ * in its first character (`u`ser, `o`rder, `c`luster, else `p`romotions), and a `p` name is
+ * `promotions` itself (10 characters) or `promotions:{segment}` (longer); the kind is that shape's
+ * entry in CHANNEL_KINDS.
  */
 export function channelKind(channel: string): ChannelKind {
   switch (channel.charCodeAt(0)) {
     case 117 /* u */:
-      return 'user';
+      return CHANNEL_KINDS.user;
     case 111 /* o */:
-      return 'order';
+      return CHANNEL_KINDS.order;
     case 99 /* c */:
-      return 'promotions';
+      return CHANNEL_KINDS.cluster;
     default:
-      return channel.length === 10 ? 'promotions' : 'segment';
+      return channel.length === 10 ? CHANNEL_KINDS.promotions : CHANNEL_KINDS.segment;
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CHANNEL_KINDS,
   CHANNEL_PATTERN,
   channelKind,
   orderChannel,
@@ -95,5 +96,15 @@ describe('channelKind', () => {
 
   it('when the channel is cluster, then it travels as promotions (a broadcast)', () => {
     expect(channelKind('cluster')).toBe('promotions');
+    expect(CHANNEL_KINDS.cluster).toBe('promotions');
   });
+
+  it.each(['user:u1', 'order:o-1', 'promotions', 'promotions:vip', 'cluster'])(
+    "when the valid channel is %j, then its kind is its shape's entry in the table of kinds",
+    (channel) => {
+      const shape = parseChannel(channel)?.kind;
+      expect(shape).toBeDefined();
+      expect(channelKind(channel)).toBe(CHANNEL_KINDS[shape!]);
+    },
+  );
 });
