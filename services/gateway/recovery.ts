@@ -10,8 +10,8 @@
  * The `history` frame's reply (historyReply) reads the same history into the same message frames.
  */
 import { messageFrameJson } from '../../shared/core/message-frame.js';
-import type { Ref } from '../../shared/protocol/frames.js';
-import type { ChannelPosition, History, StoredMessage } from '../../shared/state/history.js';
+import type { ChannelPosition, Ref } from '../../shared/protocol/frames.js';
+import type { History, StoredMessage } from '../../shared/state/history.js';
 import { prepareTextFrame } from './fanout/text-frame.js';
 
 export interface Recovery {
@@ -26,7 +26,7 @@ const PAGE = 500;
 export async function recoverChannel(
   history: History,
   channel: string,
-  since: { offset: number; epoch: string } | undefined,
+  since: ChannelPosition | undefined,
   replayLimit: number,
 ): Promise<Recovery> {
   if (since === undefined) return { position: await history.position(channel), recovered: false, replay: [] };

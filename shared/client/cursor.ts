@@ -10,12 +10,10 @@
  * a duplicate and is dropped. A message of another epoch starts over (the channel lost its state and
  * counts from 1 again), so it is delivered and becomes the position.
  */
+import type { ChannelPosition } from '../protocol/frames.js';
 
-/** The last message a client has on a channel: its offset within an epoch. */
-export interface Position {
-  offset: number;
-  epoch: string;
-}
+/** The last message a client has on a channel: its offset within an epoch (the protocol's ChannelPosition). */
+export type Position = ChannelPosition;
 
 export class Cursor {
   private current: Position | undefined;

@@ -38,7 +38,12 @@ export interface PingFrame {
   ref?: Ref;
 }
 
-/** Where a client stands on one channel: the last message it has, by offset within an epoch. */
+/**
+ * A position on a channel: an offset within an epoch (one continuous run of the channel's offsets,
+ * docs/protocol.md). A client's is the last message it has (`resume`, `subscribe`); history's is the
+ * channel's newest. Declared here only: the state layer (history.ts) and the client SDK (`Position`)
+ * use this one.
+ */
 export interface ChannelPosition {
   offset: number;
   epoch: string;

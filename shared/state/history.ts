@@ -42,10 +42,8 @@ export interface StoredMessage extends NewMessage {
   offset: number;
 }
 
-export interface ChannelPosition {
-  offset: number;
-  epoch: string;
-}
+import type { ChannelPosition } from '../protocol/frames.js';
+export type { ChannelPosition };
 
 /** Makes an append idempotent (see the contract above). */
 export interface AppendDedupe {

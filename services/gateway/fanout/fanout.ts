@@ -16,6 +16,7 @@
  * Server frames are unmasked and we never compress, so one frame's bytes are valid for every socket.
  */
 import { channelKind, type ChannelKind } from '../../../shared/protocol/channels.js';
+import type { ChannelPosition } from '../../../shared/protocol/frames.js';
 import { OffsetGate } from './offset-gate.js';
 import type { Recipient } from './outlet.js';
 import { prepareTextFrame } from './text-frame.js';
@@ -31,16 +32,12 @@ export interface FanoutObserver {
 }
 
 /** A message as the fan-out handles it: its position and its client frame JSON bytes. */
-export interface PositionedFrame {
-  offset: number;
-  epoch: string;
+export interface PositionedFrame extends ChannelPosition {
   payload: Buffer;
 }
 
 /** A message held for one subscriber: its position and its prepared WebSocket frame. */
-interface HeldFrame {
-  offset: number;
-  epoch: string;
+interface HeldFrame extends ChannelPosition {
   frame: Buffer;
 }
 
@@ -134,11 +131,7 @@ export class Fanout {
    * offsets in between are dropped as old when they arrive: they are read from history first, and
    * go out with the held ones (as gap repair does; if history cannot be read, the gap stays).
    */
-  async release(
-    channel: string,
-    recipient: Recipient,
-    position: { offset: number; epoch: string },
-  ): Promise<void> {
+  async release(channel: string, recipient: Recipient, position: ChannelPosition): Promise<void> {
     const local = this.channels.get(channel);
     const gate = local?.gates?.get(recipient);
     if (local === undefined || gate === undefined) return;
@@ -213,7 +206,7 @@ export class Fanout {
    * of it and confirmed it within the channel's retention (undefined otherwise): a subscriber
    * joining without a position to recover from starts there.
    */
-  position(channel: string): { offset: number; epoch: string } | undefined {
+  position(channel: string): ChannelPosition | undefined {
     const local = this.channels.get(channel);
     if (local === undefined || local.recipients.size < 2) return undefined;
     const epoch = local.order.currentEpoch;
