@@ -17,7 +17,7 @@ import { BusUnavailableError } from '../../shared/bus/bus.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 import type { Config } from '../../shared/config/config.js';
 import type { Publisher } from '../../shared/core/publisher.js';
-import { redactUrl, type Logger } from '../../shared/logger/logger.js';
+import { redactUrlToken, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ApiError, ApiErrors, MAX_PARAM_LENGTH, type ApiErrorCode } from './errors.js';
@@ -181,7 +181,7 @@ export async function buildApi(deps: ApiDeps) {
     request.log.debug(
       {
         method: request.method,
-        url: redactUrl(request.url),
+        url: redactUrlToken(request.url),
         status: reply.statusCode,
         ms: reply.elapsedTime,
       },
@@ -197,7 +197,7 @@ export async function buildApi(deps: ApiDeps) {
       !(error instanceof BusUnavailableError) &&
       !(error instanceof StateUnavailableError)
     ) {
-      request.log.error({ err: error, url: redactUrl(request.url) }, 'request failed');
+      request.log.error({ err: error, url: redactUrlToken(request.url) }, 'request failed');
     }
     return reply.status(answer.statusCode).send({
       statusCode: answer.statusCode,

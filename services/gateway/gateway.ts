@@ -14,7 +14,7 @@ import type { DeliverySink } from '../../shared/core/dispatcher.js';
 import type { ReadMoved } from '../../shared/core/envelope.js';
 import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
 import { LogEvery } from '../../shared/logger/log-every.js';
-import { redactUrl, type Logger } from '../../shared/logger/logger.js';
+import { redactUrlToken, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
@@ -292,7 +292,7 @@ export class Gateway implements DeliverySink {
     connection.slice = this.nextSlice++ % WORK_SLICES;
     const { metrics, log } = this.options;
     if (log.isLevelEnabled('debug'))
-      log.debug({ conn: connection.id, url: redactUrl(req.url), transport: 'sse' }, 'connection opened');
+      log.debug({ conn: connection.id, url: redactUrlToken(req.url), transport: 'sse' }, 'connection opened');
     this.connections.add(connection);
     metrics.connections.inc();
     metrics.sseConnections.inc();
@@ -336,7 +336,7 @@ export class Gateway implements DeliverySink {
     // Only at debug level: the peer address costs a getpeername() system call.
     if (this.options.log.isLevelEnabled('debug'))
       this.options.log.debug(
-        { conn: connection.id, url: redactUrl(req.url), ip: req.socket.remoteAddress },
+        { conn: connection.id, url: redactUrlToken(req.url), ip: req.socket.remoteAddress },
         'connection opened',
       );
     this.connections.add(connection);

@@ -193,7 +193,7 @@ function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER)
 }
 
 /** The URL with its password replaced, for log lines and error messages. */
-function redactUrl(url: string): string {
+function redactUrlPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
@@ -410,7 +410,7 @@ export class RabbitMqBus implements Bus {
       if (this.isClosed()) throw new BusUnavailableError('cluster bus was closed while starting');
       const reason = this.lastFailure?.message ?? (err instanceof Error ? err.message : String(err));
       throw unavailable(
-        `RabbitMQ at ${this.brokers.map(redactUrl).join(', ')} gave no connection with the bus topology within ${startTimeoutMs} ms: ${reason}`,
+        `RabbitMQ at ${this.brokers.map(redactUrlPassword).join(', ')} gave no connection with the bus topology within ${startTimeoutMs} ms: ${reason}`,
         this.lastFailure ?? err,
       );
     }
@@ -484,7 +484,7 @@ export class RabbitMqBus implements Bus {
       const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
       this.disconnectedAt = undefined;
       this.lastFailure = undefined;
-      const broker = redactUrl(this.brokers[this.broker]!);
+      const broker = redactUrlPassword(this.brokers[this.broker]!);
       if (downMs === undefined) this.log.info({ broker }, 'cluster bus connected; topology declared');
       else {
         this.log.info({ downMs, broker }, 'cluster bus recovered; topology declared again');
@@ -504,7 +504,7 @@ export class RabbitMqBus implements Bus {
     connection.on('connect-failed', (err: Error) => {
       this.lastFailure = err;
       this.log.warn(
-        { err, broker: redactUrl(this.brokers[this.broker]!) },
+        { err, broker: redactUrlPassword(this.brokers[this.broker]!) },
         'cluster bus could not (re)connect to RabbitMQ',
       );
       this.nextBroker();

@@ -1,6 +1,6 @@
 /**
  * One pino root logger per process; components take child loggers bound to `{ service, nodeId }`.
- * Tokens, API keys and message bodies are never logged: URLs pass through `redactUrl`, and the
+ * Tokens, API keys and message bodies are never logged: URLs pass through `redactUrlToken`, and the
  * serializers below drop authorization headers.
  */
 import { pino, type Logger } from 'pino';
@@ -13,7 +13,7 @@ export type { Logger };
  * (URLSearchParams: percent escapes, `+` for a space), is `token` in any case, with `[redacted]`:
  * `?%74oken=…` is the same parameter to the gateway and must be to the log too.
  */
-export function redactUrl(url: string | undefined): string | undefined {
+export function redactUrlToken(url: string | undefined): string | undefined {
   if (url === undefined) return url;
   const q = url.indexOf('?');
   if (q < 0) return url;
