@@ -8,7 +8,7 @@ import type { ReadMove } from '../../shared/core/read-signals.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import type { PlacesPerAddress } from './admission.js';
 import type { ChannelAccess } from './channel-access.js';
-import type { Connection } from './connection.js';
+import type { ClientConnection } from './client-connection.js';
 import type { Fanout } from './fanout/fanout.js';
 import type { WriteScheduler } from './fanout/outlet.js';
 import type { SubscriptionHost } from './subscriptions.js';
@@ -41,13 +41,13 @@ export interface ConnectionContext {
   /** Places of guest connections per client address; undefined when the node takes no guests. */
   guests: PlacesPerAddress | undefined;
   /** Auth timeouts of connections without a token yet, and token expiries of open ones. */
-  deadlines: { auth: Deadlines<Connection>; expiry: Deadlines<Connection> };
+  deadlines: { auth: Deadlines<ClientConnection>; expiry: Deadlines<ClientConnection> };
   /** Called once the connection is authenticated (the gateway indexes it by user). */
-  onAuthenticated(connection: Connection): void;
+  onAuthenticated(connection: ClientConnection): void;
   /** Called once, when an authenticated connection is released (closing or gone). */
-  onClosed(connection: Connection): void;
+  onClosed(connection: ClientConnection): void;
   /** Called once, when the socket of any connection has closed. */
-  onGone(connection: Connection): void;
+  onGone(connection: ClientConnection): void;
   /** How long a user's read positions are kept after its last ack (READ_POSITION_TTL_SECONDS). */
   readPositionTtlSeconds: number;
   /**

@@ -19,7 +19,7 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
-import { Connection } from './connection.js';
+import { ClientConnection } from './client-connection.js';
 import type { ConnectionContext, PresenceWatch } from './connection-context.js';
 import { Fanout, type GapRepair } from './fanout/fanout.js';
 import { WriteScheduler } from './fanout/outlet.js';
@@ -87,9 +87,9 @@ export class Gateway implements DeliverySink {
   /** Coalesces every socket write of this node (fanout/outlet.ts). */
   readonly scheduler: WriteScheduler;
   private readonly wss: WebSocketServer;
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Set<ClientConnection>();
   /** Open connections by user: the connection itself while a user has one, a set beyond that. */
-  private readonly byUser = new Map<string, Connection | Set<Connection>>();
+  private readonly byUser = new Map<string, ClientConnection | Set<ClientConnection>>();
   private readonly ctx: ConnectionContext;
   private readonly heartbeat: SlicedInterval;
   private readonly sessionRefresh: SlicedInterval;
@@ -139,7 +139,7 @@ export class Gateway implements DeliverySink {
       maxPayload: config.ws.maxFrameBytes,
       perMessageDeflate: false, // the fan-out shares one frame between sockets; compression would break that
       clientTracking: false,
-      // Pongs go through the connection's outlet instead (rate limit and byte budget, connection.ts).
+      // Pongs go through the connection's outlet instead (rate limit and byte budget, client-connection.ts).
       autoPong: false,
       // A client frame is JSON of at most WS_MAX_FRAME_BYTES: no client needs many fragments for
       // one, and each costs a parse step and a buffer until the last. More closes 1008.
@@ -162,13 +162,13 @@ export class Gateway implements DeliverySink {
       deadlines: {
         auth: new Deadlines(
           AUTH_DEADLINE_RESOLUTION_MS,
-          (c: Connection) => c.authTimedOut(),
+          (c: ClientConnection) => c.authTimedOut(),
           (err) => log.error({ err }, 'auth timeout handling failed'),
         ),
         // JWT `exp` is in whole seconds: so are the expiry buckets.
         expiry: new Deadlines(
           1_000,
-          (c: Connection) => c.tokenExpired(),
+          (c: ClientConnection) => c.tokenExpired(),
           (err) => log.error({ err }, 'token expiry handling failed'),
         ),
       },
@@ -268,7 +268,7 @@ export class Gateway implements DeliverySink {
 
   /**
    * Opens a Server-Sent Events stream (GET /v1/sse) on `res`, or says why not (nothing is written
-   * then: the route answers the refusal). The stream is a Connection like any WebSocket's
+   * then: the route answers the refusal). The stream is a ClientConnection like any WebSocket's
    * (sse-socket.ts): its token and channels, which come in the URL, become the `auth` and `subscribe`
    * frames a WebSocket client would send, each channel recovering from its position in `cursor`.
    */
@@ -287,7 +287,7 @@ export class Gateway implements DeliverySink {
     res.write(': herald\n\n');
     const resumed = [...stream.cursor].filter(([channel]) => stream.channels.includes(channel));
     const socket = new SseSocket(res, resumed);
-    const connection = new Connection(socket, this.ctx, stream.token, guarded.address);
+    const connection = new ClientConnection(socket, this.ctx, stream.token, guarded.address);
     connection.admitted = guarded.admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;
     const { metrics, log } = this.options;
@@ -329,7 +329,7 @@ export class Gateway implements DeliverySink {
     admitted: () => void,
     address: string | undefined,
   ): void {
-    const connection = new Connection(ws, this.ctx, token, address);
+    const connection = new ClientConnection(ws, this.ctx, token, address);
     // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
     connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;
@@ -378,7 +378,7 @@ export class Gateway implements DeliverySink {
     const indexed = this.byUser.get(move.userId);
     if (indexed === undefined) return;
     const frame = { type: 'read', channel: move.channel, offset: move.offset, epoch: move.epoch } as const;
-    for (const connection of indexed instanceof Connection ? [indexed] : indexed) {
+    for (const connection of indexed instanceof ClientConnection ? [indexed] : indexed) {
       if (connection !== except && connection.subscribedTo(move.channel)) connection.send(frame);
     }
   }
@@ -386,7 +386,7 @@ export class Gateway implements DeliverySink {
   disconnectUser(userId: string, reason: string): void {
     const indexed = this.byUser.get(userId);
     if (indexed === undefined) return;
-    const connections = indexed instanceof Connection ? [indexed] : [...indexed];
+    const connections = indexed instanceof ClientConnection ? [indexed] : [...indexed];
     this.options.log.info({ userId, connections: connections.length }, 'disconnecting user');
     for (const connection of connections) {
       this.options.metrics.closes.inc({ reason: 'disconnected' });
@@ -504,16 +504,16 @@ export class Gateway implements DeliverySink {
       .catch((err: unknown) => this.options.log.warn({ err }, 'session refresh failed'));
   }
 
-  private index(connection: Connection): void {
+  private index(connection: ClientConnection): void {
     const userId = connection.userId;
     if (userId === undefined) return;
     const indexed = this.byUser.get(userId);
     if (indexed === undefined) this.byUser.set(userId, connection);
-    else if (indexed instanceof Connection) this.byUser.set(userId, new Set([indexed, connection]));
+    else if (indexed instanceof ClientConnection) this.byUser.set(userId, new Set([indexed, connection]));
     else indexed.add(connection);
   }
 
-  private unindex(connection: Connection): void {
+  private unindex(connection: ClientConnection): void {
     const userId = connection.userId;
     if (userId === undefined) return;
     const indexed = this.byUser.get(userId);

@@ -1,6 +1,6 @@
 /**
- * The Server-Sent Events transport: one `text/event-stream` response that a Connection takes for a
- * WebSocket (connection.ts `ClientSocket`). A stream therefore gets exactly what a WebSocket gets —
+ * The Server-Sent Events transport: one `text/event-stream` response that a ClientConnection takes for a
+ * WebSocket (client-connection.ts `ClientSocket`). A stream therefore gets exactly what a WebSocket gets —
  * the same authentication, limits, channel authorization, subscribe-time recovery, fan-out, byte
  * budget, heartbeat, drain and rebalancing — and this file only translates.
  *
@@ -25,7 +25,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import WebSocket from 'ws';
 import { parseChannel } from '../../shared/protocol/channels.js';
-import type { ClientSocket } from './connection.js';
+import type { ClientSocket } from './client-connection.js';
 import type { FrameStream } from './fanout/outlet.js';
 
 /** A channel position as a stream's cursor holds it. */

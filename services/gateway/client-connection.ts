@@ -45,9 +45,9 @@ export interface ClientSocket extends OutletSocket {
   ping(): void;
 }
 
-/** Where a socket keeps its Connection, so its listeners can be shared functions, not closures. */
+/** Where a socket keeps its ClientConnection, so its listeners can be shared functions, not closures. */
 const OWNER = Symbol('herald.connection');
-type OwnedSocket = ClientSocket & { [OWNER]: Connection };
+type OwnedSocket = ClientSocket & { [OWNER]: ClientConnection };
 const RESOLVED = Promise.resolve();
 const NO_SEGMENTS: ReadonlySet<string> = new Set();
 /** The close reasons counted for ws's protocol errors (it closes the connection itself). */
@@ -57,7 +57,7 @@ const PROTOCOL_ERROR_REASONS: Record<string, string> = {
   WS_ERR_INVALID_UTF8: 'invalid_utf8', // 1007
 };
 
-export class Connection implements SubscriptionHost, OutletOwner {
+export class ClientConnection implements SubscriptionHost, OutletOwner {
   readonly id = randomUUID();
   readonly outlet: Outlet;
   private state: State = 'authenticating';
@@ -94,11 +94,11 @@ export class Connection implements SubscriptionHost, OutletOwner {
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
     (ws as OwnedSocket)[OWNER] = this;
     /* eslint-disable @typescript-eslint/unbound-method -- shared listeners: `this` is the WebSocket */
-    ws.on('message', Connection.onMessage);
-    ws.on('pong', Connection.onPong);
-    ws.on('ping', Connection.onPing);
-    ws.on('close', Connection.onClose);
-    ws.on('error', Connection.onError);
+    ws.on('message', ClientConnection.onMessage);
+    ws.on('pong', ClientConnection.onPong);
+    ws.on('ping', ClientConnection.onPing);
+    ws.on('close', ClientConnection.onClose);
+    ws.on('error', ClientConnection.onError);
     /* eslint-enable @typescript-eslint/unbound-method */
     this.authAsked = queryToken !== undefined;
     if (queryToken !== undefined) this.startAuthentication(queryToken);
