@@ -17,7 +17,6 @@ import {
   type WelcomeFrame,
 } from '../protocol/frames.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { Channels, errorFromFrame } from './channels.js';
 import { Connection } from './connection.js';
 import type { Position } from './cursor.js';
 import { Director, globalFetch, type DirectorAnswer } from './director.js';
@@ -40,6 +39,7 @@ import {
   type TokenReason,
   type Transport,
 } from './types.js';
+import { errorFromFrame, WantedChannels } from './wanted-channels.js';
 
 /** `too_many_connections` (4008) starts the backoff this many doublings higher. */
 const SLOW_BOOST = 4;
@@ -62,7 +62,7 @@ export class HeraldClient {
     directorFailures: 0,
   };
   private readonly events = new Emitter<ClientEvents>();
-  private readonly channels: Channels;
+  private readonly channels: WantedChannels;
   private readonly inbox: Inbox;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly EventSourceImpl: EventSourceConstructor | undefined;
@@ -125,7 +125,7 @@ export class HeraldClient {
     };
     this.backoff = new Backoff(this.backoffOptions);
     this.sessionId = options.session;
-    this.channels = new Channels({
+    this.channels = new WantedChannels({
       stats: this.stats,
       events: this.events,
       backoff: this.backoffOptions,

@@ -20,7 +20,7 @@ import type {
   Ref,
   SubscribedFrame,
 } from '../protocol/frames.js';
-import { errorFromFrame } from './channels.js';
+import { errorFromFrame } from './wanted-channels.js';
 import type { Connection } from './connection.js';
 import type { Position } from './cursor.js';
 import { HeraldError, type HistoryOptions, type HistoryResult, type ReadEvent } from './types.js';

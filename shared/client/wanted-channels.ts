@@ -16,7 +16,7 @@ import { ChannelIntent, type Subscription } from './subscription.js';
 import { HeraldError, type ClientEvents, type ClientStats, type RecoveryEvent } from './types.js';
 
 /** What the channel logic needs from the client that owns it. */
-export interface ChannelsHost {
+export interface WantedChannelsHost {
   readonly stats: ClientStats;
   readonly events: Emitter<ClientEvents>;
   readonly backoff: BackoffOptions;
@@ -28,10 +28,10 @@ export interface ChannelsHost {
   adoptSession(session: string): void;
 }
 
-export class Channels {
+export class WantedChannels {
   private readonly intents = new Map<string, ChannelIntent>();
 
-  constructor(private readonly host: ChannelsHost) {}
+  constructor(private readonly host: WantedChannelsHost) {}
 
   get size(): number {
     return this.intents.size;
