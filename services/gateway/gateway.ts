@@ -23,7 +23,6 @@ import { ClientConnection } from './client-connection.js';
 import type { ConnectionContext, PresenceWatch } from './connection-context.js';
 import { Fanout, type GapRepair } from './fanout/fanout.js';
 import { WriteScheduler } from './fanout/outlet.js';
-import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type WebSocket from 'ws';
 import type { History } from '../../shared/state/history.js';
 import { Admission, ClientAddress, PlacesPerAddress } from './admission.js';
@@ -31,6 +30,7 @@ import { SlicedInterval } from '../../shared/scheduling/sliced-interval.js';
 import { Deadlines } from '../../shared/scheduling/deadlines.js';
 import { TurnBudget } from '../../shared/scheduling/turn-budget.js';
 import { SseSocket, type StreamPosition } from './sse-socket.js';
+import { positionedFrames } from './history-frames.js';
 
 /** Why a new connection was refused before any state existed (Gateway.guard). */
 export type Refusal = 'draining' | 'origin' | 'unauthenticated' | 'unauthenticated_ip';
@@ -549,12 +549,10 @@ function reject(socket: Duplex, status: number, text: string): void {
 function gapRepair(history: History, limit: number): GapRepair {
   return async (channel, after, upTo) => {
     const range = await history.read(channel, after, Math.min(limit, upTo - after));
-    return range.messages
-      .filter((m) => m.offset <= upTo)
-      .map((m) => ({
-        offset: m.offset,
-        epoch: range.epoch,
-        payload: Buffer.from(messageFrameJson({ channel, epoch: range.epoch, ...m })),
-      }));
+    return positionedFrames(
+      channel,
+      range.epoch,
+      range.messages.filter((m) => m.offset <= upTo),
+    );
   };
 }

@@ -7,18 +7,18 @@
  * else (another epoch, trimmed or aged out, too far back, an offset from the future) answers
  * `recovered: false` with the current position, so the app refetches what it shows.
  *
- * The `history` frame's reply (historyReply) reads the same history into the same message frames.
+ * The `history` frame's reply (historyReply) reads the same history into the same message frames
+ * (history-frames.ts builds them, for gap repair too).
  */
-import { messageFrameJson } from '../../shared/core/message-frame.js';
 import type { ChannelPosition, Ref } from '../../shared/protocol/frames.js';
-import type { History, StoredMessage } from '../../shared/state/history.js';
-import { prepareTextFrame } from './fanout/text-frame.js';
+import type { History } from '../../shared/state/history.js';
+import { historyReplyJson, replayFrame, type ReplayFrame } from './history-frames.js';
 
 export interface Recovery {
   position: ChannelPosition;
   recovered: boolean;
   /** Prepared WebSocket frames of the missed messages, oldest first (empty unless recovered). */
-  replay: { offset: number; frame: Buffer }[];
+  replay: ReplayFrame[];
 }
 
 const PAGE = 500;
@@ -38,19 +38,11 @@ export async function recoverChannel(
     if (range.epoch !== since.epoch || !range.complete) return { position, recovered: false, replay: [] };
     for (const m of range.messages) {
       if (replay.length === replayLimit) return { position, recovered: false, replay: [] };
-      replay.push({
-        offset: m.offset,
-        frame: prepareTextFrame(Buffer.from(frameJson(channel, range.epoch, m))),
-      });
+      replay.push(replayFrame(channel, range.epoch, m));
       after = m.offset;
     }
     if (after >= range.offset || range.messages.length === 0) return { position, recovered: true, replay };
   }
-}
-
-/** A stored message as the `message` frame its subscribers got (JSON text, data not re-serialized). */
-function frameJson(channel: string, epoch: string, m: StoredMessage): string {
-  return messageFrameJson({ channel, epoch, ...m });
 }
 
 /**
@@ -69,17 +61,5 @@ export async function historyReply(
   const { limit } = request;
   const since = request.since ?? Math.max(0, (await history.position(channel)).offset - limit);
   const range = await history.read(channel, since, limit);
-  const messages: string[] = [];
-  let bytes = 0;
-  for (const m of range.messages) {
-    const json = frameJson(channel, range.epoch, m);
-    bytes += Buffer.byteLength(json) + 1;
-    if (bytes > maxBytes && messages.length > 0) break;
-    messages.push(json);
-  }
-  return (
-    `{"type":"history","channel":${JSON.stringify(channel)},"offset":${range.offset},` +
-    `"epoch":${JSON.stringify(range.epoch)},"complete":${range.complete},"messages":[${messages.join(',')}]` +
-    `${request.ref === undefined ? '' : `,"ref":${JSON.stringify(request.ref)}`}}`
-  );
+  return historyReplyJson(channel, range, request.ref, maxBytes);
 }
