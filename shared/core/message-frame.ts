@@ -1,7 +1,8 @@
 /**
  * The client `message` frame as JSON text, assembled around the already-serialized data instead of
- * re-stringifying it. The publisher builds it once per message; recovery and gap repair rebuild it
- * from history with this same function, so a replayed frame is byte-for-byte the live one.
+ * re-stringifying it. The publisher builds it once per message; services/gateway/history-frames.ts
+ * (recovery, gap repair, history replies) rebuilds it from history with this same function, so a
+ * replayed frame is byte-for-byte the live one.
  */
 export interface MessageParts {
   channel: string;

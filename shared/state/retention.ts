@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { CLUSTER_CHANNEL } from '../protocol/channels.js';
+import { channelKind, CLUSTER_CHANNEL } from '../protocol/channels.js';
 import type { RetentionResolver } from './history.js';
 
 /**
@@ -10,15 +10,14 @@ import type { RetentionResolver } from './history.js';
 export const CLUSTER_HISTORY_MESSAGES = 100;
 
 /**
- * Retention by channel kind: `user:` and `order:` keep the user settings, `promotions*` their own,
- * `cluster` a few messages for the promotions age.
+ * Retention by channel kind (channels.ts, channelKind): `user:` and `order:` keep the user settings,
+ * promotions and segments their own, `cluster` (a promotions kind) a few messages for the promotions age.
  */
 export function retentionResolver(history: Config['history']): RetentionResolver {
   const cluster = { maxMessages: CLUSTER_HISTORY_MESSAGES, maxAgeMs: history.promotions.maxAgeMs };
-  return (channel) =>
-    channel.startsWith('promotions')
-      ? history.promotions
-      : channel === CLUSTER_CHANNEL
-        ? cluster
-        : history.user;
+  return (channel) => {
+    if (channel === CLUSTER_CHANNEL) return cluster;
+    const kind = channelKind(channel);
+    return kind === 'user' || kind === 'order' ? history.user : history.promotions;
+  };
 }
