@@ -7,9 +7,9 @@ import type { ContractError } from '../core/contract-errors.js';
  * guarantees documented on each member (test/contracts/bus.contract.ts runs them against memory and
  * RabbitMQ). The bus is never relied on for durability: every message is in history before it is
  * published, a node that may have missed payloads (`hooks.resumed`, a restart) catches up from
- * there, and the fan-out drops a message offset it has seen (services/gateway/fanout/offset-gate.ts),
- * so a channel message delivered twice (RabbitMQ requeues a payload unacknowledged when its link
- * drops) reaches no client twice.
+ * there, and each node drops a message offset it has delivered (shared/core/recent-offsets.ts), so a
+ * channel message delivered twice (RabbitMQ requeues a payload unacknowledged when its link drops)
+ * reaches no client twice.
  */
 export interface Bus {
   /**
