@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../core/contract-errors.js';
 import { BusUnavailableError, type Bus, type BusHandler } from './bus.js';
 
 /**
@@ -60,6 +61,7 @@ export class MemoryBus implements Bus {
 
   publish(payload: Buffer, nodes?: readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new BusUnavailableError('bus is closed'));
+    if (nodes?.length === 0) return Promise.reject(new InvalidArgumentError('MemoryBus: publish to no node'));
     this.broker.deliver(payload, nodes);
     return Promise.resolve();
   }

@@ -52,6 +52,7 @@ import amqplib, {
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { Logger } from '../logger/logger.js';
+import { InvalidArgumentError } from '../core/contract-errors.js';
 import { BusUnavailableError, type Bus, type BusHandler, type BusHooks } from './bus.js';
 
 export interface RabbitMqBusOptions {
@@ -317,7 +318,8 @@ export class RabbitMqBus implements Bus {
   publish(payload: Buffer, nodes?: readonly string[]): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new BusUnavailableError('cluster bus is closed'));
     if (this.state === 'idle') return Promise.reject(new BusUnavailableError('cluster bus is not started'));
-    if (nodes?.length === 0) return Promise.reject(new TypeError('RabbitMqBus: publish to no node'));
+    if (nodes?.length === 0)
+      return Promise.reject(new InvalidArgumentError('RabbitMqBus: publish to no node'));
     return new Promise<void>((resolve, reject) => {
       const entry: PendingPublish = {
         payload,

@@ -2,6 +2,7 @@
  * The History contract's rules both drivers apply the same way (./memory/memory-history.ts,
  * ./redis/redis-history.ts): when a read range is complete, and which arguments are rejected.
  */
+import { InvalidArgumentError } from '../core/contract-errors.js';
 import type { AppendDedupe, NewMessage, Retention, StoredMessage } from './history.js';
 
 /** True when `messages` are exactly offsets after+1, after+2, … (none, only when after is the newest). */
@@ -13,29 +14,31 @@ export function isComplete(after: number, newest: number, messages: readonly Sto
 /** Rejects a retention no store can keep. */
 export function checkRetention(retention: Retention, channel: string): void {
   if (!Number.isSafeInteger(retention.maxMessages) || retention.maxMessages < 1)
-    throw new TypeError(`retention of ${channel}: maxMessages must be a positive integer`);
+    throw new InvalidArgumentError(`retention of ${channel}: maxMessages must be a positive integer`);
   if (!Number.isSafeInteger(retention.maxAgeMs) || retention.maxAgeMs < 1)
-    throw new TypeError(`retention of ${channel}: maxAgeMs must be a positive integer`);
+    throw new InvalidArgumentError(`retention of ${channel}: maxAgeMs must be a positive integer`);
 }
 
 /** Rejects a read range that names no offsets. */
 export function checkRange(after: number, limit: number): void {
   if (!Number.isSafeInteger(after) || after < 0)
-    throw new TypeError(`after must be a non-negative integer, got ${after}`);
+    throw new InvalidArgumentError(`after must be a non-negative integer, got ${after}`);
   if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new TypeError(`limit must be a positive integer, got ${limit}`);
+    throw new InvalidArgumentError(`limit must be a positive integer, got ${limit}`);
 }
 
 /** Rejects a message whose `ts` is not whole milliseconds. */
 export function checkMessage(message: NewMessage): void {
   if (!Number.isSafeInteger(message.ts))
-    throw new TypeError(`message ts must be whole milliseconds, got ${message.ts}`);
+    throw new InvalidArgumentError(`message ts must be whole milliseconds, got ${message.ts}`);
 }
 
 /** Rejects a dedupe key that names nothing or a TTL no store can keep. */
 export function checkDedupe(dedupe: AppendDedupe): void {
   if (typeof dedupe.key !== 'string' || dedupe.key === '')
-    throw new TypeError('a dedupe key must be a non-empty string');
+    throw new InvalidArgumentError('a dedupe key must be a non-empty string');
   if (!Number.isFinite(dedupe.ttlSeconds) || dedupe.ttlSeconds <= 0)
-    throw new TypeError(`a dedupe TTL must be a positive number of seconds, got ${dedupe.ttlSeconds}`);
+    throw new InvalidArgumentError(
+      `a dedupe TTL must be a positive number of seconds, got ${dedupe.ttlSeconds}`,
+    );
 }

@@ -2,14 +2,22 @@
  * Order ownership, learned from the order events posted for each order: the first event of an order
  * names its owner, and only that user may subscribe to `order:{orderId}`.
  *
- * Semantics every driver keeps (test/contracts/order-owners.contract.ts):
- *  - `claim` records `userId` as the owner when the order has none, atomically (two concurrent claims
- *    for a new order: one wins, both are told the winner); it always returns the owner now recorded
- *    and refreshes the record's lifetime to `ttlSeconds` when the claimant is the owner.
- *  - `get` returns the owner, or `undefined` for an unknown or expired order.
+ * Every driver keeps the guarantees documented on each method (test/contracts/order-owners.contract.ts
+ * runs them against memory and Redis). Orders are independent of each other. A Redis call that cannot
+ * be answered in time rejects with `StateUnavailableError` (`temporary`); the memory driver never
+ * rejects.
  */
 export interface OrderOwners {
+  /**
+   * Records `userId` as the owner of an order that has none (unknown or expired), atomically: of
+   * concurrent claims for a new order exactly one wins, and every claimant is told the winner. Always
+   * answers the owner now recorded. When the claimant is (or just became) the owner, the record
+   * expires `ttlSeconds` from now (a shorter TTL shortens it); another user's claim changes nothing,
+   * its lifetime included. Safe to retry: a repeated claim by the owner only refreshes the record.
+   */
   claim(orderId: string, userId: string, ttlSeconds: number): Promise<string>;
+  /** The owner, or `undefined` for an unknown or expired order. Never extends the lifetime. */
   get(orderId: string): Promise<string | undefined>;
+  /** Releases the driver; resolves once done. */
   close(): Promise<void>;
 }

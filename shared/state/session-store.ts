@@ -1,17 +1,11 @@
 /**
  * Sessions: what a connection was doing, kept outside the connection so that a client that
- * reconnects (to any node, once the cluster drivers exist) can be restored.
+ * reconnects (to any node) can be restored.
  *
- * Semantics every driver keeps (test/contracts/session-store.contract.ts):
- *  - `create` stores a session with no channels; it expires `ttlSeconds` after the last
- *    `create`/`touch` unless touched again (a closed connection's session is touched once, then left).
- *  - `addChannel`/`removeChannel` are idempotent and do nothing for an unknown (or expired) session.
- *  - `get` returns `undefined` for an unknown or expired session; `channels` is a set (no duplicates,
- *    order unspecified).
- *  - `touch` extends the lifetime of the given sessions; unknown ids are ignored.
- *  - `claim` moves a live session to another node (a resumed session) and extends its lifetime, keeping
- *    its user and channels; it answers false, changing nothing, for an unknown or expired session.
- *  - `delete` removes the session at once.
+ * Every driver keeps the guarantees documented on each method (test/contracts/session-store.contract.ts
+ * runs them against memory and Redis). Sessions are independent of each other. A Redis call that
+ * cannot be answered in time rejects with `StateUnavailableError` (`temporary`: retrying later may
+ * succeed); the memory driver never rejects.
  */
 export interface SessionRecord {
   id: string;
@@ -21,12 +15,37 @@ export interface SessionRecord {
 }
 
 export interface SessionStore {
+  /**
+   * Stores a session of `userId` on `nodeId` with no channels, replacing any session of that id
+   * (its channels included). It expires `ttlSeconds` after this call unless `touch`ed or `claim`ed
+   * (a closed connection's session is touched once, then left to expire).
+   */
   create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void>;
+  /**
+   * The live session, or `undefined` for an unknown, expired or deleted one. `channels` is a set (no
+   * duplicates, order unspecified). Reads never extend the lifetime.
+   */
   get(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Adds `channel` to a live session. Idempotent (a channel added twice is held once); does nothing
+   * for an unknown, expired or deleted session (it never creates one). Leaves the lifetime alone.
+   */
   addChannel(id: string, channel: string): Promise<void>;
+  /** Removes `channel` from the session. Idempotent; does nothing for a channel or session it lacks. */
   removeChannel(id: string, channel: string): Promise<void>;
+  /**
+   * Makes each live session of `ids` expire `ttlSeconds` from now (a shorter TTL shortens it).
+   * Unknown or expired ids are ignored (an expired session stays gone).
+   */
   touch(ids: readonly string[], ttlSeconds: number): Promise<void>;
+  /**
+   * Atomically moves a live session to `nodeId` (a resumed session) and makes it expire `ttlSeconds`
+   * from now, keeping its user and channels; answers true. For an unknown or expired session it
+   * answers false and creates nothing.
+   */
   claim(id: string, nodeId: string, ttlSeconds: number): Promise<boolean>;
+  /** Removes the session at once; later channel changes do nothing. Deleting an unknown id is a no-op. */
   delete(id: string): Promise<void>;
+  /** Releases the driver (its timers, its share of the Redis connection); resolves once done. */
   close(): Promise<void>;
 }

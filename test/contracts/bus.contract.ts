@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BusUnavailableError, type Bus } from '../../shared/bus/bus.js';
+import { InvalidArgumentError } from '../../shared/core/contract-errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 export interface BusCluster {
@@ -236,6 +237,17 @@ export function busContract(name: string, makeCluster: () => Promise<BusCluster>
       expect(inboxes[0]!.texts).toEqual(['to-0-and-2', 'to-all-named']);
       expect(inboxes[1]!.texts).toEqual(['to-1', 'to-all-named']);
       expect(inboxes[2]!.texts).toEqual(['to-0-and-2', 'to-all-named']);
+    });
+
+    it('when a node publishes to an empty list of nodes, then publish rejects with an InvalidArgumentError and nobody receives it', async () => {
+      const inboxes = await startAll(nodes);
+      const refused = nodes[0]!.publish(text('to-no-one'), []);
+      await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(refused).rejects.toMatchObject({ code: 'invalid_argument', temporary: false });
+      await settle(nodes, inboxes);
+
+      for (const inbox of inboxes) expect(inbox.texts).toEqual([]);
+      expect(nodes[0]!.ready).toBe(true);
     });
 
     it('when one node interleaves targeted and broadcast payloads, then each node receives what it is owed in publish order', async () => {

@@ -44,6 +44,7 @@
  * primary) keeps the untagged names of the table above, so an upgrade finds its data where it was.
  */
 import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../../core/contract-errors.js';
 
 export interface RedisKeys {
   session(id: string): string;
@@ -108,7 +109,9 @@ function clusterKeys(prefix: string): RedisKeys {
 /** `{id}`: the hash tag that places a key by `id`; an id holding a brace would move it, so none may. */
 function tag(id: string): string {
   if (id === '' || /[{}]/.test(id))
-    throw new TypeError(`a Redis Cluster key id must be non-empty, without { or }: ${JSON.stringify(id)}`);
+    throw new InvalidArgumentError(
+      `a Redis Cluster key id must be non-empty, without { or }: ${JSON.stringify(id)}`,
+    );
   return `{${id}}`;
 }
 

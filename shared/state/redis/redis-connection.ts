@@ -26,6 +26,7 @@
 import type { Socket } from 'node:net';
 import { Cluster, Command, Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
+import { InvalidArgumentError } from '../../core/contract-errors.js';
 import { StateUnavailableError } from '../state-unavailable-error.js';
 
 /** A standalone (or Sentinel-managed) Redis, or a Redis Cluster: the drivers use what both offer. */
@@ -56,7 +57,8 @@ export const LUA_NOW_MS =
 
 /** A TTL in seconds (fractions allowed, like the memory drivers) as whole milliseconds, at least 1. */
 export function ttlMs(ttlSeconds: number): number {
-  if (!Number.isFinite(ttlSeconds)) throw new TypeError(`a TTL must be a finite number, got ${ttlSeconds}`);
+  if (!Number.isFinite(ttlSeconds))
+    throw new InvalidArgumentError(`a TTL must be a finite number, got ${ttlSeconds}`);
   return Math.max(1, Math.round(ttlSeconds * 1000));
 }
 

@@ -35,6 +35,7 @@ import type {
   StoredMessage,
 } from '../history.js';
 import { checkDedupe, checkMessage, checkRange, checkRetention, isComplete } from '../history-rules.js';
+import { MalformedReplyError } from '../../core/contract-errors.js';
 import { StateUnavailableError } from '../state-unavailable-error.js';
 import type { RedisKeys } from './keys.js';
 import {
@@ -367,14 +368,15 @@ function decodeEntry(entry: unknown, what: string): StoredMessage {
   const [id, fieldList] = asArray(entry, what);
   const streamId = asString(id, what);
   const match = /^(\d+)-0$/.exec(streamId);
-  if (match === null) throw new TypeError(`${what}: unexpected stream entry id ${streamId}`);
+  if (match === null) throw new MalformedReplyError(`${what}: unexpected stream entry id ${streamId}`);
   const fields = new Map<string, string>();
   const flat = asArray(fieldList, what);
   for (let i = 0; i + 1 < flat.length; i += 2)
     fields.set(asString(flat[i], what), asString(flat[i + 1], what));
   const field = (name: string): string => {
     const value = fields.get(name);
-    if (value === undefined) throw new TypeError(`${what}: stream entry ${streamId} has no ${name}`);
+    if (value === undefined)
+      throw new MalformedReplyError(`${what}: stream entry ${streamId} has no ${name}`);
     return value;
   };
   return {

@@ -8,6 +8,7 @@
  * finds the key leaves its TTL alone. `complete` sets the answer's TTL from its own ttlSeconds.
  * A claim that expired before `complete` is not recreated: the key is unknown again, and a retry runs.
  */
+import { MalformedReplyError } from '../../core/contract-errors.js';
 import type { IdempotencyBegin, IdempotencyStore } from '../idempotency.js';
 import type { RedisKeys } from './keys.js';
 import { ttlMs, type LuaScript, type RedisConnection, type RedisLease } from './redis-connection.js';
@@ -80,7 +81,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       case 'done':
         return { state, answer: asString(reply[1], `${what} answer`) };
       default:
-        throw new TypeError(`${what}: unexpected state ${JSON.stringify(state)}`);
+        throw new MalformedReplyError(`${what}: unexpected state ${JSON.stringify(state)}`);
     }
   }
 

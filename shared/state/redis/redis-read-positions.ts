@@ -3,6 +3,7 @@
  * `{offset} {epoch}` (epochs hold no space). One script advances atomically: it keeps the recorded
  * position unless the new one is of another epoch or further on, and refreshes the hash's TTL.
  */
+import { MalformedReplyError } from '../../core/contract-errors.js';
 import {
   checkAdvance,
   type AdvanceResult,
@@ -85,6 +86,7 @@ export class RedisReadPositions implements ReadPositions {
 function parsePosition(value: string): ReadPosition {
   const space = value.indexOf(' ');
   const offset = Number(value.slice(0, space));
-  if (space < 1 || !Number.isSafeInteger(offset)) throw new TypeError(`read position: bad value ${value}`);
+  if (space < 1 || !Number.isSafeInteger(offset))
+    throw new MalformedReplyError(`read position: bad value ${value}`);
   return { offset, epoch: value.slice(space + 1) };
 }
