@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../core/contract-errors.js';
+import type { ChannelPosition } from '../protocol/frames.js';
 
 /**
  * Read positions: how far each user has read each channel (read receipts, the inbox's unread counts).
@@ -15,10 +16,8 @@ import { InvalidArgumentError } from '../core/contract-errors.js';
  * `StateUnavailableError` (`temporary`); bad arguments reject with `InvalidArgumentError` (a
  * TypeError, not temporary), checked before anything is recorded.
  */
-export interface ReadPosition {
-  offset: number;
-  epoch: string;
-}
+/** The last message a user has read: a position like any other (the protocol's ChannelPosition). */
+export type ReadPosition = ChannelPosition;
 
 export interface AdvanceResult {
   /** The position recorded now (the one passed when it moved, else the one kept). */
