@@ -6,7 +6,7 @@ import {
   ConfigError,
   DEMO_API_KEY,
   DEMO_JWT_SECRET,
-  INT_OPTIONS,
+  intDefault,
   loadConfig,
   startupWarnings,
 } from '../../../shared/config/config.js';
@@ -68,13 +68,13 @@ describe('loadConfig defaults', () => {
       maxAgeSeconds: 0,
     });
     expect(config.ws).toEqual({
-      maxFrameBytes: INT_OPTIONS.WS_MAX_FRAME_BYTES.def,
+      maxFrameBytes: intDefault('WS_MAX_FRAME_BYTES'),
       messagesPerSecond: 50,
       messageBurst: 100,
-      floodCloseAfter: INT_OPTIONS.WS_FLOOD_CLOSE_AFTER.def,
+      floodCloseAfter: intDefault('WS_FLOOD_CLOSE_AFTER'),
       maxSubscriptions: 100,
-      maxConnectionsPerUser: INT_OPTIONS.WS_MAX_CONNECTIONS_PER_USER.def,
-      maxBufferedBytes: INT_OPTIONS.WS_MAX_BUFFERED_BYTES.def,
+      maxConnectionsPerUser: intDefault('WS_MAX_CONNECTIONS_PER_USER'),
+      maxBufferedBytes: intDefault('WS_MAX_BUFFERED_BYTES'),
       heartbeatMs: 25_000,
       authTimeoutMs: 5_000,
       maxAuthFrameBytes: 8_192,
