@@ -365,6 +365,20 @@ describe('loadConfig validation', () => {
   });
 });
 
+describe('webhook settings', () => {
+  it('when webhooks are off, then a bad WEBHOOK_* tuning value stops nothing; with them on, it is named', () => {
+    expect(loadConfig({ WEBHOOK_TIMEOUT_MS: 'soon' }).webhooks).toBeUndefined();
+    const on = { WEBHOOK_URL: 'https://shop.example.com/hooks', WEBHOOK_SECRET: 's' };
+    expect(problemsOf({ ...on, WEBHOOK_TIMEOUT_MS: 'soon' })).toEqual([
+      expect.stringMatching(/^WEBHOOK_TIMEOUT_MS="soon" must be an integer from 100 to 60000/),
+    ]);
+    expect(problemsOf({ WEBHOOK_MAX_PENDING: '0' })).toEqual([
+      expect.stringMatching(/^WEBHOOK_MAX_PENDING=/),
+    ]);
+    expect(loadConfig({ ...on, WEBHOOK_TIMEOUT_MS: '250' }).webhooks).toMatchObject({ timeoutMs: 250 });
+  });
+});
+
 describe('cluster stats (the operator console)', () => {
   it('when nothing is set, then every node publishes its stats every second; 0 turns them off', () => {
     expect(loadConfig({}).clusterStatsIntervalMs).toBe(1_000);
