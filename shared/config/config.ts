@@ -330,8 +330,8 @@ export function loadConfig(env: Env = process.env): Config {
       ? []
       : parseHostPorts('REDIS_CLUSTER_NODES', o.REDIS_CLUSTER_NODES, problems);
   const redisCluster = clusterNodes.length > 0 ? { nodes: clusterNodes } : undefined;
-  const redisTargets = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].filter(
-    (name) => envValue(env, name) !== undefined,
+  const redisTargets = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter(
+    (name) => o[name] !== undefined,
   );
   if (redisTargets.length > 1) problems.push(`${redisTargets.join(' and ')} exclude each other: set one`);
   if (redisTargets.length > 0 !== (o.AMQP_URL !== undefined)) {
