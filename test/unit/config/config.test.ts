@@ -6,7 +6,7 @@ import {
   ConfigError,
   DEMO_API_KEY,
   DEMO_JWT_SECRET,
-  INT_OPTIONS,
+  intDefault,
   loadConfig,
   startupWarnings,
 } from '../../../shared/config/config.js';
@@ -68,13 +68,13 @@ describe('loadConfig defaults', () => {
       maxAgeSeconds: 0,
     });
     expect(config.ws).toEqual({
-      maxFrameBytes: INT_OPTIONS.WS_MAX_FRAME_BYTES.def,
+      maxFrameBytes: intDefault('WS_MAX_FRAME_BYTES'),
       messagesPerSecond: 50,
       messageBurst: 100,
-      floodCloseAfter: INT_OPTIONS.WS_FLOOD_CLOSE_AFTER.def,
+      floodCloseAfter: intDefault('WS_FLOOD_CLOSE_AFTER'),
       maxSubscriptions: 100,
-      maxConnectionsPerUser: INT_OPTIONS.WS_MAX_CONNECTIONS_PER_USER.def,
-      maxBufferedBytes: INT_OPTIONS.WS_MAX_BUFFERED_BYTES.def,
+      maxConnectionsPerUser: intDefault('WS_MAX_CONNECTIONS_PER_USER'),
+      maxBufferedBytes: intDefault('WS_MAX_BUFFERED_BYTES'),
       heartbeatMs: 25_000,
       authTimeoutMs: 5_000,
       maxAuthFrameBytes: 8_192,
@@ -362,6 +362,20 @@ describe('loadConfig validation', () => {
       expect(error.problems).toContainEqual(expect.stringContaining(name));
       expect(error.message).toContain(name);
     }
+  });
+});
+
+describe('webhook settings', () => {
+  it('when webhooks are off, then a bad WEBHOOK_* tuning value stops nothing; with them on, it is named', () => {
+    expect(loadConfig({ WEBHOOK_TIMEOUT_MS: 'soon' }).webhooks).toBeUndefined();
+    const on = { WEBHOOK_URL: 'https://shop.example.com/hooks', WEBHOOK_SECRET: 's' };
+    expect(problemsOf({ ...on, WEBHOOK_TIMEOUT_MS: 'soon' })).toEqual([
+      expect.stringMatching(/^WEBHOOK_TIMEOUT_MS="soon" must be an integer from 100 to 60000/),
+    ]);
+    expect(problemsOf({ WEBHOOK_MAX_PENDING: '0' })).toEqual([
+      expect.stringMatching(/^WEBHOOK_MAX_PENDING=/),
+    ]);
+    expect(loadConfig({ ...on, WEBHOOK_TIMEOUT_MS: '250' }).webhooks).toMatchObject({ timeoutMs: 250 });
   });
 });
 

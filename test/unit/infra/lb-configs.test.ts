@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INT_OPTIONS } from '../../../shared/config/config.js';
+import { intDefault } from '../../../shared/config/config.js';
 import {
   checkHaproxyCfg,
   checkNginxConf,
@@ -17,7 +17,7 @@ import {
   type LoadBalancerBinaries,
 } from '../../helpers/nginx.js';
 
-const HEARTBEAT_MS = INT_OPTIONS.WS_HEARTBEAT_MS.def;
+const HEARTBEAT_MS = intDefault('WS_HEARTBEAT_MS');
 const nginxSource = readFileSync(NGINX_CONF, 'utf8');
 const haproxySource = readFileSync(HAPROXY_CFG, 'utf8');
 
