@@ -35,7 +35,7 @@ import type { NodeRegistry } from '../../shared/state/node-registry.js';
 import type { Presence } from '../../shared/state/presence.js';
 import type { TakenEvent, WebhookEvent, WebhookOutbox } from '../../shared/state/webhook-outbox.js';
 
-/** The WEBHOOK_* settings (shared/config/config.ts documents each). */
+/** The WEBHOOK_* settings (shared/config/schema.ts documents each). */
 export type WebhookSettings = NonNullable<Config['webhooks']>;
 
 /** The header value for `body` signed at `t` (unix seconds). */
