@@ -12,8 +12,8 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, privateDir } from '../helpers/nginx.js';
 import { startCluster, type NodeProcess } from '../helpers/node-process.js';
+import { postPublish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -51,16 +51,8 @@ function client(port: number): Redis {
 }
 
 async function post(node: NodeProcess, data: number): Promise<number> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    // As a careful backend retries: a 503 may have stored the message, and the key stores it once.
-    headers: {
-      authorization: PUBLISH_ONLY,
-      'content-type': 'application/json',
-      'idempotency-key': `s-user-${data}`,
-    },
-    body: JSON.stringify({ channel: 'user:s-user', event: 'tick', data }),
-  });
+  // As a careful backend retries: a 503 may have stored the message, and the key stores it once.
+  const res = await postPublish(node, 'user:s-user', data, { idempotencyKey: `s-user-${data}` });
   return res.status;
 }
 

@@ -11,19 +11,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionContext } from '../../services/gateway/connection-context.js';
 import { HeraldClient, type HeraldError, type ReadEvent } from '../../shared/client/index.js';
 import { AMQP_URL, cleanUp, REDIS_URL } from '../helpers/node-process.js';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
 import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
-
-async function publish(node: TestNode, channel: string, data: unknown, event = 'tick'): Promise<void> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event, data }),
-  });
-  expect(res.status).toBe(202);
-}
 
 async function inbox(node: TestNode, userId: string, authorization = PUBLISH_ONLY) {
   const res = await fetch(`${node.url}/v1/users/${encodeURIComponent(userId)}/inbox`, {
@@ -238,7 +230,7 @@ describe('history and ack on one node', () => {
     clients.push(guest);
     guest.send({ type: 'auth' });
     const welcome = await guest.next('welcome');
-    await publish(t, 'promotions', { title: 'sale' }, 'promotion');
+    await publish(t, 'promotions', { title: 'sale' }, { event: 'promotion' });
 
     const page = await ask(guest, { type: 'history', channel: 'promotions' });
     expect(page).toMatchObject({ type: 'history', channel: 'promotions' });
@@ -347,7 +339,7 @@ describe('read state across two nodes (real Redis and RabbitMQ)', () => {
     laptop.on('read', (e) => laptopReads.push(e));
     await waitFor(() => phone.unread('user:x2') === 0 && laptop.unread('user:x2') === 0, 'both subscribed');
 
-    for (const n of [1, 2, 3]) await publish(a, 'user:x2', { n }, 'order.status');
+    for (const n of [1, 2, 3]) await publish(a, 'user:x2', { n }, { event: 'order.status' });
     await waitFor(() => phone.unread('user:x2') === 3 && laptop.unread('user:x2') === 3, '3 unread on both');
 
     const page = await laptop.history('user:x2', { since: 1 });

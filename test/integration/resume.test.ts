@@ -1,19 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { AMQP_URL, cleanUp, REDIS_URL } from '../helpers/node-process.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
-
-async function publish(node: TestNode, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event: 'tick', data }),
-  });
-  expect(res.status).toBe(202);
-}
 
 /** Opens a connection, subscribes to `channels`, and returns it with its session id. */
 async function session(node: TestNode, user: string, channels: string[]) {
