@@ -5,7 +5,8 @@
  * with every message of its channels exactly once, in offset order.
  */
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { HeraldClient } from '../../shared/client/index.js';
 import { formatTally, publishStream, settle as settleStream } from '../helpers/fault-stream.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
@@ -22,11 +23,7 @@ const CLIENTS = 300;
 const RAW_CLIENTS = 30;
 const MESSAGES = 1_000;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function connectClients(wsUrl: string, tag: string, count: number): Promise<Probe[]> {
   const { probes, close } = await connectProbes(wsUrl, tag, count, RAW_CLIENTS);

@@ -7,7 +7,8 @@
  * counters (`herald_bus_messages_received_total`, `herald_publish_routes_total`) must show exactly
  * the deliveries each mode owes, and the test prints the comparison.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { busCounters, type BusCounters } from '../helpers/bus-counters.js';
 import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
@@ -18,11 +19,7 @@ const USERS_PER_NODE = 4;
 const EVENTS_PER_NODE = 30;
 const PROMOTIONS = 3;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 /** Runs the workload on a fresh cluster; returns the summed bus counters after minus before. */
 async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promise<BusCounters> {

@@ -9,7 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { freePort, privateDir } from '../helpers/nginx.js';
 import { startCluster, type NodeProcess } from '../helpers/node-process.js';
 import { postPublish } from '../helpers/rest-http.js';
@@ -17,11 +18,7 @@ import { TestClient } from '../helpers/test-client.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 function ensureRedisServer(): void {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status === 0) return;

@@ -6,7 +6,8 @@
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { MemoryBroker, MemoryBus } from '../../shared/bus/memory-bus.js';
 import { createMemoryDrivers, type Drivers } from '../../services/node/drivers.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
@@ -115,11 +116,7 @@ class Relay {
   }
 }
 
-let cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string> = {}, drivers?: Drivers): Promise<TestNode> {
   const t = await startTestNode(env, drivers);

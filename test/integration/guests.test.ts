@@ -4,7 +4,8 @@
  * WS_MAX_GUESTS_PER_IP guests. On the machine's Redis and RabbitMQ.
  */
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { HeraldClient, type MessageFrame } from '../../shared/client/index.js';
 import { metricValue } from '../helpers/metrics.js';
 import { publish } from '../helpers/rest-http.js';
@@ -13,11 +14,7 @@ import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string>): Promise<TestNode> {
   const t = await startBackedNode(env);

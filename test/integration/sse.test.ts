@@ -5,7 +5,8 @@
  */
 import { connect } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { metricValue } from '../helpers/metrics.js';
 import { publish } from '../helpers/rest-http.js';
 import { SseReader } from '../helpers/sse-client.js';
@@ -13,11 +14,7 @@ import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string> = {}, log?: pino.Logger): Promise<TestNode> {
   const t = await startBackedNode(env, log);

@@ -4,6 +4,7 @@
  * backoff, giving up, a slow endpoint that delays nothing else, and a node killed with events pending.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { publish } from '../helpers/rest-http.js';
@@ -15,11 +16,7 @@ import { WebhookReceiver, type ReceivedWebhook } from '../helpers/webhook-receiv
 
 const SECRET = 'webhook-secret-for-tests-0123456789abcdef';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function receiver(): Promise<WebhookReceiver> {
   const r = await WebhookReceiver.start(SECRET);
