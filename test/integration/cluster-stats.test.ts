@@ -23,7 +23,6 @@ const ids = [`stats-${tag}-a`, `stats-${tag}-b`, `stats-${tag}-off`];
 let nodes: BackedNodes;
 let a: TestNode;
 let b: TestNode;
-let off: TestNode;
 let operator: TestClient;
 const clients: TestClient[] = [];
 
@@ -36,7 +35,7 @@ beforeAll(async () => {
     ],
     shared,
   );
-  [a, b, off] = nodes.nodes as [TestNode, TestNode, TestNode];
+  [a, b] = nodes.nodes as [TestNode, TestNode]; // the third (stats off) is known by its id
   operator = await TestClient.open(a.wsUrl, await mintToken('ops', { claims: { herald_operator: true } }));
   expect(await operator.subscribe('cluster')).toMatchObject({ type: 'subscribed' });
 });

@@ -12,7 +12,7 @@ import { metricValue } from '../helpers/metrics.js';
 import { bystanderOn, type Bystander } from '../helpers/bystander.js';
 import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { ADMIN, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
