@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, buildBrowserBundle, launchBrowser } from '../helpers/browser.js';
+import { postAccepted } from '../helpers/rest-http.js';
 import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
 
 let node: TestNode;
@@ -21,15 +22,6 @@ afterAll(async () => {
   await browser?.close();
   await node?.stop();
 });
-
-async function post(route: string, body: object): Promise<void> {
-  const res = await fetch(`${node.url}${route}`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.clone().text()).toBe(202);
-}
 
 async function open(query: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
@@ -46,8 +38,8 @@ describe('storefront demo in Chromium', () => {
     const page = await open('?user=42');
     expect(await page.locator('#who').textContent()).toBe('user 42');
 
-    await post('/v1/orders/o-1042/events', { userId: '42', status: 'paid' });
-    await post('/v1/orders/o-1042/events', { userId: '42', status: 'shipped' });
+    await postAccepted(node, '/v1/orders/o-1042/events', { userId: '42', status: 'paid' });
+    await postAccepted(node, '/v1/orders/o-1042/events', { userId: '42', status: 'shipped' });
     const order = page.locator('[data-order="o-1042"]');
     await order.locator('li[data-status="shipped"].current').waitFor({ timeout: 10_000 });
     expect(await order.locator('h3').textContent()).toBe('Order o-1042');
@@ -56,7 +48,7 @@ describe('storefront demo in Chromium', () => {
     );
     expect(statuses).toEqual(['paid', 'shipped']);
 
-    await post('/v1/promotions', {
+    await postAccepted(node, '/v1/promotions', {
       promotionId: 'p-flash',
       title: 'Flash sale: 30 % off',
       body: 'Today only.',
@@ -72,8 +64,8 @@ describe('storefront demo in Chromium', () => {
   it('when order events arrive, then both tabs of the user show an unread badge, and marking them read in one clears it in both', async () => {
     const tab = await open('?user=77');
     const other = await open('?user=77');
-    await post('/v1/orders/o-1077/events', { userId: '77', status: 'paid' });
-    await post('/v1/orders/o-1077/events', { userId: '77', status: 'packed' });
+    await postAccepted(node, '/v1/orders/o-1077/events', { userId: '77', status: 'paid' });
+    await postAccepted(node, '/v1/orders/o-1077/events', { userId: '77', status: 'packed' });
     for (const page of [tab, other]) {
       await page.locator('#unread[data-count="2"]').waitFor({ timeout: 10_000 });
       expect(await page.locator('#unread').textContent()).toBe('2 unread');
@@ -96,7 +88,7 @@ describe('storefront demo in Chromium', () => {
   it('when a guest opens the demo, then it shows promotions and no orders', async () => {
     const page = await open('');
     expect(await page.locator('#who').textContent()).toBe('guest');
-    await post('/v1/promotions', {
+    await postAccepted(node, '/v1/promotions', {
       promotionId: 'p-guest',
       title: 'Free shipping this weekend',
       body: 'On every order.',

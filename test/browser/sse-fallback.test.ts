@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, buildBrowserBundle, launchBrowser } from '../helpers/browser.js';
 import { ensureLoadBalancers, startNginx, type NginxProcess } from '../helpers/nginx.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
+import { postAccepted } from '../helpers/rest-http.js';
 
 let cluster: TestCluster;
 let lb: NginxProcess;
@@ -34,15 +34,6 @@ afterAll(async () => {
   await lb?.stop();
   await cluster?.stop();
 });
-
-async function post(base: string, route: string, body: unknown): Promise<void> {
-  const res = await fetch(`${base}${route}`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.clone().text()).toBe(202);
-}
 
 /** A page whose WebSockets never connect; counts the attempts. */
 async function blockedPage(): Promise<{ page: Page; attempts: () => number }> {
@@ -69,8 +60,8 @@ describe('SSE fallback in the browser, behind nginx', () => {
     expect(attempts()).toBeGreaterThanOrEqual(2);
     expect(await page.locator('#transport').textContent()).toBe('over SSE (fallback)');
 
-    await post(lb.url, '/v1/orders/o-91/events', { userId: '91', status: 'paid' });
-    await post(lb.url, '/v1/promotions', {
+    await postAccepted(lb.url, '/v1/orders/o-91/events', { userId: '91', status: 'paid' });
+    await postAccepted(lb.url, '/v1/promotions', {
       promotionId: 'sse-1',
       title: 'Streams work too',
       body: 'Delivered over Server-Sent Events',
@@ -84,14 +75,14 @@ describe('SSE fallback in the browser, behind nginx', () => {
     const survivor = cluster.nodes.find((n) => n.id !== first)!;
     doomed.child.kill('SIGKILL');
     await doomed.exited;
-    await post(survivor.url, '/v1/orders/o-91/events', { userId: '91', status: 'packed' });
-    await post(survivor.url, '/v1/orders/o-91/events', { userId: '91', status: 'shipped' });
+    await postAccepted(survivor.url, '/v1/orders/o-91/events', { userId: '91', status: 'packed' });
+    await postAccepted(survivor.url, '/v1/orders/o-91/events', { userId: '91', status: 'shipped' });
 
     await page
       .locator(`#status[data-node="${survivor.id}"][data-transport="sse"]`)
       .waitFor({ timeout: 20_000 });
     await page.locator('[data-order="o-91"] li[data-status="shipped"]').waitFor({ timeout: 10_000 });
-    await post(lb.url, '/v1/orders/o-91/events', { userId: '91', status: 'delivered' });
+    await postAccepted(lb.url, '/v1/orders/o-91/events', { userId: '91', status: 'delivered' });
     await page.locator('[data-order="o-91"] li[data-status="delivered"]').waitFor({ timeout: 10_000 });
     expect(await statuses(page, 'o-91')).toEqual(['paid', 'packed', 'shipped', 'delivered']);
     expect(await page.locator('[data-promotion="sse-1"]').count()).toBe(1);
@@ -103,7 +94,7 @@ describe('SSE fallback in the browser, behind nginx', () => {
     const { page } = await blockedPage();
     await page.goto(`${lb.url}/demo`);
     await page.locator('#status[data-state="connected"][data-transport="sse"]').waitFor({ timeout: 20_000 });
-    await post(lb.url, '/v1/promotions', {
+    await postAccepted(lb.url, '/v1/promotions', {
       promotionId: 'sse-guest',
       title: 'For everyone',
       body: 'Guests too',

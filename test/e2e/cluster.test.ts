@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/test-client.js';
 import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
-import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
+import { postJson } from '../helpers/rest-http.js';
+import { ADMIN } from '../helpers/test-node.js';
 import { AMQP_ADDRESS, AMQP_URL, REDIS_ADDRESS, REDIS_URL, through } from '../helpers/backends.js';
 import { busCounters, countersSince, type BusCounters } from '../helpers/bus-counters.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -23,14 +24,6 @@ async function open(node: NodeProcess, userId: string, segments?: string[]): Pro
   const client = await TestClient.open(node.wsUrl, await mintToken(userId, segments ? { segments } : {}));
   clients.push(client);
   return client;
-}
-
-async function post(node: NodeProcess, path: string, body: unknown): Promise<Response> {
-  return fetch(`${node.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
 }
 
 async function getJson<T>(node: NodeProcess, path: string): Promise<T> {
@@ -53,7 +46,7 @@ describe('cluster of three node processes', () => {
   it('when an order event is posted to node C, then the user connected to node A receives it', async () => {
     const alice = await open(a, 'c-alice');
     expect(await alice.subscribe('user:c-alice')).toMatchObject({ type: 'subscribed' });
-    const res = await post(c, '/v1/orders/c-o1/events', { userId: 'c-alice', status: 'shipped' });
+    const res = await postJson(c, '/v1/orders/c-o1/events', { userId: 'c-alice', status: 'shipped' });
     expect(res.status).toBe(202);
     const [message] = await alice.waitForMessages(1, 'user:c-alice');
     expect(message).toMatchObject({
@@ -69,11 +62,11 @@ describe('cluster of three node processes', () => {
   it('when a promotion is posted once, then every client on every node receives it exactly once', async () => {
     const users = await Promise.all([a, b, c, a, b, c].map((node, i) => open(node, `c-promo-${i}`)));
     for (const u of users) expect(await u.subscribe('promotions')).toMatchObject({ type: 'subscribed' });
-    expect((await post(b, '/v1/promotions', { promotionId: 'c-p1', title: 'T', body: 'B' })).status).toBe(
+    expect((await postJson(b, '/v1/promotions', { promotionId: 'c-p1', title: 'T', body: 'B' })).status).toBe(
       202,
     );
     // A second promotion as a marker: once it arrived everywhere, any duplicate of the first would have too.
-    expect((await post(a, '/v1/promotions', { promotionId: 'c-p2', title: 'T', body: 'B' })).status).toBe(
+    expect((await postJson(a, '/v1/promotions', { promotionId: 'c-p2', title: 'T', body: 'B' })).status).toBe(
       202,
     );
     for (const u of users) {
@@ -117,7 +110,7 @@ describe('cluster of three node processes', () => {
     const publishFrom = (node: NodeProcess, tag: string) =>
       Promise.all(
         Array.from({ length: 5 }, (_, batch) =>
-          post(node, '/v1/publish/batch', {
+          postJson(node, '/v1/publish/batch', {
             messages: Array.from({ length: 20 }, (_, i) => ({
               channel: 'user:c-erin',
               event: 'tick',
@@ -142,7 +135,7 @@ describe('cluster of three node processes', () => {
       const before = await Promise.all([a, b, c].map(busCounters));
       for (const [i, node] of [a, b, c].entries())
         expect(
-          (await post(node, '/v1/publish', { channel, event: 'tick', data: `${round}-${i}` })).status,
+          (await postJson(node, '/v1/publish', { channel, event: 'tick', data: `${round}-${i}` })).status,
         ).toBe(202);
       // Each tab has its 3 newest messages (the second tab joined for round 2).
       for (const [t, tab] of tabs.entries()) await tab.waitForMessages(3 * (round - t), channel);
@@ -197,13 +190,15 @@ describe('cluster of three node processes', () => {
     const tab = await open(a, 'c-heidi');
     expect(await tab.subscribe('user:c-heidi')).toMatchObject({ type: 'subscribed' });
     // The first event claims the order for c-heidi; then the tab may subscribe its channel.
-    expect((await post(c, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'paid' })).status).toBe(202);
+    expect((await postJson(c, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'paid' })).status).toBe(
+      202,
+    );
     await tab.waitForMessages(1, 'user:c-heidi');
     expect(await tab.subscribe('order:c-o9')).toMatchObject({ type: 'subscribed', offset: 1 });
     const before = await Promise.all([a, b, c].map(busCounters));
-    expect((await post(b, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'shipped' })).status).toBe(
-      202,
-    );
+    expect(
+      (await postJson(b, '/v1/orders/c-o9/events', { userId: 'c-heidi', status: 'shipped' })).status,
+    ).toBe(202);
     const [onOrder] = await tab.waitForMessages(1, 'order:c-o9');
     expect(onOrder).toMatchObject({ offset: 2, data: { status: 'shipped' } });
     await tab.waitForMessages(2, 'user:c-heidi');
@@ -231,7 +226,7 @@ describe('cluster of three node processes', () => {
       [0, 1, 2].map(async (worker) => {
         for (let i = worker; i < total; i += 3) {
           await waitFor(() => i - seen() < WINDOW, `the client to get close to message ${i}`, 20_000);
-          const res = await post([a, b, c][i % 3]!, '/v1/publish', { channel, event: 'tick', data: i });
+          const res = await postJson([a, b, c][i % 3]!, '/v1/publish', { channel, event: 'tick', data: i });
           expect(res.status).toBe(202);
           accepted++;
         }
@@ -303,14 +298,14 @@ describe('broker outage', () => {
       const client = await TestClient.open(node.wsUrl, await mintToken('o-user'));
       await client.subscribe('user:o-user');
       expect(
-        (await post(node, '/v1/publish', { channel: 'user:o-user', event: 'before', data: 1 })).status,
+        (await postJson(node, '/v1/publish', { channel: 'user:o-user', event: 'before', data: 1 })).status,
       ).toBe(202);
       await client.waitForMessages(1);
 
       proxy.refuse();
       proxy.cut();
       const started = Date.now();
-      const res = await post(node, '/v1/publish', { channel: 'user:o-user', event: 'during', data: 2 });
+      const res = await postJson(node, '/v1/publish', { channel: 'user:o-user', event: 'during', data: 2 });
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ code: 'bus_unavailable' });
       expect(Date.now() - started).toBeLessThan(3_000);
@@ -329,10 +324,11 @@ describe('broker outage', () => {
       );
       // Published on the other node: it reaches the client of the recovered node through its re-declared queue.
       expect(
-        (await post(other, '/v1/publish', { channel: 'user:o-user', event: 'after', data: 3 })).status,
+        (await postJson(other, '/v1/publish', { channel: 'user:o-user', event: 'after', data: 3 })).status,
       ).toBe(202);
       expect(
-        (await post(node, '/v1/publish', { channel: 'user:o-user', event: 'after-local', data: 4 })).status,
+        (await postJson(node, '/v1/publish', { channel: 'user:o-user', event: 'after-local', data: 4 }))
+          .status,
       ).toBe(202);
       const events = (await client.waitForMessages(3)).map((m) => m.event);
       expect(events.slice(0, 1)).toEqual(['before']);
@@ -359,7 +355,7 @@ describe('presence outage', () => {
         await TestClient.open(flaky.wsUrl, await mintToken('p-user')),
       ];
       for (const tab of tabs) expect(await tab.subscribe(channel)).toMatchObject({ type: 'subscribed' });
-      expect((await post(steady, '/v1/publish', { channel, event: 'tick', data: 1 })).status).toBe(202);
+      expect((await postJson(steady, '/v1/publish', { channel, event: 'tick', data: 1 })).status).toBe(202);
       for (const tab of tabs) await tab.waitForMessages(1, channel);
 
       // The flaky node loses Redis; its presence entry expires and the steady node's refresh purges it.
@@ -377,7 +373,7 @@ describe('presence outage', () => {
         100,
       );
       for (const data of [2, 3, 4])
-        expect((await post(steady, '/v1/publish', { channel, event: 'tick', data })).status).toBe(202);
+        expect((await postJson(steady, '/v1/publish', { channel, event: 'tick', data })).status).toBe(202);
       await tabs[0]!.waitForMessages(4, channel);
       expect(tabs[1]!.messages(channel)).toHaveLength(1); // routed past it
 

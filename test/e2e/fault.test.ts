@@ -5,13 +5,14 @@
  * with every message of its channels exactly once, in offset order.
  */
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { HeraldClient } from '../../shared/client/index.js';
 import { formatTally, publishStream, settle as settleStream } from '../helpers/fault-stream.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { connectClients as connectProbes, type Probe } from '../helpers/probes.js';
+import { publish } from '../helpers/rest-http.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { AMQP_ADDRESS, AMQP_URL, through } from '../helpers/backends.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken } from '../helpers/tokens.js';
@@ -22,11 +23,7 @@ const CLIENTS = 300;
 const RAW_CLIENTS = 30;
 const MESSAGES = 1_000;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function connectClients(wsUrl: string, tag: string, count: number): Promise<Probe[]> {
   const { probes, close } = await connectProbes(wsUrl, tag, count, RAW_CLIENTS);
@@ -134,20 +131,6 @@ describe('fault tests: nothing lost', () => {
 });
 
 describe('SDK clients offline, and retried publishes', () => {
-  async function publish(url: string, channel: string, data: unknown, key?: string): Promise<number> {
-    const res = await fetch(`${url}/v1/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: PUBLISH_ONLY,
-        'content-type': 'application/json',
-        ...(key === undefined ? {} : { 'idempotency-key': key }),
-      },
-      body: JSON.stringify({ channel, event: 'tick', data }),
-    });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { messages: { offset: number }[] }).messages[0]!.offset;
-  }
-
   /** An SDK client recording what its app got, resuming `session` from `positions` if given. */
   function sdkClient(url: string, user: string, from?: { session: string; offset: number; epoch: string }) {
     const client = new HeraldClient({
@@ -172,16 +155,16 @@ describe('SDK clients offline, and retried publishes', () => {
     const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
     const first = sdkClient(a.wsUrl, 'off-1');
     await waitFor(() => first.client.subscription('user:off-1')?.state === 'subscribed', 'subscribed');
-    await publish(a.url, 'user:off-1', 1);
+    await publish(a, 'user:off-1', 1);
     await waitFor(() => first.data.length === 1, 'the first message');
     const leave = () => ({ session: first.client.session!, ...first.client.position('user:off-1')! });
 
     // Within retention: 3 missed, the app comes back on the other node with its session and position.
     const away = leave();
     first.client.close();
-    for (const n of [2, 3, 4]) await publish(b.url, 'user:off-1', n);
+    for (const n of [2, 3, 4]) await publish(b, 'user:off-1', n);
     const within = sdkClient(b.wsUrl, 'off-1', away);
-    await publish(b.url, 'user:off-1', 5);
+    await publish(b, 'user:off-1', 5);
     await waitFor(() => within.data.length === 4, 'the missed and the live messages');
     expect(within.data).toEqual([2, 3, 4, 5]);
     expect(within.refetch).toEqual([]);
@@ -190,11 +173,11 @@ describe('SDK clients offline, and retried publishes', () => {
     // Beyond retention: 8 missed with 5 kept; the app is told, then gets what follows.
     const gone = { session: within.client.session!, ...within.client.position('user:off-1')! };
     within.client.close();
-    for (let n = 6; n <= 13; n++) await publish(a.url, 'user:off-1', n);
+    for (let n = 6; n <= 13; n++) await publish(a, 'user:off-1', n);
     const beyond = sdkClient(a.wsUrl, 'off-1', gone);
     await waitFor(() => beyond.refetch.length === 1, 'the refetch report');
     expect(beyond.refetch).toEqual([13]);
-    await publish(a.url, 'user:off-1', 14);
+    await publish(a, 'user:off-1', 14);
     await waitFor(() => beyond.data.length === 1, 'the next live message');
     expect(beyond.data).toEqual([14]);
     console.log(
@@ -208,13 +191,14 @@ describe('SDK clients offline, and retried publishes', () => {
     const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
     const c = sdkClient(b.wsUrl, 'idem-1');
     await waitFor(() => c.client.subscription('user:idem-1')?.state === 'subscribed', 'subscribed');
+    const once = { idempotencyKey: 'order-42-shipped' };
     const offsets = [
-      await publish(a.url, 'user:idem-1', 'once', 'order-42-shipped'),
-      await publish(b.url, 'user:idem-1', 'once', 'order-42-shipped'),
-      await publish(a.url, 'user:idem-1', 'once', 'order-42-shipped'),
+      (await publish(a, 'user:idem-1', 'once', once)).offset,
+      (await publish(b, 'user:idem-1', 'once', once)).offset,
+      (await publish(a, 'user:idem-1', 'once', once)).offset,
     ];
     expect(offsets).toEqual([1, 1, 1]);
-    await publish(a.url, 'user:idem-1', 'marker');
+    await publish(a, 'user:idem-1', 'marker');
     await waitFor(() => c.data.length === 2, 'the marker');
     expect(c.data).toEqual(['once', 'marker']);
     console.log(`[fault:idempotency] sent=3 (one key) + 1 marker received=${c.data.length} duplicates=0`);

@@ -16,33 +16,10 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
 import { RawClient, type ReceivedMessage } from '../helpers/raw-client.js';
-import { ADMIN, PUBLISH_ONLY } from '../helpers/test-node.js';
+import { publish, type Published } from '../helpers/rest-http.js';
+import { ADMIN } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
-
-interface Published {
-  id: string;
-  offset: number;
-  epoch: string;
-}
-
-async function publish(
-  url: string,
-  channel: string,
-  data: unknown,
-  idempotencyKey?: string,
-): Promise<Published> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', authorization: PUBLISH_ONLY };
-  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
-  const res = await fetch(`${url}/v1/publish`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ channel, event: 'test.raw', data }),
-  });
-  expect(res.status).toBe(202);
-  const body = (await res.json()) as { messages: Published[] };
-  return body.messages[0]!;
-}
 
 /** Prints the figures and returns the ids of published messages that never arrived. */
 function report(name: string, client: RawClient, sent: Map<string, Published[]>): string[] {
@@ -81,11 +58,11 @@ describe('raw protocol client', () => {
     try {
       await client.start();
       expect(client.nodes).toEqual([a.id]);
-      for (let i = 0; i < 3; i++) for (const c of channels) sent.get(c)!.push(await publish(a.url, c, { i }));
+      for (let i = 0; i < 3; i++) for (const c of channels) sent.get(c)!.push(await publish(a, c, { i }));
       await waitFor(() => channels.every((c) => client.delivered.get(c)!.length === 3), 'first messages');
 
       a.child.kill('SIGKILL');
-      for (let i = 3; i < 8; i++) for (const c of channels) sent.get(c)!.push(await publish(b.url, c, { i }));
+      for (let i = 3; i < 8; i++) for (const c of channels) sent.get(c)!.push(await publish(b, c, { i }));
       await waitFor(
         // `resumed` follows the restored channels' replays: wait for it too, not only for the messages.
         () =>
@@ -132,13 +109,12 @@ describe('raw protocol client', () => {
         let release!: () => void;
         client.dropConnection(new Promise<void>((r) => (release = r)));
         await waitFor(() => !client.connected(), 'the link to drop');
-        for (let i = 0; i < count; i++)
-          published.push(await publish(node.url, channel, { n: published.length }));
+        for (let i = 0; i < count; i++) published.push(await publish(node, channel, { n: published.length }));
         release();
       };
       try {
         await client.start();
-        published.push(await publish(node.url, channel, { n: 0 }));
+        published.push(await publish(node, channel, { n: 0 }));
         await waitFor(() => got().length === 1, 'the first message');
 
         await away(3);
@@ -155,7 +131,7 @@ describe('raw protocol client', () => {
         expect(client.notRecovered).toEqual([{ channel, offset: last.offset, epoch: last.epoch }]);
         expect(got()).toHaveLength(4);
 
-        for (let i = 0; i < 2; i++) published.push(await publish(node.url, channel, { n: published.length }));
+        for (let i = 0; i < 2; i++) published.push(await publish(node, channel, { n: published.length }));
         await waitFor(() => got().length === 6, 'the messages after the reported position');
         expect(offsets(got())).toEqual([...range(1, 4), 13, 14]);
         const missing = report('retention', client, new Map([[channel, published]]));
@@ -175,9 +151,10 @@ describe('raw protocol client', () => {
         await client.start();
         const key = `idem-${randomUUID()}`;
         const replies: Published[] = [];
-        for (let i = 0; i < 3; i++) replies.push(await publish(node.url, channel, { order: 'o-1' }, key));
+        for (let i = 0; i < 3; i++)
+          replies.push(await publish(node, channel, { order: 'o-1' }, { idempotencyKey: key }));
         expect(new Set(replies.map((r) => r.id)).size).toBe(1);
-        const marker = await publish(node.url, channel, { marker: true });
+        const marker = await publish(node, channel, { marker: true });
         await waitFor(() => client.delivered.get(channel)!.some((m) => m.id === marker.id), 'the marker');
         const ids = client.delivered.get(channel)!.map((m) => m.id);
         expect(ids).toEqual([replies[0]!.id, marker.id]);

@@ -7,31 +7,19 @@
  * counters (`herald_bus_messages_received_total`, `herald_publish_routes_total`) must show exactly
  * the deliveries each mode owes, and the test prints the comparison.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { busCounters, type BusCounters } from '../helpers/bus-counters.js';
 import { TestClient } from '../helpers/test-client.js';
-import { startCluster, type NodeProcess, type TestCluster } from '../helpers/node-process.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
+import { startCluster, type TestCluster } from '../helpers/node-process.js';
+import { postAccepted } from '../helpers/rest-http.js';
 import { mintToken } from '../helpers/tokens.js';
 
 const USERS_PER_NODE = 4;
 const EVENTS_PER_NODE = 30;
 const PROMOTIONS = 3;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-async function post(node: NodeProcess, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${node.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(202);
-}
+const cleanups = cleanupAfterEach();
 
 /** Runs the workload on a fresh cluster; returns the summed bus counters after minus before. */
 async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promise<BusCounters> {
@@ -60,10 +48,14 @@ async function run(nodeCount: number, routing: 'presence' | 'broadcast'): Promis
   const events = nodeCount * EVENTS_PER_NODE;
   for (let e = 0; e < events; e++) {
     const node = nodes[(e + Math.floor(e / users)) % nodeCount]!;
-    await post(node, '/v1/publish', { channel: `user:rs-${e % users}`, event: 'tick', data: e });
+    await postAccepted(node, '/v1/publish', { channel: `user:rs-${e % users}`, event: 'tick', data: e });
   }
   for (let p = 0; p < PROMOTIONS; p++)
-    await post(nodes[p % nodeCount]!, '/v1/promotions', { promotionId: `rs-p${p}`, title: 'T', body: 'B' });
+    await postAccepted(nodes[p % nodeCount]!, '/v1/promotions', {
+      promotionId: `rs-p${p}`,
+      title: 'T',
+      body: 'B',
+    });
   for (const [u, client] of clients.entries()) {
     const owed = Array.from({ length: events }, (_, e) => e).filter((e) => e % users === u);
     const got = await client.waitForMessages(owed.length, `user:rs-${u}`, 10_000);

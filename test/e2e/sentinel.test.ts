@@ -9,19 +9,16 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { freePort, privateDir } from '../helpers/nginx.js';
 import { startCluster, type NodeProcess } from '../helpers/node-process.js';
+import { postPublish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 function ensureRedisServer(): void {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status === 0) return;
@@ -51,16 +48,8 @@ function client(port: number): Redis {
 }
 
 async function post(node: NodeProcess, data: number): Promise<number> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    // As a careful backend retries: a 503 may have stored the message, and the key stores it once.
-    headers: {
-      authorization: PUBLISH_ONLY,
-      'content-type': 'application/json',
-      'idempotency-key': `s-user-${data}`,
-    },
-    body: JSON.stringify({ channel: 'user:s-user', event: 'tick', data }),
-  });
+  // As a careful backend retries: a 503 may have stored the message, and the key stores it once.
+  const res = await postPublish(node, 'user:s-user', data, { idempotencyKey: `s-user-${data}` });
   return res.status;
 }
 

@@ -2,9 +2,9 @@
  * A well-behaved client that watches a node under attack: subscribed to `promotions`, it proves the
  * node still serves everyone else by receiving a fresh promotion.
  */
-import { expect } from 'vitest';
+import { publish } from './rest-http.js';
 import { TestClient } from './test-client.js';
-import { PUBLISH_ONLY, type TestNode } from './test-node.js';
+import type { TestNode } from './test-node.js';
 import { mintToken } from './tokens.js';
 
 export interface Bystander {
@@ -20,12 +20,7 @@ export async function bystanderOn(t: TestNode): Promise<Bystander> {
     client,
     async expectServed() {
       const before = client.messages().length;
-      const res = await fetch(`${t.url}/v1/publish`, {
-        method: 'POST',
-        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-        body: JSON.stringify({ channel: 'promotions', event: 'alive', data: before }),
-      });
-      expect(res.status).toBe(202);
+      await publish(t, 'promotions', before, { event: 'alive' });
       await client.waitForMessages(before + 1);
     },
   };

@@ -5,7 +5,7 @@
  * then checks what each client's app received against it: every message once, in offset order.
  */
 import { randomUUID } from 'node:crypto';
-import { PUBLISH_ONLY } from './test-node.js';
+import { postPublish } from './rest-http.js';
 import { waitFor } from './wait.js';
 
 export interface Accepted {
@@ -37,7 +37,6 @@ export async function publishStream(options: StreamOptions): Promise<Accepted[]>
   const worker = async (): Promise<void> => {
     for (let i = next++; i < options.total; i = next++) {
       const channel = i % 3 === 0 ? 'promotions' : options.userChannels[i % options.userChannels.length]!;
-      const body = JSON.stringify({ channel, event: 'tick', data: { i } });
       const key = randomUUID();
       const deadline = Date.now() + 20_000;
       let attempts = 0;
@@ -46,16 +45,15 @@ export async function publishStream(options: StreamOptions): Promise<Accepted[]>
         attempts++;
         const urls = options.urls();
         const url = urls[node++ % urls.length]!;
-        const result = await fetch(`${url}/v1/publish`, {
-          method: 'POST',
-          headers: {
-            authorization: PUBLISH_ONLY,
-            'content-type': 'application/json',
-            'idempotency-key': key,
+        const result = await postPublish(
+          url,
+          channel,
+          { i },
+          {
+            idempotencyKey: key,
+            signal: AbortSignal.timeout(5_000),
           },
-          body,
-          signal: AbortSignal.timeout(5_000),
-        }).then(
+        ).then(
           async (res) => {
             if (res.status === 409) inProgress++;
             return res.status === 202

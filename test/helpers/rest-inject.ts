@@ -11,7 +11,13 @@ export interface Reply {
     statusCode?: number;
     code?: string;
     message?: string;
-    messages?: { channel: string; offset: number; id: string; epoch: string }[];
+    /** A publish's accepted messages; a history's retained ones (with their `data`). */
+    messages?: { channel: string; offset: number; id: string; epoch: string; data?: unknown }[];
+    /** A channel's history: its position and whether every message after `since` is retained. */
+    channel?: string;
+    offset?: number;
+    epoch?: string;
+    complete?: boolean;
   };
 }
 

@@ -6,7 +6,8 @@
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { MemoryBroker, MemoryBus } from '../../shared/bus/memory-bus.js';
 import { createMemoryDrivers, type Drivers } from '../../services/node/drivers.js';
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
@@ -18,7 +19,8 @@ import {
   type RecoveryEvent,
   type TokenReason,
 } from '../../shared/client/index.js';
-import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { publish } from '../helpers/rest-http.js';
+import { ADMIN, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -114,11 +116,7 @@ class Relay {
   }
 }
 
-let cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string> = {}, drivers?: Drivers): Promise<TestNode> {
   const t = await startTestNode(env, drivers);
@@ -169,14 +167,9 @@ function sdk(options: Partial<HeraldClientOptions> & Pick<HeraldClientOptions, '
   return probe;
 }
 
-async function publish(t: TestNode, channel: string, n: number): Promise<void> {
-  const response = await fetch(`${t.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event: 'test.event', data: { n } }),
-  });
-  expect(response.status).toBe(202);
-}
+/** Publishes `{ n }` as a `test.event` message (what these tests' assertions expect). */
+const publishN = (t: TestNode, channel: string, n: number) =>
+  publish(t, channel, { n }, { event: 'test.event' });
 
 const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -195,7 +188,7 @@ describe('client SDK against a real node', () => {
     await waitFor(subscribed(p, 'user:sdk-1'), 'subscribed');
     expect(p.client.welcome).toMatchObject({ user: 'sdk-1', protocol: 'herald.v1' });
 
-    for (const n of [1, 2, 3]) await publish(t, 'user:sdk-1', n);
+    for (const n of [1, 2, 3]) await publishN(t, 'user:sdk-1', n);
     await waitFor(() => own.length === 3, 'three messages');
     expect(p.messages.map((m) => [m.offset, m.event, m.data])).toEqual([
       [1, 'test.event', { n: 1 }],
@@ -215,18 +208,18 @@ describe('client SDK against a real node', () => {
     p.client.connect();
     await waitFor(subscribed(p, 'user:sdk-cut'), 'subscribed');
     await waitFor(subscribed(p, 'promotions'), 'subscribed to promotions');
-    for (const n of [1, 2]) await publish(t, 'user:sdk-cut', n);
+    for (const n of [1, 2]) await publishN(t, 'user:sdk-cut', n);
     await waitFor(() => p.messages.length === 2, 'the first two messages');
 
     relay.refuse();
     relay.cut();
     await waitFor(() => p.client.state !== 'connected', 'the SDK to notice the cut');
-    for (const n of [3, 4, 5]) await publish(t, 'user:sdk-cut', n);
-    await publish(t, 'promotions', 1);
+    for (const n of [3, 4, 5]) await publishN(t, 'user:sdk-cut', n);
+    await publishN(t, 'promotions', 1);
     relay.accept();
 
     await waitFor(() => p.offsets('user:sdk-cut').length === 5, 'the missed messages');
-    await publish(t, 'user:sdk-cut', 6);
+    await publishN(t, 'user:sdk-cut', 6);
     await waitFor(() => p.offsets('user:sdk-cut').length === 6, 'a live message after the reconnect');
     await waitFor(() => p.offsets('promotions').length === 1, 'the missed promotion');
     expect(p.offsets('user:sdk-cut')).toEqual(range(1, 6));
@@ -251,7 +244,7 @@ describe('client SDK against a real node', () => {
     p.client.connect();
     await waitFor(subscribed(p, 'user:sdk-move'), 'subscribed');
     expect(p.client.node).toBe('node-a');
-    await publish(a, 'user:sdk-move', 1);
+    await publishN(a, 'user:sdk-move', 1);
     await waitFor(() => p.messages.length === 1, 'the first message');
 
     relay.refuse();
@@ -260,11 +253,11 @@ describe('client SDK against a real node', () => {
     p.client.on('state', (s) => closes.push(s.code));
     await a.stop(); // closes its clients with 1001
     await waitFor(() => closes.includes(1001), 'the going-away close');
-    for (const n of [2, 3]) await publish(b, 'user:sdk-move', n);
+    for (const n of [2, 3]) await publishN(b, 'user:sdk-move', n);
     relay.accept();
 
     await waitFor(() => p.client.node === 'node-b', 'the SDK on node-b');
-    await publish(b, 'user:sdk-move', 4);
+    await publishN(b, 'user:sdk-move', 4);
     await waitFor(() => p.messages.length === 4, 'the missed and the live messages');
     expect(p.offsets('user:sdk-move')).toEqual([1, 2, 3, 4]);
     expect(p.recoveries.at(-1)).toMatchObject({ recovered: true, refetch: false });
@@ -289,7 +282,7 @@ describe('client SDK against a real node', () => {
     await waitFor(() => codes.includes(4003), 'the expiry close', 5_000);
     await waitFor(() => p.client.state === 'connected' && subscribed(p, 'user:sdk-exp')(), 'reconnected');
     expect(reasons).toEqual(['connect', 'expired']);
-    await publish(t, 'user:sdk-exp', 1);
+    await publishN(t, 'user:sdk-exp', 1);
     await waitFor(() => p.messages.length === 1, 'a message on the new connection');
     expect(p.errors).toEqual([]);
   });
@@ -306,7 +299,7 @@ describe('client SDK against a real node', () => {
     relay.blackhole(); // no bytes, no close: only the heartbeat can tell
     await waitFor(() => p.client.stats.heartbeatTimeouts === 1, 'the heartbeat timeout', 3_000);
     await waitFor(() => p.client.state === 'connected' && subscribed(p, 'user:sdk-hb')(), 'reconnected');
-    await publish(t, 'user:sdk-hb', 1);
+    await publishN(t, 'user:sdk-hb', 1);
     await waitFor(() => p.messages.length === 1, 'a message after the reconnect');
   });
 
@@ -327,7 +320,7 @@ describe('client SDK against a real node', () => {
 
   it('when the session to resume is unknown, then the SDK falls back to subscribing with its positions', async () => {
     const t = await node();
-    for (const n of [1, 2, 3]) await publish(t, 'user:sdk-seed', n);
+    for (const n of [1, 2, 3]) await publishN(t, 'user:sdk-seed', n);
     const probe = sdk({ url: t.wsUrl, token: await mintToken('sdk-seed') });
     probe.client.subscribe('user:sdk-seed');
     probe.client.connect();

@@ -6,17 +6,15 @@
  */
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { HeraldClient, type MessageFrame, type StateChange } from '../../shared/client/index.js';
-import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { publish } from '../helpers/rest-http.js';
+import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string> = {}): Promise<TestNode> {
   const t = await startBackedNode(env);
@@ -28,15 +26,6 @@ function client(options: ConstructorParameters<typeof HeraldClient>[0]): HeraldC
   const c = new HeraldClient({ minReconnectDelayMs: 20, maxReconnectDelayMs: 200, ...options });
   cleanups.push(() => c.close());
   return c;
-}
-
-async function publish(t: TestNode, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`${t.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event: 'test', data }),
-  });
-  expect(res.status).toBe(202);
 }
 
 /** A WebSocket that a proxy refuses: the handshake goes to a path the node answers 404. */

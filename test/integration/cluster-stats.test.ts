@@ -7,44 +7,42 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricLines } from '../helpers/metrics.js';
-import { cleanUp } from '../helpers/node-process.js';
-import { AMQP_URL, REDIS_URL } from '../helpers/backends.js';
+import { postAccepted } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { startBackedNodes, type BackedNodes, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 const tag = randomBytes(4).toString('hex');
 const shared = {
-  REDIS_URL,
-  AMQP_URL,
-  REDIS_PREFIX: `herald-test-${tag}:`,
-  AMQP_EXCHANGE: `herald-test-${tag}`,
   NODE_HEARTBEAT_MS: '300',
   NODE_TTL_SECONDS: '2',
   REBALANCE_INTERVAL_MS: '0',
 };
 const ids = [`stats-${tag}-a`, `stats-${tag}-b`, `stats-${tag}-off`];
+let nodes: BackedNodes;
 let a: TestNode;
 let b: TestNode;
-let off: TestNode;
 let operator: TestClient;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  [a, b, off] = await Promise.all([
-    startTestNode({ ...shared, NODE_ID: ids[0]!, CLUSTER_STATS_INTERVAL_MS: '200' }),
-    startTestNode({ ...shared, NODE_ID: ids[1]!, CLUSTER_STATS_INTERVAL_MS: '200', DRAIN_WINDOW_MS: '300' }),
-    startTestNode({ ...shared, NODE_ID: ids[2]!, CLUSTER_STATS_INTERVAL_MS: '0' }),
-  ]);
+  nodes = await startBackedNodes(
+    [
+      { NODE_ID: ids[0]!, CLUSTER_STATS_INTERVAL_MS: '200' },
+      { NODE_ID: ids[1]!, CLUSTER_STATS_INTERVAL_MS: '200', DRAIN_WINDOW_MS: '300' },
+      { NODE_ID: ids[2]!, CLUSTER_STATS_INTERVAL_MS: '0' },
+    ],
+    shared,
+  );
+  [a, b] = nodes.nodes as [TestNode, TestNode]; // the third (stats off) is known by its id
   operator = await TestClient.open(a.wsUrl, await mintToken('ops', { claims: { herald_operator: true } }));
   expect(await operator.subscribe('cluster')).toMatchObject({ type: 'subscribed' });
 });
 afterAll(async () => {
   operator?.close();
   for (const c of clients) c.close();
-  await Promise.all([a?.stop(), b?.stop(), off?.stop()]);
-  await cleanUp(shared.REDIS_PREFIX, shared.AMQP_EXCHANGE, ids);
+  await nodes?.stop();
 });
 
 const statsOf = (node: string): Record<string, unknown>[] =>
@@ -88,14 +86,8 @@ describe('node stats on the cluster channel', () => {
       expect(await c.subscribe(`user:shopper-${i}`)).toMatchObject({ type: 'subscribed' });
     const publishing = statsWhere(ids[0]!, (s) => (s.messagesPerSecond as number) > 0, 'messages/s');
     const delivering = statsWhere(ids[1]!, (s) => (s.deliveriesPerSecond as number) > 0, 'deliveries/s');
-    for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${a.url}/v1/orders/o-stats-${i}/events`, {
-        method: 'POST',
-        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-        body: JSON.stringify({ userId: `shopper-${i}`, status: 'paid' }),
-      });
-      expect(res.status).toBe(202);
-    }
+    for (let i = 0; i < 3; i++)
+      await postAccepted(a, `/v1/orders/o-stats-${i}/events`, { userId: `shopper-${i}`, status: 'paid' });
     await Promise.all(clients.map((c, i) => c.waitForMessages(1, `user:shopper-${i}`)));
     await Promise.all([publishing, delivering]);
     // Six messages (user: and order: channels of three events); the stats themselves are not counted.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJson } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { ADMIN, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 
 let t: TestNode;
@@ -10,14 +11,6 @@ async function open(userId: string, segments?: string[]): Promise<TestClient> {
   const client = await TestClient.open(t.wsUrl, await mintToken(userId, segments ? { segments } : {}));
   clients.push(client);
   return client;
-}
-
-async function post(path: string, body: unknown, auth = PUBLISH_ONLY): Promise<Response> {
-  return fetch(`${t.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
 }
 
 beforeAll(async () => {
@@ -37,14 +30,14 @@ describe('delivery on one node', () => {
     expect((await bob.subscribe('user:bob')).type).toBe('subscribed');
 
     // The first event teaches the node that o-1 belongs to alice; then her second tab may subscribe.
-    const first = await post('/v1/orders/o-1/events', { userId: 'alice', status: 'paid' });
+    const first = await postJson(t, '/v1/orders/o-1/events', { userId: 'alice', status: 'paid' });
     expect(first.status).toBe(202);
     const firstBody = (await first.json()) as { messages: { channel: string; offset: number; id: string }[] };
     expect(firstBody.messages.map((m) => m.channel)).toEqual(['user:alice', 'order:o-1']);
     expect(firstBody.messages[0]!.id).toBe(firstBody.messages[1]!.id);
     expect((await aliceOrderTab.subscribe('order:o-1')).type).toBe('subscribed');
 
-    const second = await post('/v1/orders/o-1/events', {
+    const second = await postJson(t, '/v1/orders/o-1/events', {
       userId: 'alice',
       status: 'shipped',
       details: { carrier: 'DHL' },
@@ -63,7 +56,7 @@ describe('delivery on one node', () => {
     expect(onOrder).toMatchObject({ channel: 'order:o-1', offset: 2, data: { status: 'shipped' } });
 
     // Bob is connected and subscribed to his own channel, and sees nothing of alice's order.
-    await post('/v1/publish', { channel: 'user:bob', event: 'marker', data: 1 });
+    await postJson(t, '/v1/publish', { channel: 'user:bob', event: 'marker', data: 1 });
     await bob.waitForMessages(1, 'user:bob');
     expect(bob.messages().map((m) => m.event)).toEqual(['marker']);
   });
@@ -71,7 +64,7 @@ describe('delivery on one node', () => {
   it('when a promotion is posted, then every connected subscriber of promotions receives it once', async () => {
     const users = await Promise.all(['p1', 'p2', 'p3', 'p4'].map((u) => open(u)));
     for (const u of users) expect((await u.subscribe('promotions')).type).toBe('subscribed');
-    const res = await post('/v1/promotions', {
+    const res = await postJson(t, '/v1/promotions', {
       promotionId: 'bf-2026',
       title: 'Black Friday',
       body: '-30% on everything',
@@ -84,7 +77,7 @@ describe('delivery on one node', () => {
         data: { promotionId: 'bf-2026', title: 'Black Friday' },
       });
     }
-    await post('/v1/promotions', { promotionId: 'bf-2', title: 'Again', body: 'second' });
+    await postJson(t, '/v1/promotions', { promotionId: 'bf-2', title: 'Again', body: 'second' });
     for (const u of users) {
       const msgs = await u.waitForMessages(2, 'promotions');
       expect(msgs.map((m) => m.offset)).toEqual([msgs[0]!.offset, (msgs[0]!.offset as number) + 1]);
@@ -101,7 +94,7 @@ describe('delivery on one node', () => {
 
     expect(
       (
-        await post('/v1/promotions', {
+        await postJson(t, '/v1/promotions', {
           promotionId: 'vip-1',
           title: 'VIP',
           body: 'only vips',
@@ -110,7 +103,7 @@ describe('delivery on one node', () => {
       ).status,
     ).toBe(202);
     expect(
-      (await post('/v1/promotions', { promotionId: 'all-1', title: 'All', body: 'everyone' })).status,
+      (await postJson(t, '/v1/promotions', { promotionId: 'all-1', title: 'All', body: 'everyone' })).status,
     ).toBe(202);
     await vip.waitForMessages(1, 'promotions:vip');
     await paris.waitForMessages(1, 'promotions');
@@ -123,7 +116,7 @@ describe('delivery on one node', () => {
     const carol = await open('carol');
     const sub = await carol.subscribe('user:carol');
     expect(sub).toMatchObject({ type: 'subscribed', offset: 0, recovered: false });
-    const res = await post('/v1/publish/batch', {
+    const res = await postJson(t, '/v1/publish/batch', {
       messages: Array.from({ length: 20 }, (_, i) => ({ channel: 'user:carol', event: 'tick', data: { i } })),
     });
     expect(res.status).toBe(202);
@@ -138,7 +131,7 @@ describe('delivery on one node', () => {
     const dave = await open('dave');
     const publishing = (async () => {
       for (let i = 0; i < 50; i++)
-        await post('/v1/publish', { channel: 'user:dave', event: 'tick', data: i });
+        await postJson(t, '/v1/publish', { channel: 'user:dave', event: 'tick', data: i });
     })();
     const sub = await dave.subscribe('user:dave');
     await publishing;
@@ -186,7 +179,9 @@ describe('delivery metrics', () => {
     const before = await (await fetch(`${t.url}/metrics`)).text();
     const count = (text: string): number =>
       Number(/herald_delivery_latency_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
-    expect((await post('/v1/publish', { channel: 'user:m-alice', event: 'tick', data: 1 })).status).toBe(202);
+    expect(
+      (await postJson(t, '/v1/publish', { channel: 'user:m-alice', event: 'tick', data: 1 })).status,
+    ).toBe(202);
     await alice.waitForMessages(1);
     const after = await (await fetch(`${t.url}/metrics`)).text();
     expect(count(after)).toBe(count(before) + 1);

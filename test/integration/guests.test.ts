@@ -4,19 +4,17 @@
  * WS_MAX_GUESTS_PER_IP guests. On the machine's Redis and RabbitMQ.
  */
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { HeraldClient, type MessageFrame } from '../../shared/client/index.js';
 import { metricValue } from '../helpers/metrics.js';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string>): Promise<TestNode> {
   const t = await startBackedNode(env);
@@ -29,15 +27,6 @@ async function guest(t: TestNode, headers: Record<string, string> = {}): Promise
   cleanups.push(() => client.close());
   client.send({ type: 'auth', ref: 'g' });
   return client;
-}
-
-async function publish(t: TestNode, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`${t.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event: 'promotion', data }),
-  });
-  expect(res.status).toBe(202);
 }
 
 const guestGauge = (t: TestNode): Promise<number> => metricValue(t.url, 'herald_guest_connections');

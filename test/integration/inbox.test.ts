@@ -4,32 +4,32 @@
  * user's other connections — on the same node and on another node over real Redis and RabbitMQ —,
  * `subscribed.read`, GET /v1/users/{userId}/inbox, guests, and the SDK's history/ack/unread/read event.
  */
-import { randomBytes } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionContext } from '../../services/gateway/connection-context.js';
 import { HeraldClient, type HeraldError, type ReadEvent } from '../../shared/client/index.js';
-import { AMQP_URL, cleanUp, REDIS_URL } from '../helpers/node-process.js';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
+import {
+  ADMIN,
+  PUBLISH_ONLY,
+  startBackedNodes,
+  startTestNode,
+  type BackedNodes,
+  type TestNode,
+} from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-async function publish(node: TestNode, channel: string, data: unknown, event = 'tick'): Promise<void> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event, data }),
-  });
-  expect(res.status).toBe(202);
-}
-
+/** GET /v1/users/{userId}/inbox through `inject` (a REST answer: no socket needed); '' sends no key. */
 async function inbox(node: TestNode, userId: string, authorization = PUBLISH_ONLY) {
-  const res = await fetch(`${node.url}/v1/users/${encodeURIComponent(userId)}/inbox`, {
+  const res = await node.node.app.inject({
+    method: 'GET',
+    url: `/v1/users/${encodeURIComponent(userId)}/inbox`,
     headers: authorization === '' ? {} : { authorization },
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
 }
 
 /** Opens a connection of `user` (query token) and subscribes it to `channels`. */
@@ -238,7 +238,7 @@ describe('history and ack on one node', () => {
     clients.push(guest);
     guest.send({ type: 'auth' });
     const welcome = await guest.next('welcome');
-    await publish(t, 'promotions', { title: 'sale' }, 'promotion');
+    await publish(t, 'promotions', { title: 'sale' }, { event: 'promotion' });
 
     const page = await ask(guest, { type: 'history', channel: 'promotions' });
     expect(page).toMatchObject({ type: 'history', channel: 'promotions' });
@@ -275,26 +275,14 @@ describe('history and ack on one node', () => {
 });
 
 describe('read state across two nodes (real Redis and RabbitMQ)', () => {
-  const tag = randomBytes(4).toString('hex');
-  const env = {
-    REDIS_URL,
-    AMQP_URL,
-    REDIS_PREFIX: `herald-test-${tag}:`,
-    AMQP_EXCHANGE: `herald-test-${tag}`,
-    CLUSTER_STATS_INTERVAL_MS: '0',
-  };
-  const ids = [`inbox-a-${tag}`, `inbox-b-${tag}`];
+  let pair: BackedNodes;
   let a: TestNode;
   let b: TestNode;
   beforeAll(async () => {
-    a = await startTestNode({ ...env, NODE_ID: ids[0]! });
-    b = await startTestNode({ ...env, NODE_ID: ids[1]! });
+    pair = await startBackedNodes([{}, {}], { CLUSTER_STATS_INTERVAL_MS: '0' });
+    [a, b] = pair.nodes as [TestNode, TestNode];
   });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
-    await cleanUp(env.REDIS_PREFIX, env.AMQP_EXCHANGE, ids);
-  });
+  afterAll(() => pair?.stop());
 
   it('when a user acks on node A, then its connection on node B gets read, B’s inbox and subscriptions see it, and a connection not on the channel hears nothing', async () => {
     const onA = await open(a, 'x1', ['user:x1']);
@@ -347,7 +335,7 @@ describe('read state across two nodes (real Redis and RabbitMQ)', () => {
     laptop.on('read', (e) => laptopReads.push(e));
     await waitFor(() => phone.unread('user:x2') === 0 && laptop.unread('user:x2') === 0, 'both subscribed');
 
-    for (const n of [1, 2, 3]) await publish(a, 'user:x2', { n }, 'order.status');
+    for (const n of [1, 2, 3]) await publish(a, 'user:x2', { n }, { event: 'order.status' });
     await waitFor(() => phone.unread('user:x2') === 3 && laptop.unread('user:x2') === 3, '3 unread on both');
 
     const page = await laptop.history('user:x2', { since: 1 });

@@ -1,19 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { AMQP_URL, cleanUp, REDIS_URL } from '../helpers/node-process.js';
+import { startBackedNodes, startTestNode, type BackedNodes, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
-
-async function publish(node: TestNode, channel: string, data: unknown): Promise<void> {
-  const res = await fetch(`${node.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event: 'tick', data }),
-  });
-  expect(res.status).toBe(202);
-}
 
 /** Opens a connection, subscribes to `channels`, and returns it with its session id. */
 async function session(node: TestNode, user: string, channels: string[]) {
@@ -137,24 +127,16 @@ describe('session resume on one node', () => {
 });
 
 describe('session resume across nodes (real Redis and RabbitMQ)', () => {
-  const env = {
-    REDIS_URL,
-    AMQP_URL,
-    REDIS_PREFIX: `herald-test-${randomBytes(4).toString('hex')}:`,
-    AMQP_EXCHANGE: `herald-test-${randomBytes(4).toString('hex')}`,
-    SESSION_TTL_SECONDS: '2',
-  };
+  let pair: BackedNodes;
   let a: TestNode;
   let b: TestNode;
   beforeAll(async () => {
-    a = await startTestNode({ ...env, NODE_ID: 'resume-a' });
-    b = await startTestNode({ ...env, NODE_ID: 'resume-b' });
+    pair = await startBackedNodes([{ NODE_ID: 'resume-a' }, { NODE_ID: 'resume-b' }], {
+      SESSION_TTL_SECONDS: '2',
+    });
+    [a, b] = pair.nodes as [TestNode, TestNode];
   });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
-    await cleanUp(env.REDIS_PREFIX, env.AMQP_EXCHANGE, ['resume-a', 'resume-b']);
-  });
+  afterAll(() => pair?.stop());
 
   it('when a client of node A resumes on node B, then B restores and recovers its channels', async () => {
     const first = await session(a, 'rx1', ['user:rx1']);

@@ -5,18 +5,16 @@
  */
 import { connect } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { metricValue } from '../helpers/metrics.js';
+import { publish } from '../helpers/rest-http.js';
 import { SseReader } from '../helpers/sse-client.js';
-import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string> = {}, log?: pino.Logger): Promise<TestNode> {
   const t = await startBackedNode(env, log);
@@ -32,15 +30,6 @@ async function stream(
   const reader = await SseReader.open(`${t.url}/v1/sse?${new URLSearchParams(query).toString()}`, headers);
   cleanups.push(() => reader.close());
   return reader;
-}
-
-async function publish(t: TestNode, channel: string, data: unknown, event = 'order.status'): Promise<void> {
-  const res = await fetch(`${t.url}/v1/publish`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, event, data }),
-  });
-  expect(res.status).toBe(202);
 }
 
 /** The last `id:` the stream carried (what an EventSource would send back as Last-Event-ID). */
@@ -63,8 +52,8 @@ describe('SSE fallback', () => {
     expect(promotions.id).toBe(`user:alice 0 ${userEpoch},promotions 0 ${promoEpoch}`);
     expect(await metricValue(t.url, 'herald_sse_connections')).toBe(1);
 
-    await publish(t, 'user:alice', { orderId: 'o-1', status: 'shipped' });
-    await publish(t, 'promotions', { title: 'Flash sale\nnow' }, 'promotion');
+    await publish(t, 'user:alice', { orderId: 'o-1', status: 'shipped' }, { event: 'order.status' });
+    await publish(t, 'promotions', { title: 'Flash sale\nnow' }, { event: 'promotion' });
     const order = await s.next((e) => e.json?.type === 'message' && e.json.channel === 'user:alice');
     expect(order.json).toMatchObject({ offset: 1, event: 'order.status', data: { orderId: 'o-1' } });
     expect(order.id).toBe(`user:alice 1 ${userEpoch},promotions 0 ${promoEpoch}`);
@@ -87,7 +76,7 @@ describe('SSE fallback', () => {
     await waitFor(async () => (await metricValue(t.url, 'herald_sse_connections')) === 0, 'stream gone');
 
     for (let n = 2; n <= 4; n++) await publish(t, 'user:bob', { n });
-    await publish(t, 'promotions', { title: 'missed' }, 'promotion');
+    await publish(t, 'promotions', { title: 'missed' }, { event: 'promotion' });
 
     // Through the header an EventSource sends, and through the query parameter the SDK uses.
     for (const resume of [{ headers: { 'last-event-id': cursor } }, { query: { lastEventId: cursor } }]) {

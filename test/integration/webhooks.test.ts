@@ -4,21 +4,19 @@
  * backoff, giving up, a slow endpoint that delays nothing else, and a node killed with events pending.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startCluster, type TestCluster } from '../helpers/node-process.js';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 import { WebhookReceiver, type ReceivedWebhook } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'webhook-secret-for-tests-0123456789abcdef';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function receiver(): Promise<WebhookReceiver> {
   const r = await WebhookReceiver.start(SECRET);
@@ -44,20 +42,6 @@ async function client(t: TestNode, userId: string): Promise<TestClient> {
   const c = await TestClient.open(t.wsUrl, await mintToken(userId));
   cleanups.push(() => c.close());
   return c;
-}
-
-async function publish(base: string, channel: string, data: unknown, key?: string): Promise<string> {
-  const res = await fetch(`${base}/v1/publish`, {
-    method: 'POST',
-    headers: {
-      authorization: PUBLISH_ONLY,
-      'content-type': 'application/json',
-      ...(key === undefined ? {} : { 'idempotency-key': key }),
-    },
-    body: JSON.stringify({ channel, event: 'order.status', data }),
-  });
-  expect(res.status).toBe(202);
-  return ((await res.json()) as { messages: { id: string }[] }).messages[0]!.id;
 }
 
 /** Waits for `count` events of `type` (about `userId` when given). */
@@ -102,8 +86,8 @@ describe('webhooks', () => {
   it('message.undelivered for a user with no connection, once per message even when the publish is retried; never for a connected user', async () => {
     const r = await receiver();
     const t = await node(r);
-    const id = await publish(t.url, 'user:ghost', { n: 1 }, 'retry-me');
-    expect(await publish(t.url, 'user:ghost', { n: 1 }, 'retry-me')).toBe(id); // replayed
+    const { id } = await publish(t, 'user:ghost', { n: 1 }, { idempotencyKey: 'retry-me' });
+    expect((await publish(t, 'user:ghost', { n: 1 }, { idempotencyKey: 'retry-me' })).id).toBe(id); // replayed
     const [undelivered] = await events(r, 'message.undelivered', 1);
     expect(undelivered).toMatchObject({
       data: { userId: 'ghost', channel: 'user:ghost', id, offset: 1 },
@@ -112,9 +96,9 @@ describe('webhooks', () => {
 
     const here = await client(t, 'present');
     await here.subscribe('user:present');
-    await publish(t.url, 'user:present', { n: 2 });
+    await publish(t, 'user:present', { n: 2 });
     await here.next('message');
-    await publish(t.url, 'user:ghost', { n: 3 }); // a barrier: events go out in order
+    await publish(t, 'user:ghost', { n: 3 }); // a barrier: events go out in order
     await events(r, 'message.undelivered', 2);
     expect(r.of('message.undelivered').map((e) => e.data.userId)).toEqual(['ghost', 'ghost']);
   });
@@ -124,8 +108,8 @@ describe('webhooks', () => {
     const t = await node(r);
     const c = await client(t, 'rita');
     await c.subscribe('user:rita');
-    await publish(t.url, 'user:rita', { n: 1 });
-    await publish(t.url, 'user:rita', { n: 2 });
+    await publish(t, 'user:rita', { n: 1 });
+    await publish(t, 'user:rita', { n: 2 });
     await c.next('message');
     c.send({ type: 'ack', channel: 'user:rita', offset: 2, ref: 'a1' });
     await c.next('read');
@@ -143,7 +127,7 @@ describe('webhooks', () => {
     const r = await receiver();
     r.script.push(500, 503, 500);
     const t = await node(r, { WEBHOOK_MAX_ATTEMPTS: '4' });
-    const id = await publish(t.url, 'user:later', { n: 1 });
+    const { id } = await publish(t, 'user:later', { n: 1 });
     const attempts = await waitFor(() => (r.requests.length >= 4 ? r.requests : undefined), 'four attempts');
     expect(attempts.map((e) => e.id)).toEqual(Array(4).fill(attempts[0]!.id));
     expect(attempts[0]!.data).toMatchObject({ id });
@@ -163,7 +147,7 @@ describe('webhooks', () => {
     const stubborn = await receiver();
     stubborn.fallback = 500;
     const u = await node(stubborn, { WEBHOOK_MAX_ATTEMPTS: '2' });
-    await publish(u.url, 'user:never', { n: 1 });
+    await publish(u, 'user:never', { n: 1 });
     await waitFor(
       async () => (await metricValue(u.url, 'herald_webhook_attempts_total{outcome="gave_up"}')) === 1,
       'giving up',
@@ -185,10 +169,10 @@ describe('webhooks', () => {
     const reader = await client(t, 'reader');
     await reader.subscribe('user:reader');
     // The reader's user.online and 9 of these 15 fill the 10 places: 6 are refused.
-    for (let i = 0; i < 15; i++) await publish(t.url, `user:away-${i}`, { i });
+    for (let i = 0; i < 15; i++) await publish(t, `user:away-${i}`, { i });
     // Clients are served meanwhile, at once.
     const started = Date.now();
-    await publish(t.url, 'user:reader', { hello: true });
+    await publish(t, 'user:reader', { hello: true });
     await reader.next('message');
     expect(Date.now() - started).toBeLessThan(1_000);
     await waitFor(
@@ -254,7 +238,7 @@ describe('webhooks across a node failure', () => {
       CLUSTER_STATS_INTERVAL_MS: '0',
     });
     const [doomed] = cluster.nodes as [(typeof cluster.nodes)[0]];
-    for (let i = 0; i < 3; i++) await publish(doomed.url, `user:gone-${i}`, { i });
+    for (let i = 0; i < 3; i++) await publish(doomed, `user:gone-${i}`, { i });
     // The node holds all three in flight (the endpoint does not answer yet).
     const inFlight = await waitFor(
       () => (r.requests.length >= 3 ? [...new Set(r.requests.map((e) => e.id))] : undefined),

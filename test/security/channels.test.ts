@@ -5,8 +5,10 @@
  * Redis and RabbitMQ behind the node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postAccepted, publish } from '../helpers/rest-http.js';
+import { injector } from '../helpers/rest-inject.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { ADMIN, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 
 let t: TestNode;
@@ -17,12 +19,7 @@ beforeAll(async () => {
   t = await startBackedNode();
   alice = await TestClient.open(t.wsUrl, await mintToken('alice', { segments: ['vip', 'city-paris'] }));
   bob = await TestClient.open(t.wsUrl, await mintToken('bob'));
-  const res = await fetch(`${t.url}/v1/orders/o-alice/events`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ userId: 'alice', status: 'created' }),
-  });
-  expect(res.status).toBe(202);
+  await postAccepted(t, '/v1/orders/o-alice/events', { userId: 'alice', status: 'created' });
 });
 afterAll(async () => {
   alice.close();
@@ -99,13 +96,12 @@ describe('channel authorization (the design table, row by row)', () => {
   });
 
   it('cluster: the REST API does not publish to it (only nodes write node stats)', async () => {
-    const res = await fetch(`${t.url}/v1/publish`, {
-      method: 'POST',
-      headers: { authorization: ADMIN, 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: 'cluster', event: 'node.stats', data: { node: 'fake' } }),
+    const res = await injector(t)('POST', '/v1/publish', {
+      auth: ADMIN,
+      body: { channel: 'cluster', event: 'node.stats', data: { node: 'fake' } },
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ code: 'validation_failed' });
+    expect(res.body).toMatchObject({ code: 'validation_failed' });
   });
 
   it('any other channel shape is unknown_channel', async () => {
@@ -126,15 +122,9 @@ describe('channel authorization (the design table, row by row)', () => {
     bob.send({ type: 'unsubscribe', channel: 'user:bob', ref: 'u2' });
     expect(await bob.next('error', (f) => f.ref === 'u2')).toMatchObject({ code: 'not_subscribed' });
 
-    const publish = (channel: string): Promise<Response> =>
-      fetch(`${t.url}/v1/publish`, {
-        method: 'POST',
-        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-        body: JSON.stringify({ channel, event: 'e', data: null }),
-      });
-    await publish('user:bob');
+    await publish(t, 'user:bob', null);
     // A marker on a channel bob still holds proves the earlier message had its chance to arrive.
-    await publish('promotions');
+    await publish(t, 'promotions', null);
     await bob.waitForMessages(1, 'promotions');
     expect(bob.messages('user:bob')).toHaveLength(0);
   });

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REF_LENGTH } from '../../shared/protocol/codec.js';
 import { metricValue } from '../helpers/metrics.js';
 import { bystanderOn, type Bystander } from '../helpers/bystander.js';
+import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { ADMIN, PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-node.js';
+import { ADMIN, startBackedNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -93,22 +94,12 @@ describe('floods and peers that do not read', () => {
       const big = 'y'.repeat(60_000);
       // Enough data to fill the kernel's socket buffers and then the 64 KiB allowance.
       for (let i = 0; i < 400 && node.node.gateway.fanout.subscriptions > 1; i++) {
-        const res = await fetch(`${node.url}/v1/publish`, {
-          method: 'POST',
-          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-          body: JSON.stringify({ channel: 'user:slow', event: 'bulk', data: big }),
-        });
-        expect(res.status).toBe(202);
+        await publish(node, 'user:slow', big, { event: 'bulk' });
       }
       expect(node.node.gateway.fanout.subscriptions).toBe(1); // only the reader is left
       socket.resume();
       expect(await c.waitClose(10_000)).toBe(1013);
-      const res = await fetch(`${node.url}/v1/publish`, {
-        method: 'POST',
-        headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-        body: JSON.stringify({ channel: 'promotions', event: 'alive', data: 1 }),
-      });
-      expect(res.status).toBe(202);
+      await publish(node, 'promotions', 1, { event: 'alive' });
       await other.waitForMessages(1, 'promotions');
       other.close();
     } finally {

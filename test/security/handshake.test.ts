@@ -8,7 +8,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanups.js';
 import WebSocket from 'ws';
 import { metricLines } from '../helpers/metrics.js';
 import { TestClient } from '../helpers/test-client.js';
@@ -16,11 +17,7 @@ import { PUBLISH_ONLY, startBackedNode, type TestNode } from '../helpers/test-no
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const cleanups = cleanupAfterEach();
 
 async function node(env: Record<string, string>, log?: Logger): Promise<TestNode> {
   const t = await startBackedNode({ WS_AUTH_TIMEOUT_MS: '30000', ...env }, log);

@@ -377,7 +377,7 @@ describe('storefront demo routes (DEMO_ENABLED)', () => {
         body: { code: 'validation_failed' },
       });
       for (const route of ['/demo', '/demo/token?user=42', '/demo/herald-client.js'])
-        expect((await fetch(`${off.url}${route}`)).status, route).toBe(404);
+        expect((await injector(off)('GET', route)).status, route).toBe(404);
     } finally {
       await on.stop();
       await off.stop();

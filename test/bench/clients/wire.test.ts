@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../helpers/cleanups.js';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { WireSocket } from './wire.js';
 
@@ -16,10 +17,7 @@ interface Seen {
   closes: number[];
 }
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function watch(ws: WireSocket): Seen {
   const seen: Seen = { opened: false, messages: [], errors: [], closes: [] };
