@@ -10,6 +10,7 @@
  * Where the document was unclear, the reading taken is listed at the top of test/e2e/raw-client.test.ts.
  */
 import WebSocket from 'ws';
+import type { ChannelPosition } from '../../shared/protocol/frames.js';
 
 export interface RawClientOptions {
   urls: string[]; // connect to urls[(first + i) % n] on the i-th attempt
@@ -33,7 +34,7 @@ export interface ReceivedMessage {
   data: unknown;
 }
 type Frame = Record<string, unknown>;
-type Position = { offset: number; epoch: string };
+type Position = ChannelPosition;
 class ChannelState {
   epoch?: string;
   offset?: number; // last processed, or reported by recovered:false

@@ -9,8 +9,6 @@
  * Unreachable Redis is a closed port or a TCP proxy this file starts and stops.
  */
 import { createHash } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { NodeAnnouncement } from '../../shared/state/node-registry.js';
 import type { RedisState } from '../../shared/state/redis/redis-state.js';
@@ -25,6 +23,7 @@ import { sessionStoreContract } from '../contracts/session-store.contract.js';
 import { WEBHOOK_CONTRACT_MAX_PENDING, webhookOutboxContract } from '../contracts/webhook-outbox.contract.js';
 import { REDIS_ADDRESS } from '../helpers/backends.js';
 import { redisStateHarness } from '../helpers/redis-state.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { host: REDIS_HOST, port: REDIS_PORT } = REDIS_ADDRESS;
@@ -44,45 +43,6 @@ webhookOutboxContract(
 
 function announcement(id: string): NodeAnnouncement {
   return { id, url: 'http://10.0.0.1:8080', connections: 0, capacity: 1, draining: false, startedAt: 1 };
-}
-
-/** Forwards TCP to the shared Redis; stopping it makes Redis unreachable for its clients only. */
-class TcpProxy {
-  port = 0;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((downstream) => {
-      const upstream = connect(REDIS_PORT, REDIS_HOST);
-      for (const socket of [downstream, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          downstream.destroy();
-          upstream.destroy();
-        });
-      }
-      downstream.pipe(upstream).pipe(downstream);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 /** Every driver call once, each expected to reject. */
@@ -307,17 +267,18 @@ describe('Redis state drivers', () => {
   });
 
   it('when Redis goes away and comes back, then calls fail fast meanwhile and work again without intervention', async () => {
-    const proxy = new TcpProxy();
-    await proxy.start();
+    // Between the state and the shared Redis: cutting it makes Redis unreachable for this client only.
+    const proxy = await TcpProxy.start({ host: REDIS_HOST, port: REDIS_PORT });
     try {
       const commandTimeoutMs = 500;
-      const state = openState(newPrefix(), { url: proxy.url, commandTimeoutMs });
+      const state = openState(newPrefix(), { url: `redis://${proxy.host}:${proxy.port}`, commandTimeoutMs });
       expect(await state.orderOwners.claim('o-1', 'alice', 60)).toBe('alice');
 
-      await proxy.stop();
+      proxy.refuse();
+      proxy.cut();
       await expectAllFailFast(state, commandTimeoutMs + 500);
 
-      await proxy.start();
+      proxy.accept();
       await waitFor(
         () =>
           state.orderOwners.get('o-1').then(
@@ -331,7 +292,7 @@ describe('Redis state drivers', () => {
       expect(state.ready).toBe(true);
       expect(await state.history.append('user:alice', message())).toMatchObject({ offset: 1 });
     } finally {
-      await proxy.stop();
+      await proxy.close();
     }
   });
 });
