@@ -185,6 +185,10 @@ export class HeraldNode {
    */
   async start(): Promise<{ port: number; url: string; internalUrl?: string }> {
     await this.dispatcher.start();
+    // Before the first connection is held under this node's id (webhooks.ts).
+    await this.webhooks?.adoptEarlierRun().catch((err: unknown) => {
+      this.log.warn({ err }, 'webhooks: could not adopt what an earlier run of this node held');
+    });
     this.app.server.on('upgrade', (req, socket, head) => this.gateway.handleUpgrade(req, socket, head));
     await this.app.listen({ port: this.config.port, host: this.config.host });
     const internalUrl = await this.listenInternal();

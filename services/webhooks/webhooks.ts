@@ -126,12 +126,32 @@ export class Webhooks {
     const [holders, live] = await Promise.all([this.outbox.holders(), this.registry.list()]);
     const alive = new Set(live.map((n) => n.id));
     alive.add(this.self.nodeId);
-    const dueAt = Date.now() + this.self.presenceTtlMs + this.settings.offlineGraceMs;
+    const dueAt = this.crashedLeavingAt();
     for (const nodeId of holders) {
       if (alive.has(nodeId)) continue;
       const users = await this.outbox.adopt(nodeId, dueAt);
       if (users > 0) this.log.info({ node: nodeId, users }, 'a node left holding users: they are leaving');
     }
+  }
+
+  /**
+   * Call before this node takes any connection. A record under this node's id is then an earlier
+   * run's that died holding users (SIGKILL, OOM), restarted under the same NODE_ID: its registry
+   * entry never lapsed, so no sweep, here or elsewhere, would adopt it. This run adopts it as a sweep
+   * adopts another node's. A clean stop leaves no record (every connection was released).
+   */
+  async adoptEarlierRun(): Promise<void> {
+    const users = await this.outbox.adopt(this.self.nodeId, this.crashedLeavingAt());
+    if (users > 0)
+      this.log.info(
+        { node: this.self.nodeId, users },
+        'an earlier run of this node left holding users: they are leaving',
+      );
+  }
+
+  /** When users of a crashed run are due to leave: once its presence entries lapsed, plus the grace. */
+  private crashedLeavingAt(): number {
+    return Date.now() + this.self.presenceTtlMs + this.settings.offlineGraceMs;
   }
 
   /**

@@ -227,6 +227,36 @@ describe('webhooks across a node failure', () => {
     expect(r.of('user.offline').map((e) => e.data.userId)).toEqual(['lone']);
   });
 
+  it('when a node dies holding a user and comes back under the same NODE_ID, then it sends user.offline for that user itself', async () => {
+    const r = await receiver();
+    cluster = await startCluster(1, {
+      WEBHOOK_URL: r.url,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_OFFLINE_GRACE_MS: '300',
+      WEBHOOK_POLL_MS: '50',
+      PRESENCE_TTL_SECONDS: '3',
+      CLUSTER_STATS_INTERVAL_MS: '0',
+    });
+    const [doomed] = cluster.nodes as [(typeof cluster.nodes)[0]];
+    const lone = await TestClient.open(doomed.wsUrl, await mintToken('lone'));
+    cleanups.push(() => lone.close());
+    await events(r, 'user.online', 1, 'lone');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    // Its registry entry never lapses (the new run announces the same id), so no other node would
+    // ever adopt what the dead run held: the new run adopts it when it starts.
+    const reborn = await cluster.start(doomed.id);
+    const [offline] = await events(r, 'user.offline', 1, 'lone', 20_000);
+    expect(offline).toMatchObject({ data: { userId: 'lone' }, signed: true });
+
+    // A user connected to the new run is held again, and stays online.
+    const back = await TestClient.open(reborn.wsUrl, await mintToken('back'));
+    cleanups.push(() => back.close());
+    await events(r, 'user.online', 1, 'back');
+    expect(r.of('user.offline').map((e) => e.data.userId)).toEqual(['lone']);
+  });
+
   it('when the node sending webhooks is SIGKILLed mid-request, then another node sends every pending event', async () => {
     const r = await receiver();
     r.fallback = 'hang';
