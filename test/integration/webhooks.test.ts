@@ -195,6 +195,15 @@ describe('webhooks', () => {
 
 describe('webhooks across a node failure', () => {
   let cluster: TestCluster | undefined;
+  /** Node processes whose crashed users are decided within seconds (short presence TTL and grace). */
+  const crashEnv = (r: WebhookReceiver): Record<string, string> => ({
+    WEBHOOK_URL: r.url,
+    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_OFFLINE_GRACE_MS: '300',
+    WEBHOOK_POLL_MS: '50',
+    PRESENCE_TTL_SECONDS: '3',
+    CLUSTER_STATS_INTERVAL_MS: '0',
+  });
   afterEach(async () => {
     await cluster?.stop();
     cluster = undefined;
@@ -202,14 +211,7 @@ describe('webhooks across a node failure', () => {
 
   it('when a node dies holding a user, then another node sends user.offline once its presence lapsed, and none for a user still connected elsewhere', async () => {
     const r = await receiver();
-    cluster = await startCluster(2, {
-      WEBHOOK_URL: r.url,
-      WEBHOOK_SECRET: SECRET,
-      WEBHOOK_OFFLINE_GRACE_MS: '300',
-      WEBHOOK_POLL_MS: '50',
-      PRESENCE_TTL_SECONDS: '3',
-      CLUSTER_STATS_INTERVAL_MS: '0',
-    });
+    cluster = await startCluster(2, crashEnv(r));
     const [doomed, survivor] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
     const lone = await TestClient.open(doomed.wsUrl, await mintToken('lone'));
     const both = await TestClient.open(doomed.wsUrl, await mintToken('both'));
@@ -229,14 +231,7 @@ describe('webhooks across a node failure', () => {
 
   it('when a node dies holding a user and comes back under the same NODE_ID, then it sends user.offline for that user itself', async () => {
     const r = await receiver();
-    cluster = await startCluster(1, {
-      WEBHOOK_URL: r.url,
-      WEBHOOK_SECRET: SECRET,
-      WEBHOOK_OFFLINE_GRACE_MS: '300',
-      WEBHOOK_POLL_MS: '50',
-      PRESENCE_TTL_SECONDS: '3',
-      CLUSTER_STATS_INTERVAL_MS: '0',
-    });
+    cluster = await startCluster(1, crashEnv(r));
     const [doomed] = cluster.nodes as [(typeof cluster.nodes)[0]];
     const lone = await TestClient.open(doomed.wsUrl, await mintToken('lone'));
     cleanups.push(() => lone.close());
