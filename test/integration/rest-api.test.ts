@@ -158,21 +158,19 @@ describe('REST API when a backing service is down', () => {
     const node = await startTestNode({}, drivers);
     try {
       const publish = () =>
-        node.node.app.inject({
-          method: 'POST',
-          url: '/v1/publish',
-          headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-          payload: JSON.stringify({ channel: 'promotions', event: 'e', data: 1 }),
+        injector(node)('POST', '/v1/publish', {
+          auth: PUBLISH_ONLY,
+          body: { channel: 'promotions', event: 'e', data: 1 },
         });
       drivers.state.history.append = () => Promise.reject(new StateUnavailableError('redis down'));
       const stateDown = await publish();
-      expect(stateDown.statusCode).toBe(503);
-      expect(stateDown.json()).toMatchObject({ code: 'state_unavailable' });
+      expect(stateDown.status).toBe(503);
+      expect(stateDown.body).toMatchObject({ code: 'state_unavailable' });
       drivers.state.history.append = () => Promise.resolve({ offset: 1, epoch: 'e' });
       Object.defineProperty(drivers.bus, 'ready', { get: () => false });
       const busDown = await publish();
-      expect(busDown.statusCode).toBe(503);
-      expect(busDown.json()).toMatchObject({ code: 'bus_unavailable' });
+      expect(busDown.status).toBe(503);
+      expect(busDown.body).toMatchObject({ code: 'bus_unavailable' });
     } finally {
       await node.stop();
     }

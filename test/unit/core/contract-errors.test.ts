@@ -19,6 +19,7 @@ import { redisKeys } from '../../../shared/state/redis/keys.js';
 import { ttlMs } from '../../../shared/state/redis/redis-connection.js';
 import { asArray, asInteger, asString } from '../../../shared/state/redis/replies.js';
 import { StateUnavailableError } from '../../../shared/state/state-unavailable-error.js';
+import { injector } from '../../helpers/rest-inject.js';
 import { PUBLISH_ONLY, startTestNode, type TestNode } from '../../helpers/test-node.js';
 
 const retention = () => ({ maxMessages: 10, maxAgeMs: 60_000 });
@@ -126,11 +127,9 @@ describe('REST answers to contract errors are unchanged', () => {
   afterAll(() => node.stop());
 
   const publish = () =>
-    node.node.app.inject({
-      method: 'POST',
-      url: '/v1/publish',
-      headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-      payload: JSON.stringify({ channel: 'promotions', event: 'e', data: 1 }),
+    injector(node)('POST', '/v1/publish', {
+      auth: PUBLISH_ONLY,
+      body: { channel: 'promotions', event: 'e', data: 1 },
     });
 
   it.each([
@@ -144,8 +143,8 @@ describe('REST answers to contract errors are unchanged', () => {
       drivers.state.history.append = () => Promise.reject(err);
       try {
         const res = await publish();
-        expect(res.statusCode).toBe(status);
-        expect(res.json()).toEqual({ statusCode: status, code, message: text });
+        expect(res.status).toBe(status);
+        expect(res.body).toEqual({ statusCode: status, code, message: text });
       } finally {
         drivers.state.history.append = append;
       }
