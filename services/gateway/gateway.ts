@@ -19,7 +19,7 @@ import type { Metrics } from '../../shared/metrics/metrics.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
-import { ClientConnection } from './client-connection.js';
+import { ClientConnection, type ClientSocket } from './client-connection.js';
 import type { ConnectionContext, PresenceWatch } from './connection-context.js';
 import { Fanout, type GapRepair } from './fanout/fanout.js';
 import { WriteScheduler } from './fanout/outlet.js';
@@ -183,12 +183,7 @@ export class Gateway implements DeliverySink {
       },
       readPositionTtlSeconds: config.readPositionTtlSeconds,
       readMoved: (from, move) => this.announceRead(from, move),
-      ...(options.onRead === undefined
-        ? {}
-        : {
-            onRead: (userId: string, channel: string, offset: number) =>
-              options.onRead?.(userId, channel, offset),
-          }),
+      ...(options.onRead === undefined ? {} : { onRead: options.onRead }),
     };
     // Pings and session refreshes are spread over their period (a hundredth of the connections per tick).
     this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
@@ -287,14 +282,8 @@ export class Gateway implements DeliverySink {
     res.write(': herald\n\n');
     const resumed = [...stream.cursor].filter(([channel]) => stream.channels.includes(channel));
     const socket = new SseSocket(res, resumed);
-    const connection = new ClientConnection(socket, this.ctx, stream.token, guarded.address);
-    connection.admitted = guarded.admitted;
-    connection.slice = this.nextSlice++ % WORK_SLICES;
-    const { metrics, log } = this.options;
-    if (log.isLevelEnabled('debug'))
-      log.debug({ conn: connection.id, url: redactUrlToken(req.url), transport: 'sse' }, 'connection opened');
-    this.connections.add(connection);
-    metrics.connections.inc();
+    const connection = this.open(socket, stream.token, req, guarded.admitted, guarded.address, 'sse');
+    const { metrics } = this.options;
     metrics.sseConnections.inc();
     connection.onceGone(() => metrics.sseConnections.dec());
     if (stream.token === undefined) connection.request({ type: 'auth' });
@@ -329,18 +318,31 @@ export class Gateway implements DeliverySink {
     admitted: () => void,
     address: string | undefined,
   ): void {
-    const connection = new ClientConnection(ws, this.ctx, token, address);
+    this.open(ws, token, req, admitted, address, 'websocket');
+  }
+
+  /** A new connection over `socket` (a WebSocket, or an SSE stream's adapter), counted and tracked. */
+  private open(
+    socket: ClientSocket,
+    token: string | undefined,
+    req: IncomingMessage,
+    admitted: () => void,
+    address: string | undefined,
+    transport: 'websocket' | 'sse',
+  ): ClientConnection {
+    const connection = new ClientConnection(socket, this.ctx, token, address);
     // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
     connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;
     // Only at debug level: the peer address costs a getpeername() system call.
     if (this.options.log.isLevelEnabled('debug'))
       this.options.log.debug(
-        { conn: connection.id, url: redactUrlToken(req.url), ip: req.socket.remoteAddress },
+        { conn: connection.id, url: redactUrlToken(req.url), ip: req.socket.remoteAddress, transport },
         'connection opened',
       );
     this.connections.add(connection);
     this.options.metrics.connections.inc();
+    return connection;
   }
 
   // ---- DeliverySink ------------------------------------------------------------------------------
