@@ -7,36 +7,25 @@
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, buildBrowserBundle, launchBrowser } from '../helpers/browser.js';
-import { ensureLoadBalancers, startNginx, type NginxProcess } from '../helpers/nginx.js';
-import { startCluster, type TestCluster } from '../helpers/node-process.js';
-import { PUBLISH_ONLY } from '../helpers/test-node.js';
+import { ARTIFACTS, startBalancedBrowserCluster, type BalancedBrowserCluster } from '../helpers/browser.js';
+import type { NginxProcess } from '../helpers/nginx.js';
+import type { TestCluster } from '../helpers/node-process.js';
+import { postAccepted } from '../helpers/rest-http.js';
 
 let cluster: TestCluster;
 let lb: NginxProcess;
 let browser: Browser;
+let setting: BalancedBrowserCluster | undefined;
 
 beforeAll(async () => {
-  ensureLoadBalancers();
-  buildBrowserBundle();
   // Moves by the rebalancer would be a second reconnect: off, so the one measured is the kill's.
-  cluster = await startCluster(2, { DEMO_ENABLED: 'true', REBALANCE_INTERVAL_MS: '0' });
-  lb = await startNginx(cluster.nodes.map((n) => n.port));
-  browser = await launchBrowser();
+  setting = await startBalancedBrowserCluster({ DEMO_ENABLED: 'true', REBALANCE_INTERVAL_MS: '0' });
+  ({ cluster, lb, browser } = setting);
 }, 900_000);
-afterAll(async () => {
-  await browser?.close();
-  await lb?.stop();
-  await cluster?.stop();
-});
+afterAll(() => setting?.stop());
 
 async function orderEvent(base: string, status: string): Promise<void> {
-  const res = await fetch(`${base}/v1/orders/o-77/events`, {
-    method: 'POST',
-    headers: { authorization: PUBLISH_ONLY, 'content-type': 'application/json' },
-    body: JSON.stringify({ userId: '77', status }),
-  });
-  expect(res.status, await res.clone().text()).toBe(202);
+  await postAccepted(base, '/v1/orders/o-77/events', { userId: '77', status });
 }
 
 const statuses = async (page: Page): Promise<(string | null)[]> =>

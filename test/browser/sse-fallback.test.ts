@@ -9,31 +9,25 @@
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, buildBrowserBundle, launchBrowser } from '../helpers/browser.js';
-import { ensureLoadBalancers, startNginx, type NginxProcess } from '../helpers/nginx.js';
-import { startCluster, type TestCluster } from '../helpers/node-process.js';
+import { ARTIFACTS, startBalancedBrowserCluster, type BalancedBrowserCluster } from '../helpers/browser.js';
+import type { NginxProcess } from '../helpers/nginx.js';
+import type { TestCluster } from '../helpers/node-process.js';
 import { postAccepted } from '../helpers/rest-http.js';
 
 let cluster: TestCluster;
 let lb: NginxProcess;
 let browser: Browser;
+let setting: BalancedBrowserCluster | undefined;
 
 beforeAll(async () => {
-  ensureLoadBalancers();
-  buildBrowserBundle();
-  cluster = await startCluster(2, {
+  setting = await startBalancedBrowserCluster({
     DEMO_ENABLED: 'true',
     WS_ALLOW_GUESTS: 'true',
     REBALANCE_INTERVAL_MS: '0',
   });
-  lb = await startNginx(cluster.nodes.map((n) => n.port));
-  browser = await launchBrowser();
+  ({ cluster, lb, browser } = setting);
 }, 900_000);
-afterAll(async () => {
-  await browser?.close();
-  await lb?.stop();
-  await cluster?.stop();
-});
+afterAll(() => setting?.stop());
 
 /** A page whose WebSockets never connect; counts the attempts. */
 async function blockedPage(): Promise<{ page: Page; attempts: () => number }> {

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { ensureLoadBalancers, startNginx, type NginxProcess } from './nginx.js';
+import { startCluster, type TestCluster } from './node-process.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 const INSTALL = 'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium';
@@ -53,4 +55,44 @@ export async function launchBrowser(): Promise<Browser> {
     headless: true,
     args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
   });
+}
+
+/** Two node processes behind a real nginx, and a Chromium: the setting of the failover tests. */
+export interface BalancedBrowserCluster {
+  cluster: TestCluster;
+  lb: NginxProcess;
+  browser: Browser;
+  /** Closes the browser, then nginx, then the nodes (each only if it was started). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the SDK bundle the demo page loads, starts two nodes with `env` behind nginx
+ * (infra/nginx/nginx.conf), then Chromium. A first run may install nginx and Chromium.
+ */
+export async function startBalancedBrowserCluster(
+  env: Record<string, string>,
+): Promise<BalancedBrowserCluster> {
+  ensureLoadBalancers();
+  buildBrowserBundle();
+  const cluster = await startCluster(2, env);
+  const lb = await startNginx(cluster.nodes.map((n) => n.port)).catch(async (err: unknown) => {
+    await cluster.stop();
+    throw err;
+  });
+  const browser = await launchBrowser().catch(async (err: unknown) => {
+    await lb.stop();
+    await cluster.stop();
+    throw err;
+  });
+  return {
+    cluster,
+    lb,
+    browser,
+    async stop() {
+      await browser.close();
+      await lb.stop();
+      await cluster.stop();
+    },
+  };
 }
