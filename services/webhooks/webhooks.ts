@@ -31,6 +31,7 @@ import type { Config } from '../../shared/config/config.js';
 import { LogEvery } from '../../shared/logger/log-every.js';
 import type { Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
+import { userOfChannel } from '../../shared/protocol/channels.js';
 import type { NodeRegistry } from '../../shared/state/node-registry.js';
 import type { Presence } from '../../shared/state/presence.js';
 import type { TakenEvent, WebhookEvent, WebhookOutbox } from '../../shared/state/webhook-outbox.js';
@@ -161,8 +162,8 @@ export class Webhooks {
    */
   stored(messages: readonly { channel: string; id: string; offset: number }[]): void {
     for (const m of messages) {
-      if (!m.channel.startsWith('user:')) continue;
-      const userId = m.channel.slice('user:'.length);
+      const userId = userOfChannel(m.channel);
+      if (userId === undefined) continue;
       this.presence
         .nodesOf(userId)
         .then((nodes) => {

@@ -10,6 +10,7 @@
  * the caller's to log, never the ack's.
  */
 import type { Bus } from '../bus/bus.js';
+import { userChannel } from '../protocol/channels.js';
 import { encodeControlEnvelope } from './envelope.js';
 import type { Router } from './router.js';
 
@@ -32,7 +33,7 @@ export class ReadSignals {
 
   /** Sends `move` to the other nodes holding the user's connections; resolves once the bus took it. */
   async announce(move: ReadMove): Promise<void> {
-    const lookup = this.router?.nodesFor(`user:${move.userId}`, undefined, RESOLVED);
+    const lookup = this.router?.nodesFor(userChannel(move.userId), undefined, RESOLVED);
     const nodes = lookup === undefined ? undefined : await lookup;
     const others = nodes?.filter((node) => node !== this.nodeId);
     if (others !== undefined && others.length === 0) return;

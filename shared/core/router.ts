@@ -24,6 +24,7 @@
  * state store that lost its data, until presence is refreshed, must not cut anyone off), and a lookup
  * that failed.
  */
+import { userOfChannel } from '../protocol/channels.js';
 import type { Presence } from '../state/presence.js';
 
 export interface Router {
@@ -40,8 +41,6 @@ export interface Router {
   ): Promise<readonly string[] | undefined> | undefined;
 }
 
-const USER_PREFIX = 'user:';
-
 export class PresenceRouter implements Router {
   constructor(private readonly presence: Presence) {}
 
@@ -50,7 +49,7 @@ export class PresenceRouter implements Router {
     routeUser: string | undefined,
     stored: Promise<unknown>,
   ): Promise<readonly string[] | undefined> | undefined {
-    const user = channel.startsWith(USER_PREFIX) ? channel.slice(USER_PREFIX.length) : routeUser;
+    const user = userOfChannel(channel) ?? routeUser;
     if (user === undefined) return undefined;
     const lookup = this.presence.inCallOrder
       ? this.presence.nodesOf(user)

@@ -95,6 +95,10 @@ export function channelKind(channel: string): ChannelKind {
 }
 
 export const userChannel = (userId: string): string => `user:${userId}`;
+const USER_PREFIX = 'user:';
+/** The user a `user:{id}` channel belongs to; undefined for any other channel. No parse: per publish. */
+export const userOfChannel = (channel: string): string | undefined =>
+  channel.startsWith(USER_PREFIX) ? channel.slice(USER_PREFIX.length) : undefined;
 export const orderChannel = (orderId: string): string => `order:${orderId}`;
 export const promotionsChannel = (segment?: string): string =>
   segment === undefined ? 'promotions' : `promotions:${segment}`;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from '../app.js';
+import { userChannel } from '../../../shared/protocol/channels.js';
 import { readOffset } from '../../../shared/state/read-positions.js';
 import { DisconnectReply, ErrorReply, InboxReply, PresenceReply, UserParams } from '../schemas.js';
 
@@ -67,7 +68,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = (app, { 
     },
     async (request) => {
       const { userId } = request.params;
-      const channel = `user:${userId}`;
+      const channel = userChannel(userId);
       const [current, recorded] = await Promise.all([
         deps.state.history.position(channel),
         deps.state.reads.get(userId, channel),

@@ -7,6 +7,7 @@ import {
   parseChannel,
   promotionsChannel,
   userChannel,
+  userOfChannel,
   type ChannelKind,
   type ChannelRef,
 } from '../../../shared/protocol/channels.js';
@@ -107,4 +108,13 @@ describe('channelKind', () => {
       expect(channelKind(channel)).toBe(CHANNEL_KINDS[shape!]);
     },
   );
+});
+
+describe('userOfChannel', () => {
+  it('names the user of a user channel, and nothing for any other', () => {
+    expect(userOfChannel('user:42')).toBe('42');
+    expect(userOfChannel('order:o-1')).toBeUndefined();
+    expect(userOfChannel('promotions')).toBeUndefined();
+    expect(userOfChannel('cluster')).toBeUndefined();
+  });
 });
