@@ -183,7 +183,13 @@ export class Gateway implements DeliverySink {
       },
       readPositionTtlSeconds: config.readPositionTtlSeconds,
       readMoved: (from, move) => this.announceRead(from, move),
-      ...(options.onRead === undefined ? {} : { onRead: options.onRead }),
+      // Called through a closure, not taken off `options` (a method of it, as far as types know).
+      ...(options.onRead === undefined
+        ? {}
+        : {
+            onRead: (userId: string, channel: string, offset: number) =>
+              options.onRead?.(userId, channel, offset),
+          }),
     };
     // Pings and session refreshes are spread over their period (a hundredth of the connections per tick).
     this.heartbeat = new SlicedInterval(config.ws.heartbeatMs, WORK_SLICES, (slice) => this.beat(slice));
