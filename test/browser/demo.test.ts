@@ -28,7 +28,11 @@ async function open(query: string): Promise<Page> {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${node.url}/demo${query}`);
-  await page.locator('#status[data-state="connected"]').waitFor({ timeout: 10_000 });
+  // Connected, and every channel of the page subscribed (user:{id} and promotions, a guest the latter).
+  const channels = query.includes('user=') ? 2 : 1;
+  await page
+    .locator(`#status[data-state="connected"][data-subscribed="${channels}"]`)
+    .waitFor({ timeout: 10_000 });
   expect(errors).toEqual([]);
   return page;
 }

@@ -37,7 +37,8 @@ describe('demo page across a node failure, behind nginx', () => {
   it('when the node holding the page is killed, then the page reconnects and shows every missed event once', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 480 } });
     await page.goto(`${lb.url}/demo?user=77`);
-    const status = page.locator('#status[data-state="connected"]');
+    // Connected, with user:77 and promotions subscribed (an event before that is not the page's).
+    const status = page.locator('#status[data-state="connected"][data-subscribed="2"]');
     await status.waitFor({ timeout: 10_000 });
     const first = await status.getAttribute('data-node');
     const doomed = cluster.nodes.find((n) => n.id === first)!;

@@ -49,7 +49,9 @@ describe('SSE fallback in the browser, behind nginx', () => {
   it('when WebSockets are blocked, then the demo falls back to SSE, shows events, and survives the kill of its node with every missed event once', async () => {
     const { page, attempts } = await blockedPage();
     await page.goto(`${lb.url}/demo?user=91`);
-    const connected = page.locator('#status[data-state="connected"][data-transport="sse"]');
+    const connected = page.locator(
+      '#status[data-state="connected"][data-transport="sse"][data-subscribed="2"]',
+    );
     await connected.waitFor({ timeout: 20_000 });
     expect(attempts()).toBeGreaterThanOrEqual(2);
     expect(await page.locator('#transport').textContent()).toBe('over SSE (fallback)');
@@ -87,7 +89,9 @@ describe('SSE fallback in the browser, behind nginx', () => {
   it('a guest page with WebSockets blocked receives promotions over SSE', async () => {
     const { page } = await blockedPage();
     await page.goto(`${lb.url}/demo`);
-    await page.locator('#status[data-state="connected"][data-transport="sse"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('#status[data-state="connected"][data-transport="sse"][data-subscribed="1"]')
+      .waitFor({ timeout: 20_000 });
     await postAccepted(lb.url, '/v1/promotions', {
       promotionId: 'sse-guest',
       title: 'For everyone',

@@ -169,8 +169,18 @@ function markRead() {
 client.on('read', showUnread);
 $('mark-read').addEventListener('click', markRead);
 $('orders').addEventListener('click', markRead);
-if (user) client.subscribe('user:' + user);
-client.subscribe('promotions');
+// How many of the page's channels are subscribed now (#status data-subscribed): an event published
+// before its channel is subscribed is not the page's (a first subscription starts at the newest message).
+const live = new Set();
+function track(subscription) {
+  subscription.on('state', (state) => {
+    if (state === 'subscribed') live.add(subscription.channel);
+    else live.delete(subscription.channel);
+    status.dataset.subscribed = String(live.size);
+  });
+}
+if (user) track(client.subscribe('user:' + user));
+track(client.subscribe('promotions'));
 client.connect();
 </script>
 </body>
