@@ -14,13 +14,22 @@ export interface SessionRecord {
   channels: string[];
 }
 
+/** What `create` stores: the channels of a connection that named them when it connected. */
+export interface NewSession {
+  id: string;
+  userId: string;
+  nodeId: string;
+  channels?: readonly string[];
+}
+
 export interface SessionStore {
   /**
-   * Stores a session of `userId` on `nodeId` with no channels, replacing any session of that id
-   * (its channels included). It expires `ttlSeconds` after this call unless `touch`ed or `claim`ed
-   * (a closed connection's session is touched once, then left to expire).
+   * Stores a session of `userId` on `nodeId` holding `channels` (none when absent; a channel listed
+   * twice is held once), replacing any session of that id (its channels included). It expires
+   * `ttlSeconds` after this call unless `touch`ed or `claim`ed (a closed connection's session is
+   * touched once, then left to expire).
    */
-  create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void>;
+  create(session: NewSession, ttlSeconds: number): Promise<void>;
   /**
    * The live session, or `undefined` for an unknown, expired or deleted one. `channels` is a set (no
    * duplicates, order unspecified). Reads never extend the lifetime.

@@ -44,13 +44,34 @@ export function sessionStoreContract(name: string, factory: ContractFactory<Sess
       expect(await store.get('s-1')).toEqual({ id: 's-1', userId: 'alice', nodeId: 'node-a', channels: [] });
     });
 
+    it('when a session is created with channels, then get returns each of them once, and they come and go like added ones', async () => {
+      const store = subject.driver;
+      await store.create(
+        {
+          id: 's-ch',
+          userId: 'alice',
+          nodeId: 'node-a',
+          channels: ['user:alice', 'promotions', 'user:alice'],
+        },
+        LONG_TTL_SECONDS,
+      );
+      expect([...(await store.get('s-ch'))!.channels].sort()).toEqual(['promotions', 'user:alice']);
+
+      await store.removeChannel('s-ch', 'promotions');
+      await store.addChannel('s-ch', 'order:o-1');
+      expect([...(await store.get('s-ch'))!.channels].sort()).toEqual(['order:o-1', 'user:alice']);
+    });
+
     it('when an unknown session is read, then get returns undefined', async () => {
       expect(await subject.driver.get('never-created')).toBeUndefined();
     });
 
     it('when a session is created again with the same id, then the new one replaces it, with no channels', async () => {
       const store = subject.driver;
-      await store.create(session('s-1', 'alice', 'node-a'), LONG_TTL_SECONDS);
+      await store.create(
+        { ...session('s-1', 'alice', 'node-a'), channels: ['promotions'] },
+        LONG_TTL_SECONDS,
+      );
       await store.addChannel('s-1', 'user:alice');
 
       await store.create(session('s-1', 'alice', 'node-b'), LONG_TTL_SECONDS);

@@ -1,6 +1,7 @@
 /**
  * Group commit on the machine's Redis: commands a node issues in one event-loop turn (concurrent
- * publishes, concurrent connects) leave in one socket write, each still its own atomic script.
+ * publishes, concurrent connects) leave in one socket write, and script calls made one after another
+ * in one batch script call, each still its own atomic script with its own answer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -10,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/state/redis/keys.js';
 import { RedisConnection } from '../../shared/state/redis/redis-connection.js';
 import { RedisHistory } from '../../shared/state/redis/redis-history.js';
+import { RedisPresence } from '../../shared/state/redis/redis-presence.js';
+import { RedisReadPositions } from '../../shared/state/redis/redis-read-positions.js';
+import { RedisSessionStore } from '../../shared/state/redis/redis-session-store.js';
+import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 
 import { REDIS_URL } from '../helpers/backends.js';
 const PREFIX = `herald-test:group-commit:${randomUUID()}:`;
@@ -17,20 +22,42 @@ const RETENTION = { maxMessages: 100, maxAgeMs: 60_000 };
 
 let connection: RedisConnection;
 let history: RedisHistory;
+let presence: RedisPresence;
+let sessions: RedisSessionStore;
+let reads: RedisReadPositions;
+const keys = redisKeys(PREFIX);
 
-/** Counts the writes that reach the socket (one syscall each: _write, or _writev for a corked batch). */
-function countWrites(socket: Socket): { count: () => number; restore: () => void } {
+/**
+ * Counts the writes that reach the socket (one syscall each: _write, or _writev for a corked batch),
+ * and the script calls they carry (EVALSHA, or EVAL the first time a script is used on a socket).
+ */
+function countWrites(socket: Socket): {
+  count: () => number;
+  scriptCalls: () => number;
+  restore: () => void;
+} {
   let writes = 0;
+  let text = '';
   const target = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
   const originals = { _write: target._write, _writev: target._writev };
-  for (const name of ['_write', '_writev'] as const) {
-    const original = originals[name];
-    target[name] = function (this: unknown, ...args: unknown[]) {
-      writes++;
-      return original.apply(this, args);
-    };
-  }
-  return { count: () => writes, restore: () => Object.assign(target, originals) };
+  const seen = (chunk: unknown): void => {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('latin1');
+  };
+  target._write = function (this: unknown, ...args: unknown[]) {
+    writes++;
+    seen(args[0]);
+    return originals._write.apply(this, args);
+  };
+  target._writev = function (this: unknown, ...args: unknown[]) {
+    writes++;
+    for (const { chunk } of args[0] as { chunk: unknown }[]) seen(chunk);
+    return originals._writev.apply(this, args);
+  };
+  return {
+    count: () => writes,
+    scriptCalls: () => text.toLowerCase().split(/\r\neval(?:sha)?\r\n/).length - 1,
+    restore: () => Object.assign(target, originals),
+  };
 }
 
 const message = (i: number) => ({ id: randomUUID(), event: 'e', dataJson: `{"i":${i}}`, ts: Date.now() });
@@ -43,11 +70,15 @@ beforeAll(async () => {
     maxOfflineQueue: 100,
     log: pino({ level: 'silent' }),
   });
-  history = new RedisHistory(connection, redisKeys(PREFIX), () => RETENTION);
+  history = new RedisHistory(connection, keys, () => RETENTION);
+  presence = new RedisPresence(connection, keys, 60, pino({ level: 'silent' }));
+  sessions = new RedisSessionStore(connection, keys);
+  reads = new RedisReadPositions(connection, keys);
   await history.append('user:warm-up', message(0)); // connected, scripts loaded
 });
 
 afterAll(async () => {
+  await Promise.all([presence.close(), sessions.close(), reads.close()]);
   await history.close();
   const admin = new Redis(REDIS_URL);
   const keys = await admin.keys(`${PREFIX}*`);
@@ -63,6 +94,7 @@ describe('Redis group commit', () => {
         Array.from({ length: 50 }, (_, i) => history.append(`user:g${i % 5}`, message(i))),
       );
       expect(writes.count()).toBe(1);
+      expect(writes.scriptCalls()).toBe(1); // one batch script call carries the 50 appends
       for (let channel = 0; channel < 5; channel++) {
         const offsets = appended.filter((_, i) => i % 5 === channel).map((a) => a.offset);
         expect(offsets).toEqual(Array.from({ length: 10 }, (_, k) => k + 1));
@@ -70,6 +102,63 @@ describe('Redis group commit', () => {
     } finally {
       writes.restore();
     }
+  });
+
+  it('when connects of many users register in one turn, then one batch script carries every driver’s calls and each gets its own answer', async () => {
+    const writes = countWrites((connection.client as Redis).stream);
+    try {
+      const users = Array.from({ length: 20 }, (_, i) => `batch-user-${i}`);
+      const [counts, created, readPositions] = await Promise.all([
+        Promise.all(users.map((u) => presence.add(u, `conn-${u}`, 'node-g'))),
+        Promise.all(
+          users.map((u) =>
+            sessions.create({ id: `s-${u}`, userId: u, nodeId: 'node-g', channels: [`user:${u}`] }, 60),
+          ),
+        ),
+        Promise.all(users.map((u) => reads.get(u, `user:${u}`))),
+      ]);
+      expect(writes.scriptCalls()).toBe(1);
+      expect(counts).toEqual(users.map(() => 1));
+      expect(created).toHaveLength(20);
+      expect(readPositions).toEqual(users.map(() => undefined));
+      expect(await sessions.get('s-batch-user-7')).toEqual({
+        id: 's-batch-user-7',
+        userId: 'batch-user-7',
+        nodeId: 'node-g',
+        channels: ['user:batch-user-7'],
+      });
+    } finally {
+      writes.restore();
+    }
+  });
+
+  it('when one call of a batch fails, then only that call rejects (StateUnavailableError) and the others are answered', async () => {
+    const admin = new Redis(REDIS_URL);
+    await admin.set(keys.readPositions('not-a-hash'), 'a string'); // HGET on it: WRONGTYPE
+    await admin.quit();
+    const writes = countWrites((connection.client as Redis).stream);
+    try {
+      const results = await Promise.allSettled([
+        presence.add('fail-a', 'conn-a', 'node-g'),
+        reads.get('not-a-hash', 'user:not-a-hash'),
+        presence.add('fail-b', 'conn-b', 'node-g'),
+      ]);
+      expect(writes.scriptCalls()).toBe(1);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const failed = results[1] as PromiseRejectedResult;
+      expect(failed.reason).toBeInstanceOf(StateUnavailableError);
+      expect(String((failed.reason as Error).message)).toMatch(/read get.*WRONGTYPE/);
+    } finally {
+      writes.restore();
+    }
+  });
+
+  it('when a plain command follows batched script calls in the same turn, then it is written after them and sees their writes', async () => {
+    const key = keys.session('s-ordered');
+    const create = sessions.create({ id: 's-ordered', userId: 'u-o', nodeId: 'node-g' }, 60);
+    const read = connection.run('test hgetall', (client) => client.hgetall(key));
+    await create;
+    expect(await read).toMatchObject({ u: 'u-o', n: 'node-g' });
   });
 
   it('when appends come one per turn, each awaited, then each is written on its own (nothing waits for company)', async () => {

@@ -7,7 +7,7 @@ import type { RetentionResolver } from '../history.js';
 import type { NodeAnnouncement, NodeRecord, NodeRegistry } from '../node-registry.js';
 import type { OrderOwners } from '../order-owners.js';
 import type { Presence, UserPresence } from '../presence.js';
-import type { SessionRecord, SessionStore } from '../session-store.js';
+import type { NewSession, SessionRecord, SessionStore } from '../session-store.js';
 import type { StateDrivers } from '../state.js';
 import { ExpiringMap } from './expiring-map.js';
 import { MemoryHistory } from './memory-history.js';
@@ -23,10 +23,10 @@ export class MemorySessionStore implements SessionStore {
     { userId: string; nodeId: string; channels: Set<string> }
   >();
 
-  create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
+  create(session: NewSession, ttlSeconds: number): Promise<void> {
     this.sessions.set(
       session.id,
-      { userId: session.userId, nodeId: session.nodeId, channels: new Set() },
+      { userId: session.userId, nodeId: session.nodeId, channels: new Set(session.channels) },
       ttlSeconds,
     );
     return done;

@@ -78,6 +78,46 @@ const backoff = (attempt: number): number =>
   Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 /** Shortest time between two writes to Redis while commands keep coming (see coalesceWrites). */
 const MIN_FLUSH_INTERVAL_MS = 1;
+/** Most script calls one batch carries: bounds how long one batch script holds Redis. */
+const MAX_BATCH_CALLS = 256;
+
+/** A script call waiting in the batch (see `script`). */
+interface BatchedCall {
+  what: string;
+  script: LuaScript;
+  keys: readonly string[];
+  args: readonly Arg[];
+  resolve(reply: unknown): void;
+  reject(err: StateUnavailableError): void;
+}
+
+/**
+ * The batch script: every declared script's body as a function of its own KEYS and ARGV, and a loop
+ * that runs the calls in order. ARGV[1] is the number of calls; each call then takes ARGV entries
+ * body index, key count, argument count and its arguments, and the next key count of KEYS. A call
+ * answers {1, reply} or, when it raised an error, {0, message}: one call's error does not stop the
+ * others (its writes before the error stay, as they would for the script alone).
+ */
+function batchLua(scripts: readonly LuaScript[]): string {
+  const bodies = scripts.map((script) => `function(KEYS, ARGV)\n${script.lua}\nend`).join(',\n');
+  return `local bodies = {
+${bodies}
+}
+local out, k, a = {}, 0, 1
+for i = 1, tonumber(ARGV[1]) do
+  local body, nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 3
+  local keys, argv = {}, {}
+  for j = 1, nk do keys[j] = KEYS[k + j] end
+  for j = 1, na do argv[j] = ARGV[a + j] end
+  k, a = k + nk, a + na
+  local ok, reply = pcall(bodies[body], keys, argv)
+  if ok then out[i] = {1, reply}
+  elseif type(reply) == 'table' and reply.err then out[i] = {0, reply.err}
+  else out[i] = {0, tostring(reply)} end
+end
+return out`;
+}
 
 export class RedisConnection {
   readonly client: RedisClient;
@@ -87,6 +127,13 @@ export class RedisConnection {
   readonly log: Logger;
   private readonly waiters = new Set<Waiter>();
   private readonly defined = new Set<string>();
+  /** The declared scripts, in declaration order, and each one's body index in the batch script. */
+  private readonly declared: LuaScript[] = [];
+  private readonly bodyIndex = new Map<LuaScript, number>();
+  /** The batch script of the scripts declared so far (rebuilt when one is added). */
+  private batchScript: LuaScript | undefined;
+  /** Script calls made since the last write, sent together before the next one (see `script`). */
+  private batch: BatchedCall[] = [];
   private leases = 0;
   private closing: Promise<void> | undefined;
   private down = false;
@@ -211,6 +258,8 @@ export class RedisConnection {
       throw new StateUnavailableError(`redis ${what}: state drivers are closed`);
     if (!this.writable) await this.waitUntilReady(what);
     this.coalesceWrites();
+    // Batched script calls made before this command are written before it: the order holds.
+    this.sendBatch();
     try {
       return await op(this.client);
     } catch (err) {
@@ -218,24 +267,92 @@ export class RedisConnection {
     }
   }
 
-  /** Runs a Lua script with explicit keys. */
+  /**
+   * Runs a Lua script with explicit keys. On a standalone Redis the calls made one after another (no
+   * other command in between), however many drivers and connections they come from, are group
+   * committed: written together just before the next write as ONE call of the batch script
+   * (batchLua), which runs each in order and answers each on its own. Redis parses and dispatches one
+   * command instead of dozens, and the node builds one command object and decodes one reply: for
+   * small scripts (a presence add, a session create) that overhead is most of what a call costs on
+   * both sides. A lone call is sent as itself. On Redis Cluster, where one script's keys must share
+   * a slot, and while the client is not ready, each call runs alone.
+   */
   script(what: string, script: LuaScript, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
-    return this.run(
-      what,
-      (client) => this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>,
-    );
+    if (this.clustered || this.closing !== undefined || !this.writable)
+      return this.run(
+        what,
+        (client) => this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>,
+      );
+    return new Promise<unknown>((resolve, reject) => {
+      this.batch.push({ what, script, keys, args, resolve, reject });
+      if (this.batch.length >= MAX_BATCH_CALLS) this.sendBatch();
+      else this.coalesceWrites(); // the flush sends the batch first
+    });
+  }
+
+  /** Writes the batched script calls (one command, or the call itself when it is alone). */
+  private sendBatch(): void {
+    const calls = this.batch;
+    if (calls.length === 0) return;
+    this.batch = [];
+    try {
+      if (calls.length === 1) {
+        const call = calls[0]!;
+        (
+          this.scriptOn(this.client, call.script)(
+            call.keys.length,
+            ...call.keys,
+            ...call.args,
+          ) as Promise<unknown>
+        ).then(
+          (reply) => call.resolve(reply),
+          (err: unknown) => call.reject(unavailable(call.what, err)),
+        );
+        return;
+      }
+      const batch = this.currentBatchScript();
+      const keys: string[] = [];
+      const argv: Arg[] = [calls.length];
+      for (const call of calls) {
+        const body = this.bodyIndex.get(call.script);
+        if (body === undefined)
+          throw new Error(`lua script ${call.script.name} was not declared when the driver took its lease`);
+        keys.push(...call.keys);
+        argv.push(body, call.keys.length, call.args.length, ...call.args);
+      }
+      (this.scriptOn(this.client, batch)(keys.length, ...keys, ...argv) as Promise<unknown>).then(
+        (replies) => settleBatch(calls, replies),
+        (err: unknown) => {
+          for (const call of calls) call.reject(unavailable(call.what, err));
+        },
+      );
+    } catch (err) {
+      for (const call of calls) call.reject(unavailable(call.what, err));
+    }
+  }
+
+  private currentBatchScript(): LuaScript {
+    if (this.batchScript === undefined) {
+      const script = { name: `heraldBatch${this.declared.length}`, lua: batchLua(this.declared) };
+      this.client.defineCommand(script.name, { lua: script.lua });
+      this.defined.add(script.name);
+      this.batchScript = script;
+    }
+    return this.batchScript;
   }
 
   /**
-   * Runs `script` once per call, all issued at once (one write on a standalone Redis, see
-   * coalesceWrites; on Redis Cluster each goes to its own slot's shard); resolves with their replies
-   * in order, or rejects with the first failure.
+   * Runs `script` once per call, all issued at once (batched on a standalone Redis, see `script`; on
+   * Redis Cluster each goes to its own slot's shard); resolves with their replies in order, or
+   * rejects with the first failure.
    */
   scripts(
     what: string,
     script: LuaScript,
     calls: readonly { keys: readonly string[]; args: readonly Arg[] }[],
   ): Promise<unknown[]> {
+    if (!this.clustered)
+      return Promise.all(calls.map(({ keys, args }) => this.script(what, script, keys, args)));
     return this.run(what, (client) => {
       const run = this.scriptOn(client, script);
       return Promise.all(calls.map(({ keys, args }) => run(keys.length, ...keys, ...args)));
@@ -341,6 +458,7 @@ export class RedisConnection {
     const flush = (): void => {
       if (this.corked === stream) this.corked = undefined;
       this.lastFlushAt = performance.now();
+      this.sendBatch();
       stream.uncork();
     };
     const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
@@ -360,6 +478,7 @@ export class RedisConnection {
       waiter.reject(new StateUnavailableError('redis state drivers closed while waiting for redis'));
     }
     this.waiters.clear();
+    this.sendBatch();
     if (this.client.status === 'ready') {
       // QUIT lets replies to commands already sent arrive first; bounded by commandTimeout.
       await this.client.quit().catch(() => undefined);
@@ -372,6 +491,9 @@ export class RedisConnection {
     if (this.defined.has(script.name)) return;
     this.client.defineCommand(script.name, { lua: script.lua });
     this.defined.add(script.name);
+    this.declared.push(script);
+    this.bodyIndex.set(script, this.declared.length);
+    this.batchScript = undefined; // the next batch gets a script that knows this one
   }
 
   /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
@@ -468,6 +590,19 @@ export class RedisLease {
 
 function closedDriver(what: string): Promise<never> {
   return Promise.reject(new StateUnavailableError(`redis ${what}: the driver is closed`));
+}
+
+/** Hands each batched call its own answer from the batch script's reply (see batchLua). */
+function settleBatch(calls: readonly BatchedCall[], replies: unknown): void {
+  const list = Array.isArray(replies) ? (replies as unknown[]) : [];
+  for (const [i, call] of calls.entries()) {
+    const entry = list[i];
+    if (Array.isArray(entry) && entry[0] === 1) call.resolve(entry.length > 1 ? entry[1] : null);
+    else {
+      const message = Array.isArray(entry) ? String(entry[1]) : 'no answer in the batch reply';
+      call.reject(unavailable(call.what, new Error(message)));
+    }
+  }
 }
 
 function unavailable(what: string, err: unknown): StateUnavailableError {

@@ -32,6 +32,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {moved, value}`,
 };
 
+/** KEYS[1] the user's hash; ARGV[1] the channel. Returns the recorded value, or nil. */
+const GET: LuaScript = {
+  name: 'heraldReadGet',
+  lua: `return redis.call('HGET', KEYS[1], ARGV[1])`,
+};
+
 export class RedisReadPositions implements ReadPositions {
   private readonly lease: RedisLease;
 
@@ -39,7 +45,7 @@ export class RedisReadPositions implements ReadPositions {
     connection: RedisConnection,
     private readonly keys: RedisKeys,
   ) {
-    this.lease = connection.lease([ADVANCE]);
+    this.lease = connection.lease([ADVANCE, GET]);
   }
 
   async advance(
@@ -65,10 +71,9 @@ export class RedisReadPositions implements ReadPositions {
   }
 
   async get(userId: string, channel: string): Promise<ReadPosition | undefined> {
-    const value = await this.lease.run('read get', (client) =>
-      client.hget(this.keys.readPositions(userId), channel),
-    );
-    return value === null ? undefined : parsePosition(value);
+    // A script, not HGET: it joins the batch of the connects around it (redis-connection.ts, script).
+    const value = await this.lease.script('read get', GET, [this.keys.readPositions(userId)], [channel]);
+    return value === null ? undefined : parsePosition(asString(value, 'read get'));
   }
 
   async list(userId: string): Promise<Map<string, ReadPosition>> {

@@ -2,9 +2,15 @@
  * SessionStore on Redis: one hash per session holding the user, the node and the channels (`c:{name}`
  * fields), so the channels are a set that expires with the session by construction: one key, one TTL.
  */
-import type { SessionRecord, SessionStore } from '../session-store.js';
+import type { NewSession, SessionRecord, SessionStore } from '../session-store.js';
 import type { RedisKeys } from './keys.js';
-import { ttlMs, type LuaScript, type RedisConnection, type RedisLease } from './redis-connection.js';
+import {
+  ttlMs,
+  type Arg,
+  type LuaScript,
+  type RedisConnection,
+  type RedisLease,
+} from './redis-connection.js';
 
 const USER = 'u';
 const NODE = 'n';
@@ -13,12 +19,13 @@ const CHANNEL = 'c:';
 /**
  * Creates (or replaces) a session: one script, not a MULTI, so that the creates of many concurrent
  * connects share one round trip (the connection group-commits commands of one event-loop turn).
- * ARGV: userId, nodeId, TTL (ms).
+ * ARGV: userId, nodeId, TTL (ms), then the channel fields the session starts with.
  */
 const CREATE: LuaScript = {
   name: 'heraldSessionCreate',
   lua: `redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '${USER}', ARGV[1], '${NODE}', ARGV[2])
+for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '1') end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 0`,
 };
@@ -48,13 +55,10 @@ export class RedisSessionStore implements SessionStore {
     this.lease = connection.lease([CREATE, ADD_CHANNEL, CLAIM]);
   }
 
-  async create(session: { id: string; userId: string; nodeId: string }, ttlSeconds: number): Promise<void> {
-    await this.lease.script(
-      'session create',
-      CREATE,
-      [this.keys.session(session.id)],
-      [session.userId, session.nodeId, ttlMs(ttlSeconds)],
-    );
+  async create(session: NewSession, ttlSeconds: number): Promise<void> {
+    const args: Arg[] = [session.userId, session.nodeId, ttlMs(ttlSeconds)];
+    for (const channel of session.channels ?? []) args.push(CHANNEL + channel);
+    await this.lease.script('session create', CREATE, [this.keys.session(session.id)], args);
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
