@@ -89,6 +89,8 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     queryToken: string | undefined,
     /** The client's address, read when something counts by it (guests), else undefined. */
     private readonly address: string | undefined,
+    /** Channels the URL names (`channels`): subscribed right after authentication. */
+    private urlChannels: readonly string[] | undefined = undefined,
   ) {
     this.outlet = new Outlet(ws, ctx.scheduler, this);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
@@ -151,7 +153,15 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
 
   /** A method of its own, so the token is held only by this one short-lived closure. */
   private startAuthentication(token: string): void {
-    this.enqueue(() => this.authenticate(token, undefined));
+    this.enqueue(() => this.authenticate(token, undefined, undefined));
+  }
+
+  /** The channels to subscribe at connect: the URL's, then the `auth` frame's (taken once). */
+  private connectChannels(frameChannels: readonly string[] | undefined): readonly string[] | undefined {
+    const fromUrl = this.urlChannels;
+    this.urlChannels = undefined;
+    if (fromUrl === undefined) return frameChannels;
+    return frameChannels === undefined ? fromUrl : [...fromUrl, ...frameChannels];
   }
 
   /** The auth deadline passed without an auth frame (called by the gateway's deadlines). */
@@ -306,8 +316,8 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     if (this.state === 'authenticating' || subs === undefined) {
       if (frame.type === 'auth')
         return frame.token === undefined
-          ? this.authenticateGuest(frame.ref)
-          : this.authenticate(frame.token, frame.ref);
+          ? this.authenticateGuest(frame.ref, frame.channels)
+          : this.authenticate(frame.token, frame.ref, frame.channels);
       return this.fail('auth_required', CloseCodes.unauthorized, 'not authenticated', frame.ref);
     }
     switch (frame.type) {
@@ -334,8 +344,13 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
 
   // ---- authentication ------------------------------------------------------------------------------
 
-  private async authenticate(token: string, requestRef: Ref | undefined): Promise<void> {
+  private async authenticate(
+    token: string,
+    requestRef: Ref | undefined,
+    frameChannels: readonly string[] | undefined,
+  ): Promise<void> {
     this.clearAuthDeadline();
+    const channels = this.connectChannels(frameChannels);
     const result = await this.ctx.verifier.verify(token);
     if (this.state !== 'authenticating') return;
     if (!result.ok) {
@@ -345,16 +360,16 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     }
     const subs = new Subscriptions(this, this.ctx, result.claims);
     this.subs = subs;
-    let outcome;
+    let opened;
     try {
-      outcome = await subs.open();
+      opened = await subs.open(channels);
     } catch (err) {
       // State unreachable: do not leave a half-open, unauthenticated connection behind.
       this.ctx.log.error({ err, conn: this.id }, 'could not open the connection');
       subs.release();
       return this.fail('unavailable', CloseCodes.internalError, 'state unavailable', requestRef);
     }
-    if (outcome === 'too_many_connections') {
+    if (opened.outcome === 'too_many_connections') {
       return this.fail(
         'too_many_connections',
         CloseCodes.tooManyConnections,
@@ -362,22 +377,31 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
         requestRef,
       );
     }
-    if (outcome === 'closed' || this.state !== 'authenticating') return;
+    if (opened.outcome === 'closed' || this.state !== 'authenticating') return;
     this.state = 'open';
     if (result.claims.expiresAt !== undefined) {
       this.expiresAt = result.claims.expiresAt;
       this.ctx.deadlines.expiry.add(this, this.expiresAt);
     }
     this.ctx.onAuthenticated(this);
-    this.welcome(subs, requestRef);
+    // The welcome and the answers for the channels named at connect leave in one write.
+    this.outlet.cork();
+    this.welcome(subs, requestRef, opened.initial.length);
+    subs.answerOpened(opened.initial);
+    this.outlet.uncork();
+    await subs.releaseOpened(opened.initial);
   }
 
   /**
    * An `auth` frame without a token: a guest, where the node takes guests (WS_ALLOW_GUESTS), within
    * the places of its client address. It may subscribe to `promotions` only and has no session.
    */
-  private authenticateGuest(requestRef: Ref | undefined): void {
+  private async authenticateGuest(
+    requestRef: Ref | undefined,
+    frameChannels: readonly string[] | undefined,
+  ): Promise<void> {
     this.clearAuthDeadline();
+    const channels = this.connectChannels(frameChannels);
     const guests = this.ctx.guests;
     if (guests === undefined) {
       const message = 'auth needs a token: this node takes no guests';
@@ -406,10 +430,12 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     this.state = 'open';
     this.ctx.metrics.guests.inc();
     this.ctx.onAuthenticated(this);
-    this.welcome(subs, requestRef);
+    this.welcome(subs, requestRef, channels?.length ?? 0);
+    if (channels !== undefined) await subs.subscribeEach(channels);
   }
 
-  private welcome(subs: Subscriptions, requestRef: Ref | undefined): void {
+  /** Sends `welcome`; `named` replies (the channels named at connect) are to follow it. */
+  private welcome(subs: Subscriptions, requestRef: Ref | undefined, named: number): void {
     const { limits } = this.ctx;
     const { userId, guest } = subs.claims;
     this.send({
@@ -426,6 +452,7 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
         maxSubscriptions: limits.maxSubscriptions,
         messagesPerSecond: limits.messagesPerSecond,
       },
+      ...(named > 0 ? { named } : {}),
       ...ref(requestRef),
     });
   }

@@ -16,6 +16,7 @@ import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
 import { LogEvery } from '../../shared/logger/log-every.js';
 import { redactUrlToken, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
+import { MAX_CONNECT_CHANNELS } from '../../shared/protocol/codec.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
@@ -212,6 +213,11 @@ export class Gateway implements DeliverySink {
       metrics.upgradesRefused.inc({ reason: 'path' });
       return reject(socket, 404, 'Not Found');
     }
+    const channels = urlChannels(url.searchParams.get('channels'));
+    if (channels === null) {
+      metrics.upgradesRefused.inc({ reason: 'channels' });
+      return reject(socket, 400, 'Bad Request');
+    }
     const guarded = this.guard(req);
     if ('refused' in guarded) {
       const [status, text] = REFUSALS[guarded.refused];
@@ -228,7 +234,7 @@ export class Gateway implements DeliverySink {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.removeListener('error', destroySocket); // ws listens from now on
         socket.removeListener('close', admitted);
-        this.accept(ws, token === '' ? undefined : token, req, admitted, address);
+        this.accept(ws, token === '' ? undefined : token, channels, req, admitted, address);
       });
     });
   }
@@ -320,11 +326,12 @@ export class Gateway implements DeliverySink {
   private accept(
     ws: WebSocket,
     token: string | undefined,
+    channels: readonly string[] | undefined,
     req: IncomingMessage,
     admitted: () => void,
     address: string | undefined,
   ): void {
-    this.open(ws, token, req, admitted, address, 'websocket');
+    this.open(ws, token, req, admitted, address, 'websocket', channels);
   }
 
   /** A new connection over `socket` (a WebSocket, or an SSE stream's adapter), counted and tracked. */
@@ -335,8 +342,9 @@ export class Gateway implements DeliverySink {
     admitted: () => void,
     address: string | undefined,
     transport: 'websocket' | 'sse',
+    channels?: readonly string[],
   ): ClientConnection {
-    const connection = new ClientConnection(socket, this.ctx, token, address);
+    const connection = new ClientConnection(socket, this.ctx, token, address, channels);
     // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
     connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;
@@ -547,6 +555,17 @@ const MOVE_CLOSE_AFTER_MS = 10_000;
 /** `error` listener of an upgrading socket (a plain function: it must not keep the request alive). */
 function destroySocket(this: Duplex): void {
   this.destroy();
+}
+
+/**
+ * The channels a WebSocket URL names to subscribe at connect (`channels=user:42,promotions`):
+ * undefined for none, null for more than an auth frame may name (the upgrade is refused 400). Each
+ * name is judged after authentication, as a `subscribe` frame's would be.
+ */
+function urlChannels(text: string | null): readonly string[] | undefined | null {
+  if (text === null || text === '') return undefined;
+  const channels = text.split(',').map((c) => c.trim());
+  return channels.length > MAX_CONNECT_CHANNELS ? null : channels;
 }
 
 function reject(socket: Duplex, status: number, text: string): void {

@@ -8,14 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TokenClaims } from '../../shared/auth/jwt.js';
-import { parseChannel } from '../../shared/protocol/channels.js';
+import { parseChannel, type ChannelRef } from '../../shared/protocol/channels.js';
 import type { WsErrorCode } from '../../shared/protocol/errors.js';
 import type { ChannelPosition, Ref, ResumeFrame, ServerFrame } from '../../shared/protocol/frames.js';
-import { readOffset } from '../../shared/state/read-positions.js';
+import { readOffset, type ReadPosition } from '../../shared/state/read-positions.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { Outlet } from './fanout/outlet.js';
 import { recordedRead } from './inbox.js';
-import { recoverChannel } from './recovery.js';
+import { recoverChannel, type Recovery } from './recovery.js';
 
 /** What the subscriptions need of their connection. */
 export interface SubscriptionHost {
@@ -31,6 +31,34 @@ export interface SubscriptionHost {
 }
 
 export type OpenOutcome = 'opened' | 'closed' | 'too_many_connections';
+
+/** What a subscribe read: the channel's position (recovered from a given one, or not) and the replay. */
+interface ChannelRead extends Recovery {
+  /** The user's read position (user channels only). */
+  recorded: ReadPosition | undefined;
+  /** Read from history (not from the fan-out's own position): news to the fan-out. */
+  fromHistory: boolean;
+}
+
+/** A channel named at connect, as `open` left it for `answerOpened`. */
+export interface InitialChannel {
+  channel: string;
+  /** Why it was not taken; answered with an error frame naming it. */
+  refused?: WsErrorCode;
+  parsed?: ChannelRef;
+  /** Settles once its position was read (`read`) or could not be (`failed`). */
+  reading: Promise<void> | undefined;
+  read?: ChannelRead;
+  failed?: unknown;
+}
+
+export interface Opened {
+  outcome: OpenOutcome;
+  initial: readonly InitialChannel[];
+}
+
+const NO_CHANNELS: readonly string[] = [];
+const NO_INITIAL: readonly InitialChannel[] = [];
 
 export class Subscriptions {
   /** Subscribed channels, in subscribe order (an array: at most WS_MAX_SUBSCRIPTIONS, usually two). */
@@ -57,11 +85,17 @@ export class Subscriptions {
   }
 
   /**
-   * Registers the connection: presence (refused beyond the per-user limit) and a new session, both
-   * in one round trip (a session made for a connection then refused is deleted again). Throws when
-   * state is unavailable (what was registered is undone by `release`).
+   * Registers the connection and subscribes it to `wanted`, the channels it named when it connected
+   * (`channels` in the URL or the `auth` frame): presence (refused beyond the per-user limit), a new
+   * session already holding those channels, and each channel's position, all in one round trip (a
+   * session made for a connection then refused is deleted again). Each name is judged as a
+   * `subscribe` frame without a position would be, in order; `answerOpened` then answers them.
+   * Throws when presence or the session cannot be stored (what was registered is undone by
+   * `release`); a channel whose position cannot be read is answered on its own.
    */
-  async open(): Promise<OpenOutcome> {
+  async open(wanted: readonly string[] = NO_CHANNELS): Promise<Opened> {
+    const initial = wanted.length === 0 ? NO_INITIAL : await this.joinInitial(wanted);
+    if (!this.host.live) return { outcome: 'closed', initial };
     const { presence, sessions } = this.ctx.state;
     const userId = this.claims.userId;
     // Marked before the calls: an add or create that reached the store but timed out is still undone.
@@ -81,20 +115,99 @@ export class Subscriptions {
         () => false,
       );
     }
+    const session = { id: sessionId, userId, nodeId: this.ctx.nodeId, channels: [...this.channels] };
     const [count] = await Promise.all([
       adding,
-      sessions.create({ id: sessionId, userId, nodeId: this.ctx.nodeId }, this.ctx.sessionTtlSeconds),
+      sessions.create(session, this.ctx.sessionTtlSeconds),
+      ...initial.map((entry) => entry.reading),
     ]);
-    if (!this.host.live) return 'closed';
+    if (!this.host.live) return { outcome: 'closed', initial };
     if (count > this.ctx.limits.maxConnectionsPerUser) {
       this.releasePresence();
       this.sessionId = undefined;
       sessions
         .delete(sessionId)
         .catch((err: unknown) => this.ctx.log.warn({ err, conn: this.host.id }, 'could not drop a session'));
-      return 'too_many_connections';
+      return { outcome: 'too_many_connections', initial };
     }
-    return 'opened';
+    return { outcome: 'opened', initial };
+  }
+
+  /**
+   * Judges the channels named at connect in order, as `subscribe` frames would be (name, repeat,
+   * limit, access; the access checks run together), joins the fan-out for each one taken and starts
+   * reading its position.
+   */
+  private async joinInitial(wanted: readonly string[]): Promise<InitialChannel[]> {
+    const parsed = wanted.map(parseChannel);
+    const allowed = await Promise.all(
+      parsed.map((p) =>
+        p === undefined
+          ? Promise.resolve(false)
+          : this.ctx.access.maySubscribe(this.claims, p).catch((err: unknown) => ({ failed: err })),
+      ),
+    );
+    const initial: InitialChannel[] = [];
+    for (const [i, channel] of wanted.entries()) {
+      const p = parsed[i];
+      const access = allowed[i];
+      const refused =
+        p === undefined
+          ? 'unknown_channel'
+          : this.channels.includes(channel)
+            ? 'already_subscribed'
+            : this.channels.length >= this.ctx.limits.maxSubscriptions
+              ? 'too_many_subscriptions'
+              : access === false
+                ? 'permission_denied'
+                : undefined;
+      if (p === undefined || refused !== undefined) {
+        initial.push({ channel, refused: refused ?? 'unknown_channel', reading: undefined });
+        continue;
+      }
+      if (typeof access === 'object') {
+        initial.push({ channel, failed: access.failed, reading: undefined }); // the check itself failed
+        continue;
+      }
+      this.join(channel);
+      const entry: InitialChannel = { channel, parsed: p, reading: undefined };
+      entry.reading = this.readPosition(channel, p, undefined).then(
+        (read) => void (entry.read = read),
+        (err: unknown) => void (entry.failed = err),
+      );
+      initial.push(entry);
+    }
+    return initial;
+  }
+
+  /**
+   * Answers each channel `open` judged, in the order named: `subscribed`, or an `error` naming the
+   * channel (a channel whose position could not be read leaves again, and its session). Call it right
+   * after `welcome`; then `releaseOpened` lets each channel's live messages through.
+   */
+  answerOpened(initial: readonly InitialChannel[]): void {
+    for (const entry of initial) {
+      if (entry.refused !== undefined) {
+        this.host.sendError(entry.refused, undefined, undefined, entry.channel);
+      } else if (entry.read !== undefined && entry.parsed !== undefined) {
+        this.confirm(entry.channel, entry.parsed, undefined, entry.read, undefined);
+      } else {
+        this.host.reportFailure(entry.failed, undefined, entry.channel);
+        if (this.channels.includes(entry.channel)) {
+          this.dropChannel(entry.channel);
+          this.forget(entry.channel);
+        }
+      }
+    }
+  }
+
+  /** The fan-out's live messages of each channel `answerOpened` confirmed, after its `subscribed`. */
+  async releaseOpened(initial: readonly InitialChannel[]): Promise<void> {
+    for (const { channel, read } of initial) {
+      if (!this.host.live) return;
+      if (read !== undefined && this.channels.includes(channel))
+        await this.ctx.fanout.release(channel, this.host.outlet, read.position);
+    }
   }
 
   /**
@@ -103,6 +216,16 @@ export class Subscriptions {
    */
   openGuest(): OpenOutcome {
     return 'opened';
+  }
+
+  /** Subscribes to each of `channels` in order, without positions, each answered on its own. */
+  async subscribeEach(channels: readonly string[]): Promise<void> {
+    for (const channel of channels) {
+      if (!this.host.live) return;
+      await this.subscribeChannel(channel, undefined, undefined).catch((err: unknown) =>
+        this.host.reportFailure(err, undefined, channel),
+      );
+    }
   }
 
   async subscribe(
@@ -134,39 +257,15 @@ export class Subscriptions {
     if (!this.host.live) return false;
     // Join the fan-out before reading the channel position, holding live messages until the reply is
     // out: nothing published meanwhile is lost, and nothing at or below the reported offset repeats.
-    const { fanout } = this.ctx;
-    const outlet = this.host.outlet;
-    this.channels.push(channel);
-    fanout.join(channel, outlet);
-    this.ctx.metrics.subscriptions.inc();
+    this.join(channel);
     try {
-      // Without a position to recover from, a channel this node already follows for others needs no
-      // history read: the live stream starts after the newest offset the node has (what is still in
-      // flight arrives live). Thousands of clients subscribing to `promotions` cost Redis nothing.
-      const local = since === undefined ? fanout.position(channel) : undefined;
-      // A user channel's `subscribed` carries the user's read position too (read alongside).
-      const [{ position, recovered, replay }, recorded] = await Promise.all([
-        local !== undefined
-          ? { position: local, recovered: false, replay: [] }
-          : recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit),
-        recordedRead(this.ctx, this.claims, parsed, channel),
-      ]);
+      const read = await this.readPosition(channel, parsed, since);
       if (!this.host.live) return false;
-      // Only a position read from history is news to the fan-out (and confirms the channel's run).
-      if (local === undefined) fanout.seed(channel, position.epoch, position.offset);
-      this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
-      this.host.send({
-        type: 'subscribed',
-        channel,
-        ...position,
-        recovered,
-        ...(parsed.kind === 'user' ? { read: readOffset(recorded, position) } : {}),
-        ...ref(requestRef),
-      });
+      this.confirm(channel, parsed, since, read, requestRef);
       // Missed messages first, then what arrived live meanwhile, each offset once, in order.
-      await this.writeReplay(replay);
+      await this.writeReplay(read.replay);
       if (!this.host.live) return false;
-      await fanout.release(channel, outlet, position);
+      await this.ctx.fanout.release(channel, this.host.outlet, read.position);
     } catch (err) {
       this.dropChannel(channel);
       throw err;
@@ -182,6 +281,67 @@ export class Subscriptions {
         );
     }
     return true;
+  }
+
+  /** Takes `channel` on: held by the fan-out (gated until released) and counted. */
+  private join(channel: string): void {
+    this.channels.push(channel);
+    this.ctx.fanout.join(channel, this.host.outlet);
+    this.ctx.metrics.subscriptions.inc();
+  }
+
+  /**
+   * Reads where `channel` stands (recovering from `since`), with the user's read position on a user
+   * channel. Without a position to recover from, a channel this node already follows for others needs
+   * no history read: the live stream starts after the newest offset the node has (what is still in
+   * flight arrives live). Thousands of clients subscribing to `promotions` cost Redis nothing.
+   */
+  private async readPosition(
+    channel: string,
+    parsed: ChannelRef,
+    since: ChannelPosition | undefined,
+  ): Promise<ChannelRead> {
+    const local = since === undefined ? this.ctx.fanout.position(channel) : undefined;
+    const [recovery, recorded] = await Promise.all([
+      local !== undefined
+        ? { position: local, recovered: false, replay: [] }
+        : recoverChannel(this.ctx.state.history, channel, since, this.ctx.replayLimit),
+      recordedRead(this.ctx, this.claims, parsed, channel),
+    ]);
+    return { ...recovery, recorded, fromHistory: local === undefined };
+  }
+
+  /** Tells the fan-out what a read found and answers `subscribed`. */
+  private confirm(
+    channel: string,
+    parsed: ChannelRef,
+    since: ChannelPosition | undefined,
+    read: ChannelRead,
+    requestRef: Ref | undefined,
+  ): void {
+    const { position, recovered } = read;
+    // Only a position read from history is news to the fan-out (and confirms the channel's run).
+    if (read.fromHistory) this.ctx.fanout.seed(channel, position.epoch, position.offset);
+    this.ctx.metrics.recoveries.inc({ recovered: since === undefined ? 'none' : String(recovered) });
+    this.host.send({
+      type: 'subscribed',
+      channel,
+      ...position,
+      recovered,
+      // A user channel's `subscribed` carries the user's read position too.
+      ...(parsed.kind === 'user' ? { read: readOffset(read.recorded, position) } : {}),
+      ...ref(requestRef),
+    });
+  }
+
+  /** Drops `channel` from the session (it was recorded there but is not subscribed); only logged. */
+  private forget(channel: string): void {
+    if (this.sessionId === undefined) return;
+    this.ctx.state.sessions
+      .removeChannel(this.sessionId, channel)
+      .catch((err: unknown) =>
+        this.ctx.log.warn({ err, conn: this.host.id, channel }, 'could not drop a channel from the session'),
+      );
   }
 
   /**

@@ -23,6 +23,8 @@ const MAX_EPOCH_LENGTH = 64;
 const MAX_SESSION_LENGTH = 64;
 /** More positions than any subscription limit needs; the gateway ignores the ones it cannot use. */
 const MAX_POSITIONS = 1000;
+/** Channels an `auth` frame (or the URL) may name; beyond the subscription limit each is refused. */
+export const MAX_CONNECT_CHANNELS = 1000;
 /** Messages one `history` frame returns: `limit` defaults to the first, may be up to the second. */
 export const DEFAULT_HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 100;
@@ -65,11 +67,24 @@ export function decodeClientFrame(raw: string): DecodeResult {
   switch (value.type) {
     case 'ping':
       return withRef({ type: 'ping' });
-    case 'auth':
+    case 'auth': {
+      const frame: ClientFrame = { type: 'auth' };
       // No token: a guest, where the node allows guests (the connection decides).
-      if (value.token === undefined) return withRef({ type: 'auth' });
-      if (!isShortString(value.token, MAX_TOKEN_LENGTH)) return bad('auth needs a token string', ref);
-      return withRef({ type: 'auth', token: value.token });
+      if (value.token !== undefined) {
+        if (!isShortString(value.token, MAX_TOKEN_LENGTH)) return bad('auth needs a token string', ref);
+        frame.token = value.token;
+      }
+      if (value.channels !== undefined) {
+        if (
+          !Array.isArray(value.channels) ||
+          value.channels.length > MAX_CONNECT_CHANNELS ||
+          !value.channels.every((c) => isShortString(c, MAX_CHANNEL_LENGTH))
+        )
+          return bad(`channels must be a list of at most ${MAX_CONNECT_CHANNELS} channel names`, ref);
+        frame.channels = value.channels;
+      }
+      return withRef(frame);
+    }
     case 'subscribe': {
       if (!isShortString(value.channel, MAX_CHANNEL_LENGTH))
         return bad('subscribe needs a channel string', ref);

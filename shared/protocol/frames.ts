@@ -18,6 +18,8 @@ export interface AuthFrame {
   type: 'auth';
   /** Absent: a guest (only where the node allows guests, WS_ALLOW_GUESTS; promotions only). */
   token?: string;
+  /** Channels to subscribe right after `welcome`, as `subscribe` frames without a position would. */
+  channels?: string[];
   ref?: Ref;
 }
 export interface SubscribeFrame {
@@ -104,6 +106,11 @@ export interface WelcomeFrame {
    */
   heartbeatMs: number;
   limits: { maxFrameBytes: number; maxSubscriptions: number; messagesPerSecond: number };
+  /**
+   * How many channels the client named at connect (the URL's `channels` and the `auth` frame's): one
+   * reply each follows this frame. Absent when none were named.
+   */
+  named?: number;
   ref?: Ref;
 }
 export interface SubscribedFrame {

@@ -69,6 +69,8 @@ export class Outlet implements Recipient {
   /** The scheduler's turn in which this outlet last wrote at once. */
   private atOnceTurn = -1;
   private closed = false;
+  /** Set by `cork`: frames wait for `uncork`, which writes them together. */
+  private corked = false;
 
   constructor(
     private readonly ws: OutletSocket,
@@ -90,6 +92,7 @@ export class Outlet implements Recipient {
     if (this.closed) return;
     if (
       !this.queued &&
+      !this.corked &&
       delayMs <= 0 &&
       this.atOnceTurn !== this.scheduler.turn &&
       this.scheduler.writeAtOnce()
@@ -101,12 +104,34 @@ export class Outlet implements Recipient {
     } else {
       (this.pending ??= []).push(frame);
       this.pendingBytes += frame.length;
-      if (!this.queued) {
+      if (this.queued) this.scheduler.wake(delayMs);
+      else if (!this.corked) {
         this.queued = true;
         this.scheduler.enqueue(this, delayMs);
-      } else this.scheduler.wake(delayMs);
+      }
     }
     if (this.pendingBytes + this.ws.bufferedAmount > this.scheduler.maxBufferedBytes) this.owner.overflowed();
+  }
+
+  /**
+   * Holds the frames pushed from now on until `uncork` (none is written at once), so replies made
+   * together leave together: a connection's `welcome` and the `subscribed` frames of the channels it
+   * asked for at connect go out in one write. An outlet already queued still flushes with its round.
+   */
+  cork(): void {
+    this.corked = true;
+  }
+
+  /** Writes what `cork` held in one write: at once on an idle node, else with the scheduler's round. */
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    if (this.pending === undefined || this.queued) return;
+    if (this.scheduler.writeAtOnce()) this.flush();
+    else {
+      this.queued = true;
+      this.scheduler.enqueue(this, 0);
+    }
   }
 
   /** Writes what is pending now, in one write. */

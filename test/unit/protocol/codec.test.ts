@@ -15,6 +15,10 @@ describe('decodeClientFrame: valid frames', () => {
     ['ping', { type: 'ping' }],
     ['auth', { type: 'auth', token: 'a.b.c' }],
     ['auth without a token (a guest, where the node takes guests)', { type: 'auth' }],
+    ['auth with channels', { type: 'auth', token: 'a.b.c', channels: ['user:u1', 'promotions'] }],
+    ['guest auth with channels', { type: 'auth', channels: ['promotions'] }],
+    ['auth with no channels', { type: 'auth', token: 't', channels: [] }],
+    ['auth with 1000 channels', { type: 'auth', token: 't', channels: Array(1000).fill('promotions') }],
     ['subscribe', { type: 'subscribe', channel: 'user:u1' }],
     ['subscribe with offset 0', { type: 'subscribe', channel: 'order:o1', offset: 0 }],
     [
@@ -165,6 +169,11 @@ describe('decodeClientFrame: rejections', () => {
     ['auth with an empty token', { type: 'auth', token: '' }],
     ['auth with a non-string token', { type: 'auth', token: { jwt: 'x' } }],
     ['auth with an overlong token', { type: 'auth', token: 't'.repeat(16_385) }],
+    ['auth with channels that are not a list', { type: 'auth', token: 't', channels: 'promotions' }],
+    ['auth with a channel that is not a string', { type: 'auth', token: 't', channels: ['promotions', 7] }],
+    ['auth with an empty channel name', { type: 'auth', token: 't', channels: [''] }],
+    ['auth with a 257-character channel', { type: 'auth', channels: ['c'.repeat(257)] }],
+    ['auth with 1001 channels', { type: 'auth', token: 't', channels: Array(1001).fill('promotions') }],
   ])('when %s, then bad_frame with the ref echoed', (_what, frame) => {
     const result = decode({ ...frame, ref: 'req-1' });
     expect(result).toMatchObject({ ok: false, code: 'bad_frame', ref: 'req-1' });

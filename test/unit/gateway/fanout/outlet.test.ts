@@ -58,6 +58,41 @@ describe('Outlet and WriteScheduler', () => {
     expect(outlets.every(({ socket }) => socket.writes.join('') === 'A')).toBe(true);
   });
 
+  it('when an outlet is corked, then its frames wait, and uncork writes them in one write: at once on an idle node, with the round on a busy one', async () => {
+    const scheduler = new WriteScheduler(1 << 20);
+    const idle = outlet(scheduler);
+    idle.outlet.cork();
+    for (const text of ['w', 's1', 's2']) idle.outlet.push(frame(text), 0);
+    expect(idle.socket.writes).toEqual([]);
+    idle.outlet.uncork();
+    expect(idle.socket.writes).toEqual(['ws1s2']);
+    idle.outlet.uncork(); // not corked: nothing more
+    expect(idle.socket.writes).toEqual(['ws1s2']);
+
+    busy(scheduler);
+    const queued = outlet(scheduler);
+    queued.outlet.cork();
+    for (const text of ['w', 's']) queued.outlet.push(frame(text), 0);
+    queued.outlet.uncork();
+    expect(queued.socket.writes).toEqual([]);
+    queued.outlet.push(frame('m'), 0);
+    await nextTurn();
+    expect(queued.socket.writes).toEqual(['wsm']);
+  });
+
+  it('when a queued outlet is corked, then its frames still leave with the round, in order', async () => {
+    const scheduler = new WriteScheduler(1 << 20);
+    busy(scheduler);
+    const { socket, outlet: o } = outlet(scheduler);
+    o.push(frame('a'), 0);
+    o.cork();
+    o.push(frame('b'), 0);
+    await nextTurn();
+    expect(socket.writes).toEqual(['ab']);
+    o.uncork();
+    expect(socket.writes).toEqual(['ab']);
+  });
+
   it('when frames arrive in one turn on a busy node, then they leave in one write per socket, in order', async () => {
     const scheduler = new WriteScheduler(1 << 20);
     busy(scheduler);
