@@ -31,6 +31,8 @@ export class Connection {
   resuming = false;
   /** Positions sent in `resume`, to judge the `subscribed` frames it produces. */
   resumePositions: Record<string, Position> = {};
+  /** Channels named in the `auth` frame and not answered yet (their replies follow `welcome`). */
+  readonly named = new Set<string>();
   lastFrameAt = Date.now();
   /** Gives up on an attempt that gets no `welcome` in time. */
   connectTimer: Timer | undefined;

@@ -339,9 +339,16 @@ export class HeraldClient {
     ws.onopen = () => {
       if (this.conn !== conn) return;
       conn.pending.set(++this.refs, { kind: 'auth' });
-      conn.send(
-        token === undefined ? { type: 'auth', ref: this.refs } : { type: 'auth', token, ref: this.refs },
-      );
+      // A connection that will not resume names its channels in `auth`: they are subscribed with the
+      // welcome, one round trip sooner (a stream names them in its URL already).
+      const resumes = this.options.resume !== false && token !== undefined && this.sessionId !== undefined;
+      const channels = resumes || this.transport === 'sse' ? [] : this.channels.nameAtConnect(conn);
+      conn.send({
+        type: 'auth',
+        ...(token === undefined ? {} : { token }),
+        ...(channels.length === 0 ? {} : { channels }),
+        ref: this.refs,
+      });
     };
     ws.onmessage = (event) => {
       if (this.conn === conn) this.receive(conn, event.data);
@@ -409,6 +416,7 @@ export class HeraldClient {
     this.failedUnwelcomed = 0;
     this.setState({ state: 'connected', welcome: frame, transport: this.transport });
     if (this.conn !== conn) return;
+    this.channels.welcomed(conn, frame.named);
     // The previous session stays the one to resume until this resume succeeds or is refused, so a
     // connection lost in between tries it again rather than this connection's short-lived session.
     const previous = this.sessionId;

@@ -28,6 +28,9 @@ export interface WantedChannelsHost {
   adoptSession(session: string): void;
 }
 
+/** Most channels one `auth` frame names (the protocol's bound); the rest are subscribed after `welcome`. */
+const MAX_NAMED = 1000;
+
 export class WantedChannels {
   private readonly intents = new Map<string, ChannelIntent>();
 
@@ -89,8 +92,38 @@ export class WantedChannels {
   }
 
   /**
+   * The channels a connection that will not resume names in its `auth` frame (docs/protocol.md 2.7):
+   * the wanted ones with no position to recover from, now waiting for their reply on `conn`.
+   */
+  nameAtConnect(conn: Connection): string[] {
+    const names: string[] = [];
+    for (const intent of this.intents.values()) {
+      if (names.length === MAX_NAMED) break;
+      if (intent.wire !== 'idle' || intent.retryTimer !== undefined || intent.cursor.position !== undefined)
+        continue;
+      intent.wire = 'pending';
+      conn.named.add(intent.channel);
+      names.push(intent.channel);
+    }
+    return names;
+  }
+
+  /**
+   * The welcome says how many named channels it answers; a server that does not know `channels` in
+   * `auth` answers none, and the named channels are then subscribed like the others.
+   */
+  welcomed(conn: Connection, named: number | undefined): void {
+    if (conn.named.size === 0 || named === conn.named.size) return;
+    for (const channel of conn.named) {
+      const intent = this.intents.get(channel);
+      if (intent?.wire === 'pending') intent.wire = 'idle';
+    }
+    conn.named.clear();
+  }
+
+  /**
    * A new connection was welcomed: resume `previousSession` if given (returns true), else subscribe to
-   * everything (returns false).
+   * everything not named at connect (returns false).
    */
   restore(conn: Connection, previousSession: string | undefined): boolean {
     if (previousSession === undefined || this.intents.size === 0) {
@@ -131,6 +164,11 @@ export class WantedChannels {
       conn.cancel(pending.timer);
       intent = pending.intent;
       sent = pending.sent;
+    } else if (frame.ref === undefined && conn.named.delete(frame.channel)) {
+      // A channel named at connect (no position was sent).
+      intent = this.intents.get(frame.channel);
+      // Let go of while its answer was on the way: the server holds it, so leave it again.
+      if (intent === undefined) return this.sendUnsubscribe(conn, frame.channel);
     } else {
       // No ref: a channel restored by `resume`, recovered from the position sent in it.
       intent = this.intents.get(frame.channel);
@@ -191,6 +229,12 @@ export class WantedChannels {
       else if (pending.kind === 'subscribe' && this.intents.get(pending.intent.channel) === pending.intent)
         this.subscribeFailed(pending.intent, frame);
       // unsubscribe → not_subscribed: fine, the channel is gone either way
+      return true;
+    }
+    // A channel named at connect that was refused.
+    if (frame.ref === undefined && frame.channel !== undefined && conn.named.delete(frame.channel)) {
+      const named = this.intents.get(frame.channel);
+      if (named?.wire === 'pending') this.subscribeFailed(named, frame);
       return true;
     }
     // A channel of the resumed session that could not be restored.

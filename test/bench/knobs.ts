@@ -41,10 +41,17 @@ export const knobs = {
   heraldDist: process.env.BENCH_HERALD_DIST ?? '',
   /** The load generator runs with --cpu-prof (profiles in test/bench/results/profiles). */
   profileGenerator: process.env.BENCH_PROFILE_GENERATOR === '1',
+  /**
+   * How a Herald client subscribes on its first connection: "connect" names its channels in the URL
+   * (the server subscribes them with the welcome), "frames" sends `subscribe` frames after the welcome.
+   */
+  subscribe: (process.env.BENCH_SUBSCRIBE ?? 'connect') as 'connect' | 'frames',
   /** Run only one system: "herald" or "socketio" (default both). */
   only: (process.env.BENCH_ONLY ?? '') as '' | 'herald' | 'socketio',
 };
 if (!['', 'herald', 'socketio'].includes(knobs.only))
   throw new Error('BENCH_ONLY must be herald or socketio');
+if (!['connect', 'frames'].includes(knobs.subscribe))
+  throw new Error('BENCH_SUBSCRIBE must be connect or frames');
 
 export type Knobs = typeof knobs;

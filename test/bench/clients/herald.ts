@@ -1,7 +1,7 @@
 /**
- * Herald protocol v1 (docs/protocol.md) on the generator's own WebSocket client (wire.ts): token in the
- * query, `welcome`, then two `subscribe` frames (or a `resume` with the session and positions after a
- * reconnect), `message` frames.
+ * Herald protocol v1 (docs/protocol.md) on the generator's own WebSocket client (wire.ts): token and
+ * channels in the query, `welcome` and the two `subscribed` frames (after a reconnect, a `resume` with
+ * the session and positions, or `subscribe` frames with positions), `message` frames.
  *
  * Receive path: a `message` frame is recognised by its prefix as the server writes it today
  * (`{"type":"message","channel":"…","offset":N,…`); channel, offset and (in timed phases) `sentAt` are
@@ -18,6 +18,7 @@ import {
   type Position,
   type Protocol,
 } from './client.js';
+import { knobs } from '../knobs.js';
 import { WireSocket } from './wire.js';
 
 const MESSAGE = Buffer.from('{"type":"message","channel":"');
@@ -36,10 +37,15 @@ export class HeraldProtocol implements Protocol {
 
   handshake(client: BenchClient, url: string, mode: 'fresh' | 'resume'): Promise<Link> {
     return new Promise<Link>((resolve, reject) => {
-      const ws = new WireSocket(`${url}?token=${client.token}`);
+      // A first connection names its channels in the URL: the server subscribes them right after the
+      // welcome (docs/protocol.md 2.1). With positions to recover from, it subscribes (or resumes).
+      const atConnect =
+        knobs.subscribe === 'connect' && mode === 'fresh' && Object.keys(this.positions(client)).length === 0;
+      const channelsQuery = atConnect ? `&channels=${this.channels(client).join(',')}` : '';
+      const ws = new WireSocket(`${url}?token=${client.token}${channelsQuery}`);
       const link: Link = { ws, url, closedByUs: false, closed: false };
       let settled = false;
-      let pending = 0;
+      let pending = atConnect ? this.channels(client).length : 0;
       let resuming = false;
       let ownSession: string | undefined;
       const fail = (err: Error): void => {
@@ -77,7 +83,7 @@ export class HeraldProtocol implements Protocol {
               );
             } else {
               client.session = ownSession;
-              subscribe(this.channels(client));
+              if (!atConnect) subscribe(this.channels(client));
             }
             return;
           case 'subscribed':

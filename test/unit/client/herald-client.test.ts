@@ -58,7 +58,11 @@ describe('HeraldClient: connecting and subscribing', () => {
     const ws = fake.latest();
     expect(ws.url).toBe('ws://herald.test/ws'); // no token in the URL
     ws.open();
-    expect(ws.sent).toEqual([{ type: 'auth', token: 'token-1', ref: expect.any(Number) as number }]);
+    // Named in auth (docs/protocol.md 2.7); this welcome does not answer them (a server that does not
+    // know `channels`), so they are subscribed after it.
+    expect(ws.sent).toEqual([
+      { type: 'auth', token: 'token-1', channels: ['user:42'], ref: expect.any(Number) as number },
+    ]);
     ws.welcome('s-1');
     expect(client.state).toBe('connected');
     expect(client.session).toBe('s-1');
@@ -74,6 +78,57 @@ describe('HeraldClient: connecting and subscribing', () => {
     ]);
     expect(client.position('user:42')).toEqual({ offset: 7, epoch: 'e1' });
     expect(states.map((s) => s.state)).toEqual(['connecting', 'connected']);
+  });
+
+  it('when the welcome answers the channels named in auth, then they are subscribed from their replies, with no subscribe frame', () => {
+    start();
+    const user = client.subscribe('user:42');
+    const vip = client.subscribe('promotions:vip');
+    client.connect();
+    const ws = fake.latest();
+    ws.open();
+    expect(ws.last('auth')).toMatchObject({ channels: ['user:42', 'promotions:vip'] });
+    ws.welcome('s-1', { named: 2 });
+    expect(ws.sent.filter((f) => f.type === 'subscribe')).toEqual([]);
+    expect(user.state).toBe('pending');
+    ws.receive({ type: 'subscribed', channel: 'user:42', offset: 3, epoch: 'e1', recovered: false, read: 0 });
+    ws.receive({
+      type: 'error',
+      code: 'permission_denied',
+      message: 'Not allowed',
+      retryable: false,
+      channel: 'promotions:vip',
+    });
+    expect(user.state).toBe('subscribed');
+    expect(client.position('user:42')).toEqual({ offset: 3, epoch: 'e1' });
+    expect(recoveries).toEqual([
+      { channel: 'user:42', recovered: false, offset: 3, epoch: 'e1', refetch: false, resumed: false },
+    ]);
+    expect(vip.state).toBe('failed');
+    expect(errors.map((e) => [e.code, e.channel])).toEqual([['permission_denied', 'promotions:vip']]);
+    ws.message('user:42', 4, 'e1');
+    expect(messages.map((m) => m.offset)).toEqual([4]);
+
+    // Reconnecting with a session to resume: nothing is named, the session brings the channels back.
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(5_000);
+    const next = fake.latest();
+    expect(next).not.toBe(ws);
+    next.open();
+    expect(next.last('auth')).not.toHaveProperty('channels');
+  });
+
+  it('when a channel named in auth is let go of before its reply, then the reply is answered with an unsubscribe', () => {
+    start();
+    const sub = client.subscribe('promotions');
+    client.connect();
+    const ws = fake.latest();
+    ws.open();
+    sub.unsubscribe();
+    ws.welcome('s-1', { named: 1 });
+    ws.receive({ type: 'subscribed', channel: 'promotions', offset: 0, epoch: 'p', recovered: false });
+    expect(ws.last('unsubscribe')).toMatchObject({ channel: 'promotions' });
+    expect(recoveries).toEqual([]);
   });
 
   it('when messages arrive, then each offset is delivered once, per channel and to the client', () => {
