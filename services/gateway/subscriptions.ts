@@ -148,6 +148,7 @@ export class Subscriptions {
       ),
     );
     const initial: InitialChannel[] = [];
+    if (!this.host.live) return initial; // closed meanwhile: nothing is joined (release already ran)
     for (const [i, channel] of wanted.entries()) {
       const p = parsed[i];
       const access = allowed[i];

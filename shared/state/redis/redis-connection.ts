@@ -285,8 +285,8 @@ export class RedisConnection {
       );
     return new Promise<unknown>((resolve, reject) => {
       this.batch.push({ what, script, keys, args, resolve, reject });
-      if (this.batch.length >= MAX_BATCH_CALLS) this.sendBatch();
-      else this.coalesceWrites(); // the flush sends the batch first
+      // The flush sends the batch first; with no flush to come (no socket to cork), it goes now.
+      if (this.batch.length >= MAX_BATCH_CALLS || !this.coalesceWrites()) this.sendBatch();
     });
   }
 
@@ -447,12 +447,14 @@ export class RedisConnection {
    * was less than MIN_FLUSH_INTERVAL_MS ago (a busy node: a connect storm, a publish burst), the
    * flush waits for that interval to pass, so one write carries more commands; a node that writes
    * less often than that flushes in the same turn. Each write wakes Redis, which on a busy machine
-   * costs more than the bytes.
+   * costs more than the bytes. The batched script calls go out first at the flush. False when there
+   * is no socket to cork (nothing will flush).
    */
-  private coalesceWrites(): void {
+  private coalesceWrites(): boolean {
     // One socket to cork on a standalone Redis; a cluster client writes to many (not coalesced).
     const stream = this.client instanceof Redis ? (this.client.stream as Socket | undefined) : undefined;
-    if (stream === undefined || this.corked === stream) return;
+    if (stream === undefined) return false;
+    if (this.corked === stream) return true;
     this.corked = stream;
     stream.cork();
     const flush = (): void => {
@@ -464,6 +466,7 @@ export class RedisConnection {
     const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
     if (wait <= 0) setImmediate(flush);
     else setTimeout(flush, wait);
+    return true;
   }
 
   /** Quits the client once (pending waiters reject); later calls reject with StateUnavailableError. */
