@@ -45,6 +45,17 @@ export interface ClientSocket extends OutletSocket {
   ping(): void;
 }
 
+/** What the upgrade request's URL brought besides the token. */
+export interface UrlRequest {
+  /** The `channels` parameter's names: subscribed right after authentication. */
+  channels?: readonly string[] | undefined;
+  /**
+   * The gateway corked the TCP socket before the 101 was written (a query token: the verdict follows
+   * at once); the connection uncorks it once its authentication wrote the welcome or the refusal.
+   */
+  upgradeHeld?: boolean;
+}
+
 /** Where a socket keeps its ClientConnection, so its listeners can be shared functions, not closures. */
 const OWNER = Symbol('herald.connection');
 type OwnedSocket = ClientSocket & { [OWNER]: ClientConnection };
@@ -82,6 +93,10 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
   private authAsked: boolean;
   /** Gives back this guest's place among its address's guests (admission.ts); set while a guest. */
   private releaseGuest: (() => void) | undefined;
+  /** Channels the URL names (`channels`): subscribed right after authentication; taken once. */
+  private urlChannels: readonly string[] | undefined;
+  /** The socket is corked with the 101 in it until the query token's verdict is written (UrlRequest). */
+  private upgradeHeld: boolean;
 
   constructor(
     private readonly ws: ClientSocket,
@@ -89,9 +104,10 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     queryToken: string | undefined,
     /** The client's address, read when something counts by it (guests), else undefined. */
     private readonly address: string | undefined,
-    /** Channels the URL names (`channels`): subscribed right after authentication. */
-    private urlChannels: readonly string[] | undefined = undefined,
+    from: UrlRequest = {},
   ) {
+    this.urlChannels = from.channels;
+    this.upgradeHeld = from.upgradeHeld === true;
     this.outlet = new Outlet(ws, ctx.scheduler, this);
     this.bucket = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
     (ws as OwnedSocket)[OWNER] = this;
@@ -153,7 +169,25 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
 
   /** A method of its own, so the token is held only by this one short-lived closure. */
   private startAuthentication(token: string): void {
-    this.enqueue(() => this.authenticate(token, undefined, undefined));
+    this.enqueue(async () => {
+      try {
+        await this.authenticate(token, undefined, undefined);
+      } finally {
+        this.releaseUpgrade();
+      }
+    });
+  }
+
+  /**
+   * Sends the held 101 with what the authentication wrote after it (the welcome and the named
+   * channels' replies, or the refusal): the outlet's frames are written first, then the socket is
+   * uncorked, so they leave in one write.
+   */
+  private releaseUpgrade(): void {
+    if (!this.upgradeHeld) return;
+    this.upgradeHeld = false;
+    this.outlet.flush();
+    (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
   }
 
   /** The channels to subscribe at connect: the URL's, then the `auth` frame's (taken once). */

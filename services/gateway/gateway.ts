@@ -20,7 +20,7 @@ import { MAX_CONNECT_CHANNELS } from '../../shared/protocol/codec.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';
-import { ClientConnection, type ClientSocket } from './client-connection.js';
+import { ClientConnection, type ClientSocket, type UrlRequest } from './client-connection.js';
 import type { ConnectionContext, PresenceWatch } from './connection-context.js';
 import { Fanout, type GapRepair } from './fanout/fanout.js';
 import { WriteScheduler } from './fanout/outlet.js';
@@ -231,10 +231,14 @@ export class Gateway implements DeliverySink {
       // It may have waited a few turns: the client may have gone, or the node started draining.
       if (socket.destroyed) return;
       if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+      // With a query token the verdict follows at once: the 101 waits (corked) for the welcome and the
+      // named channels' replies, or the refusal, and they leave in one write (client-connection.ts).
+      const upgradeHeld = token !== undefined && token !== '';
+      if (upgradeHeld) socket.cork();
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.removeListener('error', destroySocket); // ws listens from now on
         socket.removeListener('close', admitted);
-        this.accept(ws, token === '' ? undefined : token, channels, req, admitted, address);
+        this.accept(ws, token === '' ? undefined : token, { channels, upgradeHeld }, req, admitted, address);
       });
     });
   }
@@ -326,12 +330,12 @@ export class Gateway implements DeliverySink {
   private accept(
     ws: WebSocket,
     token: string | undefined,
-    channels: readonly string[] | undefined,
+    from: UrlRequest,
     req: IncomingMessage,
     admitted: () => void,
     address: string | undefined,
   ): void {
-    this.open(ws, token, req, admitted, address, 'websocket', channels);
+    this.open(ws, token, req, admitted, address, 'websocket', from);
   }
 
   /** A new connection over `socket` (a WebSocket, or an SSE stream's adapter), counted and tracked. */
@@ -342,9 +346,9 @@ export class Gateway implements DeliverySink {
     admitted: () => void,
     address: string | undefined,
     transport: 'websocket' | 'sse',
-    channels?: readonly string[],
+    from: UrlRequest = {},
   ): ClientConnection {
-    const connection = new ClientConnection(socket, this.ctx, token, address, channels);
+    const connection = new ClientConnection(socket, this.ctx, token, address, from);
     // Given back once authenticated or gone (ctx.onAuthenticated, ctx.onGone), whichever comes first.
     connection.admitted = admitted;
     connection.slice = this.nextSlice++ % WORK_SLICES;

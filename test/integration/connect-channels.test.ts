@@ -4,6 +4,7 @@
  * without a position would be, answered after `welcome` in the order named, and recorded in the
  * session the connection is welcomed with. On the machine's Redis and RabbitMQ.
  */
+import { connect as tcpConnect } from 'node:net';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
@@ -157,5 +158,47 @@ describe('channels named at connect', () => {
       ws.once('error', reject);
     });
     expect(status).toBe(400);
+  });
+});
+
+/** The bytes a raw TCP client gets in its first read after sending an upgrade request for `path`. */
+async function firstRead(t: TestNode, path: string): Promise<string> {
+  const { hostname, port } = new URL(t.wsUrl);
+  const socket = tcpConnect(Number(port), hostname);
+  cleanups.push(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  return new Promise<string>((resolve, reject) => {
+    socket.once('data', (data: Buffer) => resolve(data.toString('latin1')));
+    socket.once('error', reject);
+  });
+}
+
+describe('the answer to an upgrade with a query token', () => {
+  it('when the token is good, then the 101 and the welcome with the named channels’ replies come in one write', async () => {
+    const t = await node();
+    const token = encodeURIComponent(await mintToken('cc-7'));
+    const first = await firstRead(t, `/ws?token=${token}&channels=user:cc-7,promotions`);
+    expect(first).toMatch(/^HTTP\/1\.1 101 /);
+    expect(first).toContain('"type":"welcome"');
+    expect(first).toContain('"channel":"user:cc-7"');
+    expect(first).toContain('"channel":"promotions"');
+  });
+
+  it('when the token is bad, then the 101 comes with the refusal (token_invalid)', async () => {
+    const t = await node();
+    const first = await firstRead(t, '/ws?token=not.a.token');
+    expect(first).toMatch(/^HTTP\/1\.1 101 /);
+    expect(first).toContain('"code":"token_invalid"');
+  });
+
+  it('when the token comes in an auth frame instead, then the 101 is not held', async () => {
+    const t = await node();
+    const first = await firstRead(t, '/ws?channels=promotions');
+    expect(first).toMatch(/^HTTP\/1\.1 101 /);
+    expect(first).not.toContain('"type"');
   });
 });
