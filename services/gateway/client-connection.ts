@@ -423,6 +423,7 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     this.welcome(subs, requestRef, opened.initial.length);
     subs.answerOpened(opened.initial);
     this.outlet.uncork();
+    this.releaseUpgrade(); // not after the releases below: one may wait for a history read
     await subs.releaseOpened(opened.initial);
   }
 
