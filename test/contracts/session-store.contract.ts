@@ -62,6 +62,13 @@ export function sessionStoreContract(name: string, factory: ContractFactory<Sess
       expect([...(await store.get('s-ch'))!.channels].sort()).toEqual(['order:o-1', 'user:alice']);
     });
 
+    it('when a session is created with as many channels as a connection may name (1000), then it holds them all', async () => {
+      const store = subject.driver;
+      const channels = Array.from({ length: 1000 }, (_, i) => `order:o-${i}`);
+      await store.create({ id: 's-many', userId: 'alice', nodeId: 'node-a', channels }, LONG_TTL_SECONDS);
+      expect((await store.get('s-many'))!.channels).toHaveLength(1000);
+    });
+
     it('when an unknown session is read, then get returns undefined', async () => {
       expect(await subject.driver.get('never-created')).toBeUndefined();
     });

@@ -24,8 +24,12 @@ const CHANNEL = 'c:';
 const CREATE: LuaScript = {
   name: 'heraldSessionCreate',
   lua: `redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '${USER}', ARGV[1], '${NODE}', ARGV[2])
-for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '1') end
+local fields = {'${USER}', ARGV[1], '${NODE}', ARGV[2]}
+for i = 4, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = '1'
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 0`,
 };
