@@ -26,6 +26,8 @@ let presence: RedisPresence;
 let sessions: RedisSessionStore;
 let reads: RedisReadPositions;
 const keys = redisKeys(PREFIX);
+const RETURNS_ERROR = { name: 'heraldTestReturnsError', lua: `return redis.error_reply('boom')` };
+const ECHO = { name: 'heraldTestEcho', lua: `return ARGV[1]` };
 
 /**
  * Counts the writes that reach the socket (one syscall each: _write, or _writev for a corked batch),
@@ -150,6 +152,25 @@ describe('Redis group commit', () => {
       expect(String((failed.reason as Error).message)).toMatch(/read get.*WRONGTYPE/);
     } finally {
       writes.restore();
+    }
+  });
+
+  it('when a batched script returns an error reply (not raised), then that call rejects as it would alone', async () => {
+    const lease = connection.lease([RETURNS_ERROR, ECHO]);
+    try {
+      const [failed, echoed] = await Promise.allSettled([
+        lease.script('test error reply', RETURNS_ERROR, [keys.session('x')], []),
+        lease.script('test echo', ECHO, [keys.session('y')], ['hello']),
+      ]);
+      expect(failed.status).toBe('rejected');
+      expect(String((failed as PromiseRejectedResult).reason)).toMatch(/boom/);
+      expect(echoed).toEqual({ status: 'fulfilled', value: 'hello' });
+      // Alone, the same script rejects the same way.
+      await expect(lease.script('test error reply', RETURNS_ERROR, [keys.session('x')], [])).rejects.toThrow(
+        /boom/,
+      );
+    } finally {
+      await lease.close();
     }
   });
 

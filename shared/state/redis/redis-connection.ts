@@ -95,8 +95,8 @@ interface BatchedCall {
  * The batch script: every declared script's body as a function of its own KEYS and ARGV, and a loop
  * that runs the calls in order. ARGV[1] is the number of calls; each call then takes ARGV entries
  * body index, key count, argument count and its arguments, and the next key count of KEYS. A call
- * answers {1, reply} or, when it raised an error, {0, message}: one call's error does not stop the
- * others (its writes before the error stay, as they would for the script alone).
+ * answers {1, reply} or, when it raised or returned an error, {0, message}: one call's error does not
+ * stop the others (its writes before the error stay, as they would for the script alone).
  */
 function batchLua(scripts: readonly LuaScript[]): string {
   const bodies = scripts.map((script) => `function(KEYS, ARGV)\n${script.lua}\nend`).join(',\n');
@@ -112,8 +112,8 @@ for i = 1, tonumber(ARGV[1]) do
   for j = 1, na do argv[j] = ARGV[a + j] end
   k, a = k + nk, a + na
   local ok, reply = pcall(bodies[body], keys, argv)
-  if ok then out[i] = {1, reply}
-  elseif type(reply) == 'table' and reply.err then out[i] = {0, reply.err}
+  if type(reply) == 'table' and reply.err then out[i] = {0, reply.err}
+  elseif ok then out[i] = {1, reply}
   else out[i] = {0, tostring(reply)} end
 end
 return out`;
@@ -351,7 +351,8 @@ export class RedisConnection {
     script: LuaScript,
     calls: readonly { keys: readonly string[]; args: readonly Arg[] }[],
   ): Promise<unknown[]> {
-    if (!this.clustered)
+    // Batched only while writable: waiting for Redis, the calls share one place in the offline queue.
+    if (!this.clustered && this.writable)
       return Promise.all(calls.map(({ keys, args }) => this.script(what, script, keys, args)));
     return this.run(what, (client) => {
       const run = this.scriptOn(client, script);
