@@ -46,6 +46,11 @@ const SLOW_BOOST = 4;
 /** A `reconnect` frame's wait is capped (a bad value must not park the client for days). */
 const MAX_REDIRECT_WAIT_MS = 10 * 60_000;
 const DEFAULT_HEARTBEAT_MS = 25_000;
+/**
+ * Characters an `auth` frame's token and named channels may take together: below the server's bound on
+ * frames before authentication (WS_MAX_AUTH_FRAME_BYTES, 8 KiB by default), with room for the rest.
+ */
+const AUTH_FRAME_BUDGET = 7_000;
 
 export class HeraldClient {
   readonly stats: ClientStats = {
@@ -74,6 +79,8 @@ export class HeraldClient {
   /** WebSocket attempts in a row that ended before a `welcome`; whether one ever got a `welcome`. */
   private failedUnwelcomed = 0;
   private webSocketWorked = false;
+  /** An auth frame naming channels was closed 1009 unread: channels are no longer named in it. */
+  private authFrameTooBig = false;
   private readonly random: () => number;
   private readonly backoffOptions: BackoffOptions;
   private readonly backoff: Backoff;
@@ -342,7 +349,10 @@ export class HeraldClient {
       // A connection that will not resume names its channels in `auth`: they are subscribed with the
       // welcome, one round trip sooner (a stream names them in its URL already).
       const resumes = this.options.resume !== false && token !== undefined && this.sessionId !== undefined;
-      const channels = resumes || this.transport === 'sse' ? [] : this.channels.nameAtConnect(conn);
+      const channels =
+        resumes || this.transport === 'sse' || this.authFrameTooBig
+          ? []
+          : this.channels.nameAtConnect(conn, AUTH_FRAME_BUDGET - (token?.length ?? 0));
       conn.send({
         type: 'auth',
         ...(token === undefined ? {} : { token }),
@@ -473,6 +483,9 @@ export class HeraldClient {
   /** The connection is gone (closed, timed out, or asked to move): reconnect, or stop if the code says so. */
   private lose(conn: Connection, info: { code?: number; reason?: string }): void {
     if (this.conn !== conn) return;
+    // A server with a lower auth frame bound refused the named channels' frame unread (1009): name
+    // none from now on, they are subscribed after the welcome instead.
+    if (!conn.welcomed && info.code === 1009 && conn.named.size > 0) this.authFrameTooBig = true;
     const lastError = conn.lastError;
     this.dropConnection(info.reason ?? 'reconnecting');
     const action = closeAction(info.code);

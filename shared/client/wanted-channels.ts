@@ -93,14 +93,19 @@ export class WantedChannels {
 
   /**
    * The channels a connection that will not resume names in its `auth` frame (docs/protocol.md 2.7):
-   * the wanted ones with no position to recover from, now waiting for their reply on `conn`.
+   * the wanted ones with no position to recover from, within `budget` characters of JSON, now waiting
+   * for their reply on `conn`. The others are subscribed after the welcome.
    */
-  nameAtConnect(conn: Connection): string[] {
+  nameAtConnect(conn: Connection, budget: number): string[] {
     const names: string[] = [];
+    let left = budget;
     for (const intent of this.intents.values()) {
       if (names.length === MAX_NAMED) break;
       if (intent.wire !== 'idle' || intent.retryTimer !== undefined || intent.cursor.position !== undefined)
         continue;
+      const size = JSON.stringify(intent.channel).length + 1;
+      if (size > left) break;
+      left -= size;
       intent.wire = 'pending';
       conn.named.add(intent.channel);
       names.push(intent.channel);
@@ -110,10 +115,11 @@ export class WantedChannels {
 
   /**
    * The welcome says how many named channels it answers; a server that does not know `channels` in
-   * `auth` answers none, and the named channels are then subscribed like the others.
+   * `auth` sends no `named` and answers none: the named channels are then subscribed like the others.
    */
   welcomed(conn: Connection, named: number | undefined): void {
-    if (conn.named.size === 0 || named === conn.named.size) return;
+    // Only a welcome without `named` did not take them (more than named: the URL named some too).
+    if (conn.named.size === 0 || named !== undefined) return;
     for (const channel of conn.named) {
       const intent = this.intents.get(channel);
       if (intent?.wire === 'pending') intent.wire = 'idle';

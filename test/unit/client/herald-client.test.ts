@@ -118,6 +118,46 @@ describe('HeraldClient: connecting and subscribing', () => {
     expect(next.last('auth')).not.toHaveProperty('channels');
   });
 
+  it('when the wanted channels would make the auth frame too big, then only those within the budget are named, and after a 1009 none', () => {
+    start();
+    const names = Array.from(
+      { length: 100 },
+      (_, i) => `order:${String(i).padStart(3, '0')}-${'x'.repeat(90)}`,
+    );
+    for (const name of names) client.subscribe(name);
+    client.connect();
+    const ws = fake.latest();
+    ws.open();
+    const named = ws.last('auth').channels as string[];
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.length).toBeLessThan(100);
+    expect(JSON.stringify(ws.last('auth')).length).toBeLessThan(8_192);
+    ws.welcome('s-1', { named: named.length });
+    // The rest are subscribed with frames after the welcome.
+    expect(ws.sent.filter((f) => f.type === 'subscribe').map((f) => f.channel)).toEqual(
+      names.slice(named.length),
+    );
+
+    // A server with a lower bound closes such a frame 1009 unread: the next attempt names nothing.
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(5_000);
+    client.close();
+    start({ resume: false });
+    for (const name of names.slice(0, 3)) client.subscribe(name);
+    client.connect();
+    const refused = fake.latest();
+    refused.open();
+    expect(refused.last('auth').channels).toHaveLength(3);
+    refused.serverClose(1009);
+    vi.advanceTimersByTime(5_000);
+    const next = fake.latest();
+    expect(next).not.toBe(refused);
+    next.open();
+    expect(next.last('auth')).not.toHaveProperty('channels');
+    next.welcome('s-2');
+    expect(next.sent.filter((f) => f.type === 'subscribe')).toHaveLength(3);
+  });
+
   it('when a channel named in auth is let go of before its reply, then the reply is answered with an unsubscribe', () => {
     start();
     const sub = client.subscribe('promotions');
