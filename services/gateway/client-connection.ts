@@ -420,9 +420,12 @@ export class ClientConnection implements SubscriptionHost, OutletOwner {
     this.ctx.onAuthenticated(this);
     // The welcome and the answers for the channels named at connect leave in one write.
     this.outlet.cork();
-    this.welcome(subs, requestRef, opened.initial.length);
-    subs.answerOpened(opened.initial);
-    this.outlet.uncork();
+    try {
+      this.welcome(subs, requestRef, opened.initial.length);
+      subs.answerOpened(opened.initial);
+    } finally {
+      this.outlet.uncork();
+    }
     this.releaseUpgrade(); // not after the releases below: one may wait for a history read
     await subs.releaseOpened(opened.initial);
   }

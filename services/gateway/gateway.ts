@@ -562,13 +562,18 @@ function destroySocket(this: Duplex): void {
 }
 
 /**
- * The channels a WebSocket URL names to subscribe at connect (`channels=user:42,promotions`):
- * undefined for none, null for more than an auth frame may name (the upgrade is refused 400). Each
- * name is judged after authentication, as a `subscribe` frame's would be.
+ * The channels a WebSocket URL names to subscribe at connect (`channels=user:42,promotions`), trimmed,
+ * empty names left out: undefined for none, null for more than an auth frame may name (the upgrade is
+ * refused 400). Each name is judged after authentication, as a `subscribe` frame's would be.
  */
 function urlChannels(text: string | null): readonly string[] | undefined | null {
-  if (text === null || text === '') return undefined;
-  const channels = text.split(',').map((c) => c.trim());
+  if (text === null) return undefined;
+  // Empty names (a trailing comma, an empty value) name nothing.
+  const channels = text
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (channels.length === 0) return undefined;
   return channels.length > MAX_CONNECT_CHANNELS ? null : channels;
 }
 

@@ -43,9 +43,9 @@ async function answers(client: TestClient, count: number): Promise<Record<string
 describe('channels named at connect', () => {
   it('when the URL names channels, then each is subscribed after welcome in that order, a user channel with its read position, and messages flow at once', async () => {
     const t = await node();
-    const client = await connect(t, 'cc-1', 'user:cc-1,promotions');
+    const client = await connect(t, 'cc-1', 'user:cc-1,promotions,'); // a trailing comma names nothing
     const [user, promotions] = await answers(client, 2);
-    expect(client.frames[0]).toMatchObject({ type: 'welcome', user: 'cc-1' });
+    expect(client.frames[0]).toMatchObject({ type: 'welcome', user: 'cc-1', named: 2 });
     expect(user).toMatchObject({ type: 'subscribed', channel: 'user:cc-1', recovered: false, read: 0 });
     expect(user!.ref).toBeUndefined();
     expect(promotions).toMatchObject({ type: 'subscribed', channel: 'promotions', recovered: false });
