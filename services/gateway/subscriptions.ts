@@ -152,17 +152,8 @@ export class Subscriptions {
     for (const [i, channel] of wanted.entries()) {
       const p = parsed[i];
       const access = allowed[i];
-      const refused =
-        p === undefined
-          ? 'unknown_channel'
-          : this.channels.includes(channel)
-            ? 'already_subscribed'
-            : this.channels.length >= this.ctx.limits.maxSubscriptions
-              ? 'too_many_subscriptions'
-              : access === false
-                ? 'permission_denied'
-                : undefined;
-      if (p === undefined || refused !== undefined) {
+      const refused = this.refusal(channel, p) ?? (access === false ? 'permission_denied' : undefined);
+      if (refused !== undefined || p === undefined) {
         initial.push({ channel, refused: refused ?? 'unknown_channel', reading: undefined });
         continue;
       }
@@ -247,11 +238,9 @@ export class Subscriptions {
     requestRef: Ref | undefined,
   ): Promise<boolean> {
     const parsed = parseChannel(channel);
-    if (parsed === undefined) return this.refuse('unknown_channel', requestRef, channel);
-    if (this.channels.includes(channel)) return this.refuse('already_subscribed', requestRef, channel);
-    if (this.channels.length >= this.ctx.limits.maxSubscriptions) {
-      return this.refuse('too_many_subscriptions', requestRef, channel);
-    }
+    const refused = this.refusal(channel, parsed);
+    if (refused !== undefined || parsed === undefined)
+      return this.refuse(refused ?? 'unknown_channel', requestRef, channel);
     if (!(await this.ctx.access.maySubscribe(this.claims, parsed))) {
       return this.refuse('permission_denied', requestRef, channel);
     }
@@ -282,6 +271,17 @@ export class Subscriptions {
         );
     }
     return true;
+  }
+
+  /**
+   * Why `channel` cannot be subscribed now, before its access is asked: not a channel name, already
+   * subscribed, or over the subscription limit (checked in that order); undefined when none applies.
+   */
+  private refusal(channel: string, parsed: ChannelRef | undefined): WsErrorCode | undefined {
+    if (parsed === undefined) return 'unknown_channel';
+    if (this.channels.includes(channel)) return 'already_subscribed';
+    if (this.channels.length >= this.ctx.limits.maxSubscriptions) return 'too_many_subscriptions';
+    return undefined;
   }
 
   /** Takes `channel` on: held by the fan-out (gated until released) and counted. */

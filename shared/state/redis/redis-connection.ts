@@ -279,10 +279,7 @@ export class RedisConnection {
    */
   script(what: string, script: LuaScript, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     if (this.clustered || this.closing !== undefined || !this.writable)
-      return this.run(
-        what,
-        (client) => this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>,
-      );
+      return this.run(what, (client) => this.callScript(client, script, keys, args));
     return new Promise<unknown>((resolve, reject) => {
       this.batch.push({ what, script, keys, args, resolve, reject });
       // The flush sends the batch first; with no flush to come (no socket to cork), it goes now.
@@ -298,13 +295,7 @@ export class RedisConnection {
     try {
       if (calls.length === 1) {
         const call = calls[0]!;
-        (
-          this.scriptOn(this.client, call.script)(
-            call.keys.length,
-            ...call.keys,
-            ...call.args,
-          ) as Promise<unknown>
-        ).then(
+        this.callScript(this.client, call.script, call.keys, call.args).then(
           (reply) => call.resolve(reply),
           (err: unknown) => call.reject(unavailable(call.what, err)),
         );
@@ -320,7 +311,7 @@ export class RedisConnection {
         keys.push(...call.keys);
         argv.push(body, call.keys.length, call.args.length, ...call.args);
       }
-      (this.scriptOn(this.client, batch)(keys.length, ...keys, ...argv) as Promise<unknown>).then(
+      this.callScript(this.client, batch, keys, argv).then(
         (replies) => settleBatch(calls, replies),
         (err: unknown) => {
           for (const call of calls) call.reject(unavailable(call.what, err));
@@ -354,10 +345,9 @@ export class RedisConnection {
     // Batched only while writable: waiting for Redis, the calls share one place in the offline queue.
     if (!this.clustered && this.writable)
       return Promise.all(calls.map(({ keys, args }) => this.script(what, script, keys, args)));
-    return this.run(what, (client) => {
-      const run = this.scriptOn(client, script);
-      return Promise.all(calls.map(({ keys, args }) => run(keys.length, ...keys, ...args)));
-    });
+    return this.run(what, (client) =>
+      Promise.all(calls.map(({ keys, args }) => this.callScript(client, script, keys, args))),
+    );
   }
 
   /**
@@ -501,6 +491,16 @@ export class RedisConnection {
   }
 
   /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
+  /** Calls `script` with `keys` and `args` on the client (a command of its own). */
+  private callScript(
+    client: RedisClient,
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly Arg[],
+  ): Promise<unknown> {
+    return this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>;
+  }
+
   private scriptOn(target: RedisClient | ChainableCommander, script: LuaScript): (...args: Arg[]) => unknown {
     const method = (target as unknown as ScriptHost)[script.name];
     if (method === undefined || !this.defined.has(script.name))
