@@ -94,14 +94,23 @@ export class Subscriptions {
    * `release`); a channel whose position cannot be read is answered on its own.
    */
   async open(wanted: readonly string[] = NO_CHANNELS): Promise<Opened> {
-    const initial = wanted.length === 0 ? NO_INITIAL : await this.joinInitial(wanted);
-    if (!this.host.live) return { outcome: 'closed', initial };
     const { presence, sessions } = this.ctx.state;
     const userId = this.claims.userId;
     // Marked before the calls: an add or create that reached the store but timed out is still undone.
     this.presenceAdded = true;
-    const sessionId = (this.sessionId = randomUUID());
+    // In presence before any position is read (router.ts): a message stored after a read is routed
+    // to this node. A store that may run calls out of order (Redis Cluster) reads after the add.
     const adding = presence.add(userId, this.host.id, this.ctx.nodeId);
+    adding.catch(() => undefined); // awaited below, unless the connection closes first
+    const added = presence.inCallOrder
+      ? undefined
+      : adding.then(
+          () => undefined,
+          () => undefined,
+        );
+    const initial = wanted.length === 0 ? NO_INITIAL : await this.joinInitial(wanted, added);
+    if (!this.host.live) return { outcome: 'closed', initial };
+    const sessionId = (this.sessionId = randomUUID());
     const watch = this.claims.operator === true ? undefined : this.ctx.presenceWatch;
     if (watch !== undefined) {
       // The webhooks hear of an accepted connection as soon as presence counted it; its remove
@@ -136,9 +145,12 @@ export class Subscriptions {
   /**
    * Judges the channels named at connect in order, as `subscribe` frames would be (name, repeat,
    * limit, access; the access checks run together), joins the fan-out for each one taken and starts
-   * reading its position.
+   * reading its position (once `added` resolves, when given).
    */
-  private async joinInitial(wanted: readonly string[]): Promise<InitialChannel[]> {
+  private async joinInitial(
+    wanted: readonly string[],
+    added: Promise<void> | undefined,
+  ): Promise<InitialChannel[]> {
     const parsed = wanted.map(parseChannel);
     const allowed = await Promise.all(
       parsed.map((p) =>
@@ -163,7 +175,8 @@ export class Subscriptions {
       }
       this.join(channel);
       const entry: InitialChannel = { channel, parsed: p, reading: undefined };
-      entry.reading = this.readPosition(channel, p, undefined).then(
+      const read = (): Promise<ChannelRead> => this.readPosition(channel, p, undefined);
+      entry.reading = (added === undefined ? read() : added.then(read)).then(
         (read) => void (entry.read = read),
         (err: unknown) => void (entry.failed = err),
       );

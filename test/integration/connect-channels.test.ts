@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { publish } from '../helpers/rest-http.js';
 import { TestClient } from '../helpers/test-client.js';
-import { startBackedNode, startBackedNodes, type TestNode } from '../helpers/test-node.js';
+import { createMemoryDrivers } from '../../services/node/drivers.js';
+import { startBackedNode, startBackedNodes, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { mintToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -200,5 +201,66 @@ describe('the answer to an upgrade with a query token', () => {
     const first = await firstRead(t, '/ws?channels=promotions');
     expect(first).toMatch(/^HTTP\/1\.1 101 /);
     expect(first).not.toContain('"type"');
+  });
+});
+
+describe('presence before the positions of the channels named at connect (router.ts)', () => {
+  /** Memory drivers that log presence adds and position reads; with `inOrder` false, adds wait for `release`. */
+  function recordingDrivers(inOrder: boolean) {
+    const drivers = createMemoryDrivers();
+    const { presence, history } = drivers.state;
+    const calls: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const add = presence.add.bind(presence);
+    presence.add = async (...args) => {
+      calls.push('add');
+      if (!inOrder) await released;
+      const count = await add(...args);
+      calls.push('added');
+      return count;
+    };
+    Object.defineProperty(presence, 'inCallOrder', { value: inOrder });
+    const position = history.position.bind(history);
+    history.position = (channel) => {
+      calls.push(`position ${channel}`);
+      return position(channel);
+    };
+    return { drivers, calls, release };
+  }
+
+  const url = async (t: TestNode, user: string): Promise<string> =>
+    `${t.wsUrl}?token=${encodeURIComponent(await mintToken(user))}&channels=user:${user},promotions`;
+
+  it('when the store runs calls in order, then the add is issued before any position read', async () => {
+    const { drivers, calls } = recordingDrivers(true);
+    const t = await startTestNode({}, drivers);
+    cleanups.push(() => t.stop());
+    const client = await TestClient.connect(await url(t, 'cc-o1'));
+    cleanups.push(() => client.close());
+    await answers(client, 2);
+    expect(calls[0]).toBe('add');
+    expect(calls.filter((c) => c.startsWith('position')).sort()).toEqual([
+      'position promotions',
+      'position user:cc-o1',
+    ]);
+  });
+
+  it('when the store may run calls out of order (Redis Cluster), then no position is read before the add is answered', async () => {
+    const { drivers, calls, release } = recordingDrivers(false);
+    const t = await startTestNode({}, drivers);
+    cleanups.push(() => t.stop());
+    // The 101 waits for the welcome, which waits for the add: connect without awaiting.
+    const connecting = TestClient.connect(await url(t, 'cc-o2'));
+    await waitFor(() => calls.includes('add'), 'the presence add');
+    // Every turn that could issue a read (access checks and joins are a few microtasks) passes.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual(['add']);
+    release();
+    const client = await connecting;
+    cleanups.push(() => client.close());
+    await answers(client, 2);
+    expect(calls.slice(0, 2)).toEqual(['add', 'added']);
+    expect(calls.slice(2).sort()).toEqual(['position promotions', 'position user:cc-o2']);
   });
 });
