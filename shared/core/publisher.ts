@@ -2,7 +2,8 @@
  * Publishing: reserve the channel's next offset, build the client `message` frame once, and hand it
  * to the bus as one envelope. Every node (this one included) delivers it from the bus, unless routing
  * (router.ts) names the nodes that need it: then this node delivers its own share at once, without
- * the bus, and the bus carries it to the others named only (nowhere when this node is the only one).
+ * the bus, and the bus carries it to the others named only (nowhere when this node is the only one,
+ * or when no node holds a connection of the user).
  */
 import { randomUUID } from 'node:crypto';
 import { BusUnavailableError, type Bus } from '../bus/bus.js';
@@ -45,8 +46,11 @@ export interface PublishOptions {
   dedupeTtlSeconds?: number;
 }
 
-/** How a message left this node: to every node, to the nodes named, or to this node alone. */
-export type Route = 'broadcast' | 'targeted' | 'local';
+/**
+ * How a message left this node: to every node, to the nodes named, to this node alone, or to no node
+ * (its user is connected nowhere: it is stored, and read from history by whoever subscribes later).
+ */
+export type Route = 'broadcast' | 'targeted' | 'local' | 'none';
 
 export interface PublishObserver {
   /** `busMs`: the bus's time to confirm (undefined when the bus was not needed). */
@@ -153,6 +157,11 @@ export class Publisher {
         replayed === undefined
           ? fresh[i]!
           : { ...fresh[i]!, ...replayed.retained, id: replayed.id, ts: replayed.ts };
+      if (nodes?.length === 0) {
+        // Nobody to deliver it to: stored only (no frame is built).
+        this.observer?.published(input.channel, 'none', undefined);
+        return { channel: input.channel, id: message.id, offset, epoch };
+      }
       const frameJson = messageFrameJson({ channel: input.channel, offset, epoch, ...message });
       const envelope = encodeMessageEnvelope(input.channel, offset, epoch, frameJson, message.ts);
       const remote = this.deliverOwnShare(envelope, nodes);

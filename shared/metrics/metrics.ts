@@ -31,7 +31,7 @@ export class Metrics {
   });
   readonly routes = new Counter({
     name: 'herald_publish_routes_total',
-    help: 'Published messages by route: broadcast (every node, fanout exchange), targeted (the nodes holding the user, direct exchange), local (this node only, no bus)',
+    help: 'Published messages by route: broadcast (every node, fanout exchange), targeted (the nodes holding the user, direct exchange), local (this node only, no bus), none (the user is connected nowhere: stored only)',
     labelNames: ['route'] as const,
     registers: [this.registry],
   });

@@ -8,10 +8,12 @@
  * presenceTtl/3 (a hundredth of the users per tick). A node that dies stops refreshing, and its connections vanish
  * within presenceTtlSeconds. A refresh also restores connections Redis lost (restart, failover).
  *
- * Presence routes messages (shared/core/router.ts), so a time this node's entries may have been
- * missing matters: after a failed refresh or a dropped link, the next chance (the link ready again, or
- * the next refresh tick) re-adds every connection at once, then tells the `onRestored` listeners,
- * which catch up from history on what was routed past this node meanwhile.
+ * Presence routes messages (shared/core/router.ts; a user with no entry gets them on no node), so a
+ * time this node's entries may have been missing matters: after a failed refresh or a dropped link,
+ * the next chance (the link ready again, or the next refresh tick) re-adds every connection at once,
+ * then tells the `onRestored` listeners, which catch up from history on what was routed past this
+ * node meanwhile. A refresh that finds some of its connections missing (the store lost them while the
+ * link stayed up) tells them too, once it has put them back.
  */
 import type { Logger } from 'pino';
 import { SlicedInterval, sliceOf } from '../../scheduling/sliced-interval.js';
@@ -39,14 +41,18 @@ for i = 1, #expired, 1000 do
 end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end`;
 
-/** ARGV[1] TTL in ms, then connectionId, nodeId pairs: adds or refreshes them; returns the count. */
+/**
+ * ARGV[1] TTL in ms, then connectionId, nodeId pairs: adds or refreshes them; returns { the user's
+ * count, how many of these connections were not there (new, or lost by the store) }.
+ */
 const UPSERT: LuaScript = {
   name: 'heraldPresenceUpsert',
   lua: `${LUA_NOW_MS}
 ${PURGE_EXPIRED}
 local expiry = now + tonumber(ARGV[1])
+local missing = 0
 for i = 2, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+  missing = missing + redis.call('ZADD', KEYS[1], expiry, ARGV[i])
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -54,7 +60,7 @@ if newest[2] then
   redis.call('PEXPIREAT', KEYS[1], newest[2])
   redis.call('PEXPIREAT', KEYS[2], newest[2])
 end
-return redis.call('ZCARD', KEYS[1])`,
+return {redis.call('ZCARD', KEYS[1]), missing}`,
 };
 
 /**
@@ -140,12 +146,12 @@ export class RedisPresence implements Presence {
     if (pairs === undefined) users.set(userId, [connectionId, nodeId]);
     else pairs.push(connectionId, nodeId);
     try {
-      const count = await this.lease.script('presence add', UPSERT, this.userKeys(userId), [
+      const reply = await this.lease.script('presence add', UPSERT, this.userKeys(userId), [
         this.ttlMs,
         connectionId,
         nodeId,
       ]);
-      return asInteger(count, 'presence add');
+      return asInteger(asArray(reply, 'presence add')[0], 'presence add');
     } catch (err) {
       // The caller sees a failure and will not remove it: stop refreshing it (if it did reach Redis,
       // it expires within the presence TTL). Connection ids are unique, so this is that very add.
@@ -200,8 +206,17 @@ export class RedisPresence implements Presence {
     const users = this.added[slice]!;
     if (this.refreshing || users.size === 0) return;
     this.refreshing = true;
+    let lost = false;
     try {
-      await this.upsert('presence refresh', [users]);
+      const missing = await this.upsert('presence refresh', [users]);
+      // Connections this driver added and never removed were not in the store: it lost them (a
+      // restart without the link dropping, a failover that lost the last writes, a flush), and
+      // messages routed by presence meanwhile went past this node. Likely the other slices' too: every
+      // connection is re-added at once, then the listeners catch up (restore).
+      if (missing > 0) {
+        this.log.warn({ missing }, 'presence refresh found connections the state store had lost');
+        this.stale = lost = true;
+      }
     } catch (err) {
       this.stale = true;
       this.log.warn(
@@ -211,6 +226,7 @@ export class RedisPresence implements Presence {
     } finally {
       this.refreshing = false;
     }
+    if (lost) await this.restore();
   }
 
   /**
@@ -232,13 +248,7 @@ export class RedisPresence implements Presence {
     try {
       await this.upsert('presence restore', this.added);
       this.log.info('presence restored; catching up what was routed past this node meanwhile');
-      for (const listener of this.restoredListeners) {
-        try {
-          listener();
-        } catch (err) {
-          this.log.error({ err }, 'presence restored listener threw');
-        }
-      }
+      this.notifyRestored();
     } catch (err) {
       this.stale = true;
       // While Redis is known down the connection says so already; a failure on a live link is news.
@@ -249,12 +259,27 @@ export class RedisPresence implements Presence {
     }
   }
 
-  private async upsert(what: string, slices: readonly Map<string, string[]>[]): Promise<void> {
+  /** Tells the `onRestored` listeners (each on its own: one that throws is logged). */
+  private notifyRestored(): void {
+    for (const listener of this.restoredListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err }, 'presence restored listener threw');
+      }
+    }
+  }
+
+  /** Re-adds the connections of `slices`; answers how many of them the store did not hold. */
+  private async upsert(what: string, slices: readonly Map<string, string[]>[]): Promise<number> {
     const calls: { keys: string[]; args: (string | number)[] }[] = [];
     for (const users of slices)
       for (const [userId, pairs] of users)
         calls.push({ keys: this.userKeys(userId), args: [this.ttlMs, ...pairs] });
-    await this.lease.scripts(what, UPSERT, calls);
+    const replies = await this.lease.scripts(what, UPSERT, calls);
+    let missing = 0;
+    for (const reply of replies) missing += asInteger(asArray(reply, what)[1], what);
+    return missing;
   }
 
   /** The slice of `added` that holds `userId`. */

@@ -108,15 +108,30 @@ describe('Publisher routing', () => {
     expect(s.busPublishes).toEqual([['other'], ['other']]);
   });
 
-  it('when presence knows no connection of the user, or the channel is not a user channel and names no user, then every node gets it', async () => {
+  it('when presence knows no connection of the user, then the message is stored and goes to no node, not even through the bus', async () => {
     const s = await setup();
-    await s.publisher.publish(message('user:nobody'));
+    const published = await s.publisher.publishMany([
+      message('user:nobody'),
+      { ...message('order:o1'), routeUser: 'nobody' },
+    ]);
+    await drained();
+    expect(published.map((m) => [m.channel, m.offset])).toEqual([
+      ['user:nobody', 1],
+      ['order:o1', 1],
+    ]);
+    expect(s.got).toEqual({ self: [], other: [], third: [] });
+    expect(s.busPublishes).toEqual([]);
+    expect(s.routes).toEqual(['none', 'none']);
+  });
+
+  it('when the channel is not a user channel and names no user, then every node gets it', async () => {
+    const s = await setup();
     await s.publisher.publish(message('promotions'));
     await s.publisher.publish(message('order:o1'));
     await drained();
-    expect(s.got).toEqual({ self: [1, 1, 1], other: [1, 1, 1], third: [1, 1, 1] });
-    expect(s.busPublishes).toEqual([undefined, undefined, undefined]);
-    expect(s.routes).toEqual(['broadcast', 'broadcast', 'broadcast']);
+    expect(s.got).toEqual({ self: [1, 1], other: [1, 1], third: [1, 1] });
+    expect(s.busPublishes).toEqual([undefined, undefined]);
+    expect(s.routes).toEqual(['broadcast', 'broadcast']);
   });
 
   it('when the route lookup fails, then the stored message goes to every node', async () => {
