@@ -42,7 +42,7 @@ describe('idempotent publishing', () => {
       drivers.bus.publish = () => new Promise<void>(() => undefined);
       // Real HTTP: the first attempt is a request the client gives up on while the node still holds it.
       const send = (signal?: AbortSignal) =>
-        postPublish(node, 'user:i9', 'x', {
+        postPublish(node, 'promotions', 'x', {
           idempotencyKey: 'k-9',
           ...(signal === undefined ? {} : { signal }),
         });
