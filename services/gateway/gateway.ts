@@ -375,7 +375,7 @@ export class Gateway implements DeliverySink {
   }
 
   readMoved(read: ReadMoved): void {
-    // A copy of a broadcast this node sent itself (presence did not know the user's nodes).
+    // A copy of a broadcast this node sent itself (the route lookup failed: every node got it).
     if (read.origin === this.options.config.nodeId) return;
     this.tellReaders(undefined, read);
   }

@@ -87,8 +87,9 @@ export class Subscriptions {
   /**
    * Registers the connection and subscribes it to `wanted`, the channels it named when it connected
    * (`channels` in the URL or the `auth` frame): presence (refused beyond the per-user limit), a new
-   * session already holding those channels, and each channel's position, all in one round trip (a
-   * session made for a connection then refused is deleted again). Each name is judged as a
+   * session already holding those channels, and each channel's position, all in one round trip (two
+   * on Redis Cluster, where the positions are read once the add is answered: router.ts). A session
+   * made for a connection then refused is deleted again. Each name is judged as a
    * `subscribe` frame without a position would be, in order; `answerOpened` then answers them.
    * Throws when presence or the session cannot be stored (what was registered is undone by
    * `release`); a channel whose position cannot be read is answered on its own.
@@ -102,19 +103,11 @@ export class Subscriptions {
     // to this node. A store that may run calls out of order (Redis Cluster) reads after the add.
     const adding = presence.add(userId, this.host.id, this.ctx.nodeId);
     adding.catch(() => undefined); // awaited below, unless the connection closes first
-    const added = presence.inCallOrder
-      ? undefined
-      : adding.then(
-          () => undefined,
-          () => undefined,
-        );
-    const initial = wanted.length === 0 ? NO_INITIAL : await this.joinInitial(wanted, added);
-    if (!this.host.live) return { outcome: 'closed', initial };
-    const sessionId = (this.sessionId = randomUUID());
     const watch = this.claims.operator === true ? undefined : this.ctx.presenceWatch;
     if (watch !== undefined) {
       // The webhooks hear of an accepted connection as soon as presence counted it; its remove
-      // (release) is reported after this, and only if this was (operators are not shop users).
+      // (release, even while the channels below are judged) is reported after this, and only if this
+      // was (operators are not shop users).
       this.watched = adding.then(
         (count) => {
           if (count > this.ctx.limits.maxConnectionsPerUser) return false;
@@ -124,6 +117,15 @@ export class Subscriptions {
         () => false,
       );
     }
+    const added = presence.inCallOrder
+      ? undefined
+      : adding.then(
+          () => undefined,
+          () => undefined,
+        );
+    const initial = wanted.length === 0 ? NO_INITIAL : await this.joinInitial(wanted, added);
+    if (!this.host.live) return { outcome: 'closed', initial };
+    const sessionId = (this.sessionId = randomUUID());
     const session = { id: sessionId, userId, nodeId: this.ctx.nodeId, channels: [...this.channels] };
     const [count] = await Promise.all([
       adding,

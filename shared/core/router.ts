@@ -4,8 +4,9 @@
  * A `user:{id}` channel is subscribed by that user's connections only (channel-access.ts), and a
  * connection is in presence before it subscribes anything (Subscriptions.open awaits the add before
  * the first subscribe frame is read, and issues it before reading the positions of the channels named
- * at connect; waits for it first where calls may run out of order). So the nodes holding the user's connections, as presence lists them
- * after the message is stored, are every node with a subscriber that may still be owed it:
+ * at connect; waits for it first where calls may run out of order). So the nodes holding the user's
+ * connections, as presence lists them after the message is stored, are every node with a subscriber
+ * that may still be owed it:
  *  - a subscriber whose position read came before the append was in presence before that read, so
  *    the lookup (after the append) lists its node;
  *  - one whose position read came after the append starts past the message and does not need it.
@@ -35,8 +36,9 @@ import type { Presence } from '../state/presence.js';
 
 export interface Router {
   /**
-   * The node ids a message of `channel` must reach (none: no node), or undefined for every node. `routeUser`: the one
-   * user whose connections may subscribe the channel, when it is not a `user:` channel (see above).
+   * The node ids a message of `channel` must reach (none: no node), or undefined for every node.
+   * `routeUser`: the one user whose connections may subscribe the channel, when it is not a `user:`
+   * channel (see above).
    * Synchronous undefined for messages it never targets (no state call); call it right after issuing
    * the message's append, `stored` (see above).
    */
@@ -61,9 +63,6 @@ export class PresenceRouter implements Router {
       ? this.presence.nodesOf(user)
       : // A failed append publishes nothing: its route does not matter.
         stored.then(() => this.presence.nodesOf(user));
-    return lookup.then(
-      (nodes) => nodes,
-      () => undefined,
-    );
+    return lookup.catch(() => undefined);
   }
 }

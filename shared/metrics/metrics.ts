@@ -43,7 +43,7 @@ export class Metrics {
   });
   readonly published = new Counter({
     name: 'herald_messages_published_total',
-    help: 'Messages accepted by the REST API and handed on (bus publish confirmed, or delivered here alone), by channel kind',
+    help: 'Messages accepted by the REST API and handed on (bus publish confirmed, delivered here alone, or stored only for a user connected nowhere), by channel kind',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

@@ -51,9 +51,9 @@ export interface Presence {
   /**
    * Drivers whose entries can lapse while the node lives (Redis) call `listener` after the node's
    * connections were added again following a time they may have been missing (a refresh failed, the
-   * link dropped): messages routed by presence meanwhile did not reach this node, and the listener
-   * catches up from history. A listener that throws is logged; the others still run. Absent: entries
-   * never lapse (memory).
+   * link dropped, a refresh found some gone): messages routed by presence meanwhile did not reach
+   * this node, and the listener catches up from history. A listener that throws is logged; the others
+   * still run. Absent: entries never lapse (memory).
    */
   onRestored?(listener: () => void): void;
   /**

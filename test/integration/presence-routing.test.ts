@@ -72,14 +72,21 @@ describe('messages to users connected nowhere', () => {
     await admin.connect();
     expect(await admin.exists(...keys)).toBe(2);
 
-    // Lost behind the node's back: the link to Redis stays up, so only the refresh can tell.
-    await admin.del(...keys);
-    const none = await routed(a, 'none');
-    await publish(a, 'user:pr-lost', { n: 1 });
-    expect(await routed(a, 'none')).toBe(none + 1); // presence named no node: sent nowhere
+    // Lost behind the node's back: the link to Redis stays up, so only the refresh can tell. Should b's
+    // refresh come between the delete and the publish, the message goes to b the ordinary way: again.
+    let n = 0;
+    let sentNowhere = false;
+    while (!sentNowhere && n < 5) {
+      n += 1;
+      const none = await routed(a, 'none');
+      await admin.del(...keys);
+      await publish(a, 'user:pr-lost', { n });
+      sentNowhere = (await routed(a, 'none')) === none + 1; // presence named no node
+    }
+    expect(sentNowhere).toBe(true);
 
-    const [message] = await client.waitForMessages(1, 'user:pr-lost', 10_000);
-    expect(message).toMatchObject({ offset: 1, data: { n: 1 } });
+    const got = await client.waitForMessages(n, 'user:pr-lost', 10_000);
+    expect(got.at(-1)).toMatchObject({ offset: n, data: { n } });
     await waitFor(async () => (await admin.exists(...keys)) === 2, 'the presence entry back in Redis');
   });
 });

@@ -5,8 +5,9 @@
  * their newest member, so a user nobody refreshes leaves no key behind.
  *
  * Liveness: the driver remembers the connections it added and re-adds them (fresh expiry) every
- * presenceTtl/3 (a hundredth of the users per tick). A node that dies stops refreshing, and its connections vanish
- * within presenceTtlSeconds. A refresh also restores connections Redis lost (restart, failover).
+ * presenceTtl/3 (a hundredth of the users per tick). A node that dies stops refreshing, and its
+ * connections vanish within presenceTtlSeconds. A refresh also restores connections Redis lost
+ * (restart, failover).
  *
  * Presence routes messages (shared/core/router.ts; a user with no entry gets them on no node), so a
  * time this node's entries may have been missing matters: after a failed refresh or a dropped link,
@@ -106,6 +107,8 @@ export class RedisPresence implements Presence {
   private readonly ttlMs: number;
   private readonly refresher: SlicedInterval;
   private refreshing = false;
+  /** Slices whose tick came while a refresh was out: refreshed with the next one. */
+  private readonly behind = new Set<number>();
   /** This node's entries may be missing from Redis (a refresh failed, the link dropped). */
   private stale = false;
   private restoring = false;
@@ -200,15 +203,22 @@ export class RedisPresence implements Presence {
     return this.lease.close();
   }
 
-  /** Re-adds the connections of this slice's users, one script call per user, in one pipeline. */
+  /**
+   * Re-adds the connections of this slice's users, one script call per user, in one pipeline. A tick
+   * that comes while the previous refresh is still out is not skipped (its users would expire
+   * unnoticed): its slice goes with the next refresh.
+   */
   private async refresh(slice: number): Promise<void> {
     if (this.stale) return this.restore();
-    const users = this.added[slice]!;
-    if (this.refreshing || users.size === 0) return;
+    this.behind.add(slice);
+    if (this.refreshing) return;
+    const slices = [...this.behind].map((s) => this.added[s]!).filter((users) => users.size > 0);
+    this.behind.clear();
+    if (slices.length === 0) return;
     this.refreshing = true;
     let lost = false;
     try {
-      const missing = await this.upsert('presence refresh', [users]);
+      const missing = await this.upsert('presence refresh', slices);
       // Connections this driver added and never removed were not in the store: it lost them (a
       // restart without the link dropping, a failover that lost the last writes, a flush), and
       // messages routed by presence meanwhile went past this node. Likely the other slices' too: every
@@ -220,7 +230,7 @@ export class RedisPresence implements Presence {
     } catch (err) {
       this.stale = true;
       this.log.warn(
-        { err, users: users.size },
+        { err, users: slices.reduce((n, users) => n + users.size, 0) },
         'presence refresh failed; re-adding every connection next tick',
       );
     } finally {
