@@ -70,7 +70,10 @@ export interface RunResult {
   broadcastBatch: DeliveryResult | undefined;
   paced: LatencyResult;
   userTargeted: LatencyResult;
+  /** Herald: wrk to users connected nowhere (stored only). */
   wrk: WrkResult | undefined;
+  /** Herald: wrk to the connected bench clients' user channels (stored and delivered). */
+  wrkOnline?: WrkResult | undefined;
   storm: StormResult | undefined;
   /** The generator's counters at the end of the run (moves, closes, duplicates, errors). */
   counters: Counters;

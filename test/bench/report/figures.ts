@@ -72,10 +72,17 @@ export function figures(k: Knobs): Figure[] {
     ),
     f(
       'wrkRate',
-      `REST publish, wrk ${k.wrkConnections} connections, one node (messages/s)`,
+      `REST publish, wrk ${k.wrkConnections} connections, one node, users connected nowhere (messages/s)`,
       (r) => r.wrk?.messagesPerSecond,
     ),
-    f('wrkNon2xx', 'REST publish, wrk: non-2xx responses', (r) => r.wrk?.non2xx),
+    f(
+      'wrkOnlineRate',
+      `REST publish, wrk ${k.wrkConnections} connections, one node, connected users (messages/s)`,
+      (r) => r.wrkOnline?.messagesPerSecond,
+    ),
+    f('wrkNon2xx', 'REST publish, wrk: non-2xx responses (both)', (r) =>
+      r.wrk === undefined ? undefined : r.wrk.non2xx + (r.wrkOnline?.non2xx ?? 0),
+    ),
     f('stormClients', 'reconnect storm: clients of the killed node', (r) => r.storm?.clients),
     f('stormSeconds', 'reconnect storm: time until all back (s)', (r) => r.storm?.seconds),
     f('stormLag', 'reconnect storm: survivor event-loop lag max (ms)', (r) => r.storm?.survivorLagMaxMs),
@@ -143,6 +150,18 @@ export function figures(k: Knobs): Figure[] {
     ),
     f('wrkNodeCpu', 'REST publish, wrk: node CPU (% of a core)', (r) => r.wrk?.nodeCorePercent, true),
     f('wrkP99', 'REST publish, wrk: request latency p99 (ms)', (r) => r.wrk?.latencyP99Ms, true),
+    f(
+      'wrkOnlineNodeCpu',
+      'REST publish, wrk to connected users: node CPU (% of a core)',
+      (r) => r.wrkOnline?.nodeCorePercent,
+      true,
+    ),
+    f(
+      'wrkOnlineP99',
+      'REST publish, wrk to connected users: request latency p99 (ms)',
+      (r) => r.wrkOnline?.latencyP99Ms,
+      true,
+    ),
     f('handshakeFailures', 'handshakes failed and retried', (r) => r.connect.handshakeFailures, true),
     f(
       'resumeFallbacks',

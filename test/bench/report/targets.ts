@@ -36,7 +36,11 @@ export function checkTargets(k: Knobs, runs: RunResult[], figureList: Figure[]):
   const moved = herald.map((r) => r.churn.moved + r.churn.closed);
   const p50 = h('userP50');
   const p99 = h('userP99');
-  const wrk = h('wrkRate');
+  const wrkOffline = h('wrkRate');
+  const wrkOnline = h('wrkOnlineRate');
+  // The target holds for both shapes: the lower of the two is judged.
+  const wrk =
+    wrkOffline === undefined || wrkOnline === undefined ? wrkOffline : Math.min(wrkOffline, wrkOnline);
   const stormLag = get('stormLag', 'herald');
   return [
     vs(
@@ -81,7 +85,10 @@ export function checkTargets(k: Knobs, runs: RunResult[], figureList: Figure[]):
       ? { target: 'REST publish ≥ 4,000 messages/s per node (wrk)', measured: 'n/a', pass: undefined }
       : {
           target: 'REST publish ≥ 4,000 messages/s per node (wrk)',
-          measured: `${num(wrk)} messages/s`,
+          measured:
+            wrkOnline === undefined
+              ? `${num(wrk)} messages/s`
+              : `${num(wrk)} messages/s (users connected nowhere ${num(wrkOffline!)}, connected users ${num(wrkOnline)})`,
           pass: wrk >= 4000,
         },
     stormLag === undefined

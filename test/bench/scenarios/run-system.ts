@@ -67,15 +67,23 @@ export async function runSystem(
       `user-targeted ${knobs.userRate}/s: p50 ${user.latency.p50.toFixed(2)} ms, p99 ${user.latency.p99.toFixed(2)} ms, lag max ${user.lagMaxMs.toFixed(0)} ms`,
     );
     let wrk: RunResult['wrk'];
+    let wrkOnline: RunResult['wrkOnline'];
     if (system instanceof HeraldSystem) {
-      wrk = await wrkPublishRate(
-        system.httpUrls[0]!,
-        system.pids[0]!,
-        PUBLISH_KEY,
-        knobs.wrkConnections,
-        knobs.seconds,
+      const rate = (onlineUsers?: number): ReturnType<typeof wrkPublishRate> =>
+        wrkPublishRate(
+          system.httpUrls[0]!,
+          system.pids[0]!,
+          PUBLISH_KEY,
+          knobs.wrkConnections,
+          knobs.seconds,
+          onlineUsers,
+        );
+      wrk = await rate();
+      log(`wrk, users connected nowhere: ${fmt(wrk.messagesPerSecond)} messages/s, ${wrk.non2xx} non-2xx`);
+      wrkOnline = await rate(knobs.clients);
+      log(
+        `wrk, connected users: ${fmt(wrkOnline.messagesPerSecond)} messages/s, ${wrkOnline.non2xx} non-2xx`,
       );
-      log(`wrk: ${fmt(wrk.messagesPerSecond)} messages/s, ${wrk.non2xx} non-2xx`);
     }
     let storm: RunResult['storm'];
     if (knobs.profile) {
@@ -102,6 +110,7 @@ export async function runSystem(
       paced: pacedResult,
       userTargeted: user,
       wrk,
+      wrkOnline,
       storm,
       counters,
     };

@@ -1,7 +1,8 @@
 /**
  * Scenario 9: the REST publish rate of one Herald node in cluster mode, measured by `wrk` (Debian
  * package, installed here when missing): `connections` connections, one message per request, each to
- * another `user:` channel. Herald only (Socket.IO has no REST publish).
+ * another `user:` channel: of users connected nowhere (stored only), then of the connected bench
+ * clients (stored and delivered). Herald only (Socket.IO has no REST publish).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { track } from '../cleanup.js';
@@ -9,7 +10,11 @@ import { CpuMeter } from '../proc.js';
 import type { WrkResult } from '../results.js';
 import { ROOT } from '../systems/server-process.js';
 
-const SCRIPT = `${ROOT}test/bench/wrk/publish.lua`;
+/** Offline users (stored only), or connected bench clients (delivered): see each script's header. */
+const SCRIPTS = {
+  offline: `${ROOT}test/bench/wrk/publish.lua`,
+  online: `${ROOT}test/bench/wrk/publish-online.lua`,
+};
 
 /** Installs the Debian package `wrk` when it is not on the PATH (apt-get; via sudo when not root). */
 export function ensureWrk(): void {
@@ -41,12 +46,17 @@ function onPath(command: string): boolean {
   }
 }
 
+/**
+ * `onlineUsers`: publish to the user channels of that many connected bench clients (bench-0 …)
+ * instead of to users connected nowhere.
+ */
 export async function wrkPublishRate(
   url: string,
   pid: number,
   publishKey: string,
   connections: number,
   seconds: number,
+  onlineUsers?: number,
 ): Promise<WrkResult> {
   const meter = new CpuMeter({ node: [pid] });
   const child = spawn(
@@ -60,10 +70,13 @@ export async function wrkPublishRate(
       `${seconds}s`,
       '--latency',
       '-s',
-      SCRIPT,
+      onlineUsers === undefined ? SCRIPTS.offline : SCRIPTS.online,
       `${url}/v1/publish`,
     ],
-    { env: { ...process.env, BENCH_PUBLISH_KEY: publishKey }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, BENCH_PUBLISH_KEY: publishKey, BENCH_WRK_USERS: String(onlineUsers ?? 0) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   track(child);
   let output = '';

@@ -1,6 +1,8 @@
 -- wrk script for the REST publish rate: POST /v1/publish, one message per request, each to another
--- user: channel (nobody is subscribed to them: this measures the publish path, history and bus).
--- The API key comes from BENCH_PUBLISH_KEY.
+-- user: channel of a user connected nowhere (as most order events find their shopper): the REST API
+-- and history; presence routes such a message to no node, so the bus carries nothing (the route
+-- lookup still runs). publish-online.lua publishes to connected users instead. The API key comes
+-- from BENCH_PUBLISH_KEY.
 local key = os.getenv("BENCH_PUBLISH_KEY")
 local threads = 0
 
