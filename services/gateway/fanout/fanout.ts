@@ -93,6 +93,8 @@ interface LocalChannel {
   readonly order: OffsetGate<PositionedFrame>;
   /** Recipients whose subscribe is still being answered, and their gates. */
   gates: Map<Recipient, OffsetGate<HeldFrame>> | undefined;
+  /** A catch-up came while a repair held the channel: it runs once that repair is over. */
+  catchUpDue: boolean;
 }
 
 export class Fanout {
@@ -168,6 +170,7 @@ export class Fanout {
         seenAt: 0,
         order: new OffsetGate(),
         gates: undefined,
+        catchUpDue: false,
       };
       this.channels.set(channel, local);
     }
@@ -265,11 +268,18 @@ export class Fanout {
   catchUp(): void {
     if (this.repair === undefined) return;
     for (const [channel, local] of this.channels) {
-      if (local.order.holding || local.order.currentEpoch === '') continue;
-      const high = local.order.highIn(local.order.currentEpoch);
-      local.order.hold();
-      void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER, true);
+      if (local.order.currentEpoch === '') continue;
+      // A repair under way reads up to the messages it holds, not past them: catch up after it.
+      if (local.order.holding) local.catchUpDue = true;
+      else this.catchUpChannel(channel, local);
     }
+  }
+
+  private catchUpChannel(channel: string, local: LocalChannel): void {
+    local.catchUpDue = false;
+    const high = local.order.highIn(local.order.currentEpoch);
+    local.order.hold();
+    void this.fill(channel, local, high, Number.MAX_SAFE_INTEGER, true);
   }
 
   /**
@@ -322,6 +332,7 @@ export class Fanout {
       // A recipient must not throw (Recipient); should one, the rest of the channel is not stuck.
       this.observer?.failed?.(channel, err);
     }
+    if (local.catchUpDue && this.channels.get(channel) === local) this.catchUpChannel(channel, local);
   }
 
   /** The repair read, tried again after each of `retryMs` while it fails (the channel stays held). */

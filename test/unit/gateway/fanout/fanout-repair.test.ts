@@ -105,6 +105,21 @@ describe('Fanout gap repair', () => {
     expect(calls).toEqual([[0, 1]]);
   });
 
+  it('when a catch-up comes while a gap repair holds the channel, then it runs once the repair is over and delivers what history holds past it', async () => {
+    // 4 and 5 were routed past this node (its presence entry was missing): only history has them.
+    const history = new Map([2, 3, 4, 5].map((o) => [o, frame(o)] as const));
+    const { fanout, received, calls } = setup(history);
+    fanout.deliver('user:g', 1, 'e', frame(1).payload);
+    fanout.deliver('user:g', 3, 'e', frame(3).payload); // 2 missing: the channel is held for (1, 2]
+    fanout.catchUp(); // presence restored meanwhile
+    await waitFor(() => received.length === 5, 'the repair, then the catch-up');
+    expect(received).toEqual([1, 2, 3, 4, 5]);
+    expect(calls).toEqual([
+      [1, 2],
+      [3, Number.MAX_SAFE_INTEGER],
+    ]);
+  });
+
   it('when the bus reconnects, then catchUp delivers what history holds past the newest offset seen', async () => {
     const history = new Map([2, 3, 4].map((o) => [o, frame(o)] as const));
     const { fanout, received } = setup(history);
