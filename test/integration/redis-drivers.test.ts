@@ -124,11 +124,20 @@ describe('Redis state drivers', () => {
     expect(await observer.presence.get('alice')).toEqual({ connections: 1, nodes: ['node-live'] });
   });
 
-  it('when Redis loses the presence keys of a live driver, then its refresh restores them', async () => {
+  it('when Redis loses the presence keys of a live driver, then its refresh restores them and tells the onRestored listeners (a catch-up), which a refresh that lost nothing does not', async () => {
     const prefix = newPrefix();
     const node = openState(prefix, { presenceTtlSeconds: 1 });
+    let restored = 0;
+    node.presence.onRestored?.(() => restored++);
     await node.presence.add('alice', 'c-1', 'node-a');
     await node.presence.add('alice', 'c-2', 'node-b');
+    // A refresh that finds everything in place (the expiry moves on) tells no one.
+    const expiry = await admin.pexpiretime(`${prefix}presence:conns:alice`);
+    await waitFor(
+      async () => (await admin.pexpiretime(`${prefix}presence:conns:alice`)) > expiry,
+      'a refresh of alice',
+    );
+    expect(restored).toBe(0);
 
     await admin.del(`${prefix}presence:conns:alice`, `${prefix}presence:nodes:alice`);
     expect(await node.presence.get('alice')).toEqual({ connections: 0, nodes: [] });
@@ -138,6 +147,40 @@ describe('Redis state drivers', () => {
       'the refresh to restore the lost connections',
     );
     expect(await node.presence.get('alice')).toEqual({ connections: 2, nodes: ['node-a', 'node-b'] });
+    await waitFor(() => restored === 1, 'the onRestored listener');
+  });
+
+  it('when presence refresh ticks come while a refresh is still out, then their users are refreshed with the next one, not skipped', async () => {
+    const prefix = newPrefix();
+    const node = openState(prefix, { presenceTtlSeconds: 3 }); // a tick every 10 ms
+    const users = Array.from({ length: 300 }, (_, i) => `u-${i}`);
+    for (const user of users) await node.presence.add(user, `c-${user}`, 'node-a');
+    // The next refresh waits until released, while further ticks come.
+    const lease = (
+      node.presence as unknown as { lease: { scripts: (...args: unknown[]) => Promise<unknown[]> } }
+    ).lease;
+    const scripts = lease.scripts.bind(lease);
+    const refreshed: number[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    lease.scripts = async (what, script, calls) => {
+      if (what !== 'presence refresh') return scripts(what, script, calls);
+      refreshed.push((calls as unknown[]).length);
+      if (!held) {
+        held = true;
+        await released;
+      }
+      return scripts(what, script, calls);
+    };
+    const behind = (): number => (node.presence as unknown as { behind: Set<number> }).behind.size;
+    await waitFor(() => held && behind() >= 20, 'ticks queued behind the held refresh');
+    const queued = behind();
+    release();
+    await waitFor(() => refreshed.length >= 2, 'the next refresh');
+    // It carried the users of every slice queued meanwhile (3 users per slice on average).
+    expect(refreshed[1]).toBeGreaterThanOrEqual(queued);
+    expect(behind()).toBeLessThan(queued);
   });
 
   it('when every driver has been used, then every key it created is under the prefix and has a TTL', async () => {
