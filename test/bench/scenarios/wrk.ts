@@ -10,11 +10,8 @@ import { CpuMeter } from '../proc.js';
 import type { WrkResult } from '../results.js';
 import { ROOT } from '../systems/server-process.js';
 
-/** Offline users (stored only), or connected bench clients (delivered): see each script's header. */
-const SCRIPTS = {
-  offline: `${ROOT}test/bench/wrk/publish.lua`,
-  online: `${ROOT}test/bench/wrk/publish-online.lua`,
-};
+/** Offline users (stored only), or connected bench clients (delivered): see its header. */
+const SCRIPT = `${ROOT}test/bench/wrk/publish.lua`;
 
 /** Installs the Debian package `wrk` when it is not on the PATH (apt-get; via sudo when not root). */
 export function ensureWrk(): void {
@@ -70,7 +67,7 @@ export async function wrkPublishRate(
       `${seconds}s`,
       '--latency',
       '-s',
-      onlineUsers === undefined ? SCRIPTS.offline : SCRIPTS.online,
+      SCRIPT,
       `${url}/v1/publish`,
     ],
     {
