@@ -5,10 +5,9 @@
  * Routed like the user's messages (router.ts): to the nodes presence lists for the user, other than
  * this one (which told its own connections already), so nowhere when there are none; to every node
  * when the lookup failed (the router answers undefined), where this node drops its own copy by
- * `origin`. A control envelope, so
- * the message path (its envelope kind, the fan-out) is untouched. Best effort: a bus that refuses it
- * loses the frame only (the position is stored; every `subscribed` carries it again), so a failure is
- * the caller's to log, never the ack's.
+ * `origin`. A control envelope, so the message path (its envelope kind, the fan-out) is untouched.
+ * Best effort: a bus that refuses it loses the frame only (the position is stored; every `subscribed`
+ * carries it again), so a failure is the caller's to log, never the ack's.
  */
 import type { Bus } from '../bus/bus.js';
 import { userChannel } from '../protocol/channels.js';
