@@ -16,7 +16,7 @@ import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
 import { LogEvery } from '../../shared/logger/log-every.js';
 import { redactUrlToken, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
-import { MAX_CONNECT_CHANNELS } from '../../shared/protocol/codec.js';
+import { MAX_CONNECT_CHANNELS } from '../../shared/protocol/frames.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
 import { ChannelAccess } from './channel-access.js';

@@ -202,7 +202,7 @@ export class Subscriptions {
         this.host.reportFailure(entry.failed, undefined, entry.channel);
         if (this.channels.includes(entry.channel)) {
           this.dropChannel(entry.channel);
-          this.forget(entry.channel);
+          void this.forget(entry.channel);
         }
       }
     }
@@ -351,9 +351,9 @@ export class Subscriptions {
   }
 
   /** Drops `channel` from the session (it was recorded there but is not subscribed); only logged. */
-  private forget(channel: string): void {
+  private async forget(channel: string): Promise<void> {
     if (this.sessionId === undefined) return;
-    this.ctx.state.sessions
+    await this.ctx.state.sessions
       .removeChannel(this.sessionId, channel)
       .catch((err: unknown) =>
         this.ctx.log.warn({ err, conn: this.host.id, channel }, 'could not drop a channel from the session'),
@@ -442,16 +442,7 @@ export class Subscriptions {
       return this.host.sendError('not_subscribed', requestRef, undefined, channel);
     this.dropChannel(channel);
     this.host.send({ type: 'unsubscribed', channel, ...ref(requestRef) });
-    if (this.sessionId !== undefined) {
-      await this.ctx.state.sessions
-        .removeChannel(this.sessionId, channel)
-        .catch((err: unknown) =>
-          this.ctx.log.warn(
-            { err, conn: this.host.id, channel },
-            'could not remove the subscription from the session',
-          ),
-        );
-    }
+    await this.forget(channel);
   }
 
   /** Leaves every channel and presence; the session outlives the socket by the resume window. Idempotent. */

@@ -6,7 +6,13 @@
  * `ref`, retry what the server may grant later, dedupe messages by (channel, epoch, offset), tell the
  * app when messages were lost — and it does not care how the socket is kept alive.
  */
-import type { ErrorFrame, MessageFrame, ResumedFrame, SubscribedFrame } from '../protocol/frames.js';
+import {
+  MAX_CONNECT_CHANNELS,
+  type ErrorFrame,
+  type MessageFrame,
+  type ResumedFrame,
+  type SubscribedFrame,
+} from '../protocol/frames.js';
 import type { BackoffOptions } from './backoff.js';
 import type { Connection } from './connection.js';
 import { isPosition, type Position } from './cursor.js';
@@ -27,9 +33,6 @@ export interface WantedChannelsHost {
   /** A resumed session's id becomes the one to resume next time. */
   adoptSession(session: string): void;
 }
-
-/** Most channels one `auth` frame names (the protocol's bound); the rest are subscribed after `welcome`. */
-const MAX_NAMED = 1000;
 
 export class WantedChannels {
   private readonly intents = new Map<string, ChannelIntent>();
@@ -100,7 +103,7 @@ export class WantedChannels {
     const names: string[] = [];
     let left = budget;
     for (const intent of this.intents.values()) {
-      if (names.length === MAX_NAMED) break;
+      if (names.length === MAX_CONNECT_CHANNELS) break; // the rest: subscribed after the welcome
       if (intent.wire !== 'idle' || intent.retryTimer !== undefined || intent.cursor.position !== undefined)
         continue;
       const size = JSON.stringify(intent.channel).length + 1;

@@ -5,7 +5,13 @@
  * gateway answers with an `error` frame. Field checks are hand-written guards rather than a schema
  * validator because this runs for every client frame.
  */
-import type { ChannelPosition, ClientFrame, Ref, ServerFrame } from './frames.js';
+import {
+  MAX_CONNECT_CHANNELS,
+  type ChannelPosition,
+  type ClientFrame,
+  type Ref,
+  type ServerFrame,
+} from './frames.js';
 import type { WsErrorCode } from './errors.js';
 
 export interface DecodeError {
@@ -23,8 +29,6 @@ const MAX_EPOCH_LENGTH = 64;
 const MAX_SESSION_LENGTH = 64;
 /** More positions than any subscription limit needs; the gateway ignores the ones it cannot use. */
 const MAX_POSITIONS = 1000;
-/** Channels an `auth` frame (or the URL) may name; beyond the subscription limit each is refused. */
-export const MAX_CONNECT_CHANNELS = 1000;
 /** Messages one `history` frame returns: `limit` defaults to the first, may be up to the second. */
 export const DEFAULT_HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 100;

@@ -9,6 +9,8 @@
  */
 
 export const PROTOCOL_VERSION = 'herald.v1';
+/** Channels a connection may name at connect (the `auth` frame's or the URL's `channels`). */
+export const MAX_CONNECT_CHANNELS = 1000;
 
 export type Ref = string | number;
 

@@ -490,7 +490,6 @@ export class RedisConnection {
     this.batchScript = undefined; // the next batch gets a script that knows this one
   }
 
-  /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
   /** Calls `script` with `keys` and `args` on the client (a command of its own). */
   private callScript(
     client: RedisClient,
@@ -501,6 +500,7 @@ export class RedisConnection {
     return this.scriptOn(client, script)(keys.length, ...keys, ...args) as Promise<unknown>;
   }
 
+  /** The method defineCommand added for `script` (pipelines copy it from the client when made). */
   private scriptOn(target: RedisClient | ChainableCommander, script: LuaScript): (...args: Arg[]) => unknown {
     const method = (target as unknown as ScriptHost)[script.name];
     if (method === undefined || !this.defined.has(script.name))
