@@ -16,6 +16,7 @@ import type { ReadMove, ReadSignals } from '../../shared/core/read-signals.js';
 import { LogEvery } from '../../shared/logger/log-every.js';
 import { redactUrlToken, type Logger } from '../../shared/logger/logger.js';
 import type { Metrics } from '../../shared/metrics/metrics.js';
+import { ownStrings } from '../../shared/protocol/channels.js';
 import { MAX_CONNECT_CHANNELS } from '../../shared/protocol/frames.js';
 import { CloseCodes } from '../../shared/protocol/errors.js';
 import type { StateDrivers } from '../../shared/state/state.js';
@@ -574,7 +575,7 @@ function urlChannels(text: string | null): readonly string[] | undefined | null 
     .map((c) => c.trim())
     .filter((c) => c !== '');
   if (channels.length === 0) return undefined;
-  return channels.length > MAX_CONNECT_CHANNELS ? null : channels;
+  return channels.length > MAX_CONNECT_CHANNELS ? null : ownStrings(channels);
 }
 
 function reject(socket: Duplex, status: number, text: string): void {

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseChannel } from '../../../shared/protocol/channels.js';
+import { ownStrings, parseChannel } from '../../../shared/protocol/channels.js';
 import type { Refusal, StreamRequest } from '../../gateway/gateway.js';
 import { MAX_CURSOR_LENGTH, parseStreamCursor } from '../../gateway/sse-socket.js';
 import type { ApiDeps } from '../app.js';
@@ -70,7 +70,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps; streams: Stre
     },
     (request, reply) => {
       const { query, headers } = request;
-      const channels = query.channels.split(',').map((c) => c.trim());
+      // Strings of their own: pieces of the URL would keep it (token included) for the stream's life.
+      const channels = ownStrings(query.channels.split(',').map((c) => c.trim()));
       const unknown = channels.find((c) => parseChannel(c) === undefined);
       if (unknown !== undefined)
         throw new ApiError('unknown_channel', `Not a channel: ${JSON.stringify(unknown.slice(0, 140))}`);

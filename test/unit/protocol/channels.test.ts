@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   CHANNEL_KINDS,
   CHANNEL_PATTERN,
   channelKind,
   orderChannel,
+  ownStrings,
   parseChannel,
   promotionsChannel,
   userChannel,
@@ -116,5 +119,42 @@ describe('userOfChannel', () => {
     expect(userOfChannel('order:o-1')).toBeUndefined();
     expect(userOfChannel('promotions')).toBeUndefined();
     expect(userOfChannel('cluster')).toBeUndefined();
+  });
+});
+
+describe('ownStrings: channel names that do not hold the URL they were cut from', () => {
+  it('keeps the names and their order', () => {
+    expect(ownStrings(['user:bench-1234', 'promotions', 'order:o-1'])).toEqual([
+      'user:bench-1234',
+      'promotions',
+      'order:o-1',
+    ]);
+  });
+
+  it('returns no V8 sliced string where split() returned one (the built module, in a node that can tell)', () => {
+    // V8's string representation is visible only through its natives syntax, so this runs in a child
+    // node. The control line shows that split() hands out a slice of the URL here.
+    const channelsModule = fileURLToPath(
+      new URL('../../../dist/shared/protocol/channels.js', import.meta.url),
+    );
+    const script = `
+      const { ownStrings } = await import(${JSON.stringify(channelsModule)});
+      const url = new URL('http://localhost/ws?token=' + 'x'.repeat(300) + '&channels=user:bench-1234,promotions');
+      const cut = url.searchParams.get('channels').split(',');
+      const kind = (s) => { %DebugPrint(s); };
+      console.log('--- cut'); kind(cut[0]);
+      console.log('--- own'); kind(ownStrings(cut)[0]);
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ['--allow-natives-syntax', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const typeOf = (label: string): string | undefined =>
+      /- type: (\S+)/.exec(out.split(`--- ${label}`)[1] ?? '')?.[1];
+    expect(typeOf('cut')).toBe('SLICED_ONE_BYTE_STRING_TYPE');
+    expect(typeOf('own')).toMatch(/^(INTERNALIZED_)?ONE_BYTE_STRING_TYPE$/);
   });
 });
