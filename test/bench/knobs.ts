@@ -27,6 +27,12 @@ export const knobs = {
   /** Paced broadcast rate (promotions per second) and user-targeted rate (events per second). */
   pacedRate: int('BENCH_PACED_RATE', 20),
   userRate: int('BENCH_USER_RATE', 1000),
+  /**
+   * Seconds of unmeasured user-targeted events (same rate, other users) before the measured ones,
+   * both systems: the latencies are those of a running cluster, not of code that has just started to
+   * be compiled for that path (see docs/benchmark.md, scenario 8).
+   */
+  userWarmupSeconds: int('BENCH_USER_WARMUP_SECONDS', 2, 0),
   /** wrk connections and duration (seconds). */
   wrkConnections: int('BENCH_WRK_CONNECTIONS', 64),
   /** How long clients are watched for moves and closes after all connected (rebalance interval 5 s). */

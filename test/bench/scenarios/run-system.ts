@@ -62,7 +62,7 @@ export async function runSystem(
     log(
       `paced ${knobs.pacedRate}/s: p50 ${pacedResult.latency.p50.toFixed(1)} ms, p99 ${pacedResult.latency.p99.toFixed(1)} ms`,
     );
-    const user = await userTargeted(ctx, knobs.userRate, knobs.seconds, round);
+    const user = await userTargeted(ctx, knobs.userRate, knobs.seconds, round, knobs.userWarmupSeconds);
     log(
       `user-targeted ${knobs.userRate}/s: p50 ${user.latency.p50.toFixed(2)} ms, p99 ${user.latency.p99.toFixed(2)} ms, lag max ${user.lagMaxMs.toFixed(0)} ms`,
     );
