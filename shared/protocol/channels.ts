@@ -103,6 +103,7 @@ export const orderChannel = (orderId: string): string => `order:${orderId}`;
 export const promotionsChannel = (segment?: string): string =>
   segment === undefined ? 'promotions' : `promotions:${segment}`;
 export const isValidId = (id: string): boolean => idRe.test(id);
+export const isValidSegment = (segment: string): boolean => segmentRe.test(segment);
 
 /**
  * `names` as strings of their own, for channel names cut out of a URL that a connection keeps for its
@@ -114,4 +115,3 @@ export const isValidId = (id: string): boolean => idRe.test(id);
  */
 export const ownStrings = (names: readonly string[]): string[] =>
   JSON.parse(JSON.stringify(names)) as string[];
-export const isValidSegment = (segment: string): boolean => segmentRe.test(segment);

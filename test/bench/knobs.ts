@@ -28,7 +28,7 @@ export const knobs = {
   pacedRate: int('BENCH_PACED_RATE', 20),
   userRate: int('BENCH_USER_RATE', 1000),
   /**
-   * Seconds of unmeasured user-targeted events (same rate, other users) before the measured ones,
+   * Seconds of unmeasured user-targeted events (same rate, random users) before the measured ones,
    * both systems: the latencies are those of a running cluster, not of code that has just started to
    * be compiled for that path (see docs/benchmark.md, scenario 8).
    */
