@@ -258,7 +258,13 @@ export class RedisPresence implements Presence {
     try {
       await this.upsert('presence restore', this.added);
       this.log.info('presence restored; catching up what was routed past this node meanwhile');
-      this.notifyRestored();
+      for (const listener of this.restoredListeners) {
+        try {
+          listener();
+        } catch (err) {
+          this.log.error({ err }, 'presence restored listener threw');
+        }
+      }
     } catch (err) {
       this.stale = true;
       // While Redis is known down the connection says so already; a failure on a live link is news.
@@ -266,17 +272,6 @@ export class RedisPresence implements Presence {
       else this.log.debug({ err }, 'presence restore waits for redis');
     } finally {
       this.restoring = false;
-    }
-  }
-
-  /** Tells the `onRestored` listeners (each on its own: one that throws is logged). */
-  private notifyRestored(): void {
-    for (const listener of this.restoredListeners) {
-      try {
-        listener();
-      } catch (err) {
-        this.log.error({ err }, 'presence restored listener threw');
-      }
     }
   }
 

@@ -15,26 +15,18 @@ export async function userTargeted(
   warmupSeconds: number,
 ): Promise<LatencyResult> {
   const random = seededRandom(seed);
-  if (warmupSeconds > 0) {
-    const count = perSecond * warmupSeconds;
+  /** `span` seconds of events at `perSecond`, each to a random client's user channel/room. */
+  const run = (phase: string, span: number, timed: 'user' | 'none'): ReturnType<typeof measuredPhase> => {
+    const count = perSecond * span;
     const targets = Array.from({ length: count }, () => random(ctx.clients));
-    await measuredPhase(
-      ctx,
-      { phase: 'user-targeted warm-up', promotions: 0, userTargets: targets, timed: 'none' },
-      count,
-      () => paced(count, perSecond, (i) => ctx.system.toUser(`bench-${targets[i]!}`, userEvent(i))),
+    return measuredPhase(ctx, { phase, promotions: 0, userTargets: targets, timed }, count, () =>
+      paced(count, perSecond, (i) => ctx.system.toUser(`bench-${targets[i]!}`, userEvent(i))),
     );
-  }
-  const count = perSecond * seconds;
-  const targets = Array.from({ length: count }, () => random(ctx.clients));
-  const phase = `user-targeted, ${perSecond}/s`;
+  };
+  if (warmupSeconds > 0) await run('user-targeted warm-up', warmupSeconds, 'none');
+  // Reset the nodes' event-loop lag readings: the phase's own maximum is read after it.
   await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
-  const { result, progress } = await measuredPhase(
-    ctx,
-    { phase, promotions: 0, userTargets: targets, timed: 'user' },
-    count,
-    () => paced(count, perSecond, (i) => ctx.system.toUser(`bench-${targets[i]!}`, userEvent(i))),
-  );
+  const { result, progress } = await run(`user-targeted, ${perSecond}/s`, seconds, 'user');
   const lags = await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
   return { ...result, latency: progress.latency!, lagMaxMs: Math.max(...lags) };
 }
