@@ -217,6 +217,39 @@ function unavailable(message: string, cause?: unknown): BusUnavailableError {
   return error;
 }
 
+/**
+ * amqplib queues each frame buffer a channel sends (a whole small publish, an ack) and its muxer
+ * writes them to the socket one `write` each, one syscall per publish. Corking the socket around the
+ * muxer's pass sends every buffer queued since the last pass (the publishes of one event-loop turn:
+ * a group of API requests answered by one Redis reply, a batch) in one `writev`; backpressure is
+ * unchanged (`write` still returns false past the socket's high-water mark). Reaches into amqplib's
+ * `Connection` (`muxer._readIncoming`, `stream`); false, and nothing changed, when they are not there
+ * (another amqplib version: frames then go out one write each, as before).
+ */
+export function coalesceFrameWrites(connection: unknown): boolean {
+  const { muxer, stream } = (connection ?? {}) as {
+    muxer?: { _readIncoming?: unknown };
+    stream?: { cork?: unknown; uncork?: unknown };
+  };
+  const readIncoming = muxer?._readIncoming;
+  if (
+    typeof readIncoming !== 'function' ||
+    typeof stream?.cork !== 'function' ||
+    typeof stream.uncork !== 'function'
+  )
+    return false;
+  const socket = stream as { cork(): void; uncork(): void };
+  muxer!._readIncoming = function (this: unknown): void {
+    socket.cork();
+    try {
+      readIncoming.call(this);
+    } finally {
+      socket.uncork();
+    }
+  };
+  return true;
+}
+
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -314,7 +347,10 @@ export class RabbitMqBus implements Bus {
     }
   }
 
-  /** Hot path: one closure, one timer and one frame write per payload; confirms arrive batched. */
+  /**
+   * Hot path: one closure and one timer per payload; the payloads of one turn leave in one socket write
+   * (coalesceFrameWrites), and confirms arrive batched.
+   */
   publish(payload: Buffer, nodes?: readonly string[]): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new BusUnavailableError('cluster bus is closed'));
     if (this.state === 'idle') return Promise.reject(new BusUnavailableError('cluster bus is not started'));
@@ -437,6 +473,8 @@ export class RabbitMqBus implements Bus {
     };
     this.watchModel(link);
     if (this.state === 'closed') throw new Error('cluster bus closed during setup');
+    if (!coalesceFrameWrites(model.connection))
+      this.log.warn('amqplib internals changed: publishes are written to RabbitMQ one syscall each');
     this.link = link;
     const { exchange, prefetch, queueMaxLength, queueExpiresMs } = this.options;
 

@@ -5,12 +5,19 @@
  * connection afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import amqplib from 'amqplib';
+import type { Socket } from 'node:net';
+import amqplib, { type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BusUnavailableError } from '../../shared/bus/bus.js';
-import { RabbitMqBus, spreadIndex, type RabbitMqBusOptions } from '../../shared/bus/rabbitmq-bus.js';
+import {
+  RabbitMqBus,
+  coalesceFrameWrites,
+  spreadIndex,
+  type RabbitMqBusOptions,
+} from '../../shared/bus/rabbitmq-bus.js';
 import { busContract } from '../contracts/bus.contract.js';
+import { countSocketWrites, type SocketWrites } from '../helpers/socket-writes.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -295,5 +302,69 @@ describe('RabbitMQ bus: start', () => {
     expect(() => makeBus(AMQP_URL, uniqueExchange(), 'n1', { prefetch: 0 })).toThrow(/prefetch/);
     expect(() => makeBus('http://localhost', uniqueExchange(), 'n1')).toThrow(TypeError);
     expect(() => makeBus(AMQP_URL, 'x'.repeat(250), 'n1'.repeat(5))).toThrow(/255/);
+  });
+});
+
+describe('RabbitMQ bus: the publishes of one event-loop turn leave in one socket write', () => {
+  const BURST = 50;
+  /** How many of the writes carried a payload tagged `tag`, and how many payloads they carried. */
+  function tagged(writes: SocketWrites, tag: string): { writes: number; payloads: number } {
+    return {
+      writes: writes.chunks().filter((chunk) => chunk.includes(tag)).length,
+      payloads: writes.text().split(tag).length - 1,
+    };
+  }
+  const socketOf = (connection: unknown): Socket => (connection as { stream: Socket }).stream;
+
+  it('when amqplib alone sends a burst, then each publish is its own write; coalesceFrameWrites makes it one', async () => {
+    const connection = await amqplib.connect(AMQP_URL);
+    try {
+      const channel = await connection.createConfirmChannel();
+      const burst = async (tag: string): Promise<{ writes: number; payloads: number }> => {
+        const writes = countSocketWrites(socketOf(connection.connection));
+        try {
+          for (let i = 0; i < BURST; i++) channel.publish('', 'herald-test.nowhere', text(`${tag}${i};`));
+          await channel.waitForConfirms();
+          return tagged(writes, tag);
+        } finally {
+          writes.restore();
+        }
+      };
+      expect(await burst('plain-')).toEqual({ writes: BURST, payloads: BURST });
+      expect(coalesceFrameWrites(connection.connection)).toBe(true);
+      expect(await burst('corked-')).toEqual({ writes: 1, payloads: BURST });
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('when a node publishes a burst in one turn, then it leaves in one write and every node receives it in order', async () => {
+    const exchange = uniqueExchange();
+    const nodes = NODE_IDS.slice(0, 2).map((nodeId) => makeBus(AMQP_URL, exchange, nodeId));
+    const inboxes: string[][] = nodes.map(() => []);
+    try {
+      await Promise.all(
+        nodes.map((node, i) => node.start((payload) => inboxes[i]!.push(payload.toString()))),
+      );
+      const link = (nodes[0] as unknown as { link: { model: ChannelModel } }).link;
+      const writes = countSocketWrites(socketOf(link.model.connection));
+      const sent = Array.from({ length: BURST }, (_, i) => `burst-${i};`);
+      try {
+        await Promise.all(sent.map((payload) => nodes[0]!.publish(text(payload))));
+        expect(tagged(writes, 'burst-')).toEqual({ writes: 1, payloads: BURST });
+      } finally {
+        writes.restore();
+      }
+      await waitFor(() => inboxes.every((inbox) => inbox.length >= BURST), 'both nodes to receive the burst');
+      for (const inbox of inboxes) expect(inbox).toEqual(sent);
+    } finally {
+      await Promise.all(nodes.map((node) => node.close()));
+      await deleteTopology(exchange, NODE_IDS.slice(0, 2));
+    }
+  });
+
+  it('when the connection lacks amqplib internals, then coalesceFrameWrites changes nothing and says so', () => {
+    expect(coalesceFrameWrites(undefined)).toBe(false);
+    expect(coalesceFrameWrites({ muxer: {}, stream: {} })).toBe(false);
   });
 });

@@ -17,6 +17,7 @@ import { RedisSessionStore } from '../../shared/state/redis/redis-session-store.
 import { StateUnavailableError } from '../../shared/state/state-unavailable-error.js';
 
 import { REDIS_URL } from '../helpers/backends.js';
+import { countSocketWrites, type SocketWrites } from '../helpers/socket-writes.js';
 const PREFIX = `herald-test:group-commit:${randomUUID()}:`;
 const RETENTION = { maxMessages: 100, maxAgeMs: 60_000 };
 
@@ -29,36 +30,16 @@ const keys = redisKeys(PREFIX);
 const RETURNS_ERROR = { name: 'heraldTestReturnsError', lua: `return redis.error_reply('boom')` };
 const ECHO = { name: 'heraldTestEcho', lua: `return ARGV[1]` };
 
-/**
- * Counts the writes that reach the socket (one syscall each: _write, or _writev for a corked batch),
- * and the script calls they carry (EVALSHA, or EVAL the first time a script is used on a socket).
- */
-function countWrites(socket: Socket): {
-  count: () => number;
-  scriptCalls: () => number;
-  restore: () => void;
-} {
-  let writes = 0;
-  let text = '';
-  const target = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-  const originals = { _write: target._write, _writev: target._writev };
-  const seen = (chunk: unknown): void => {
-    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('latin1');
-  };
-  target._write = function (this: unknown, ...args: unknown[]) {
-    writes++;
-    seen(args[0]);
-    return originals._write.apply(this, args);
-  };
-  target._writev = function (this: unknown, ...args: unknown[]) {
-    writes++;
-    for (const { chunk } of args[0] as { chunk: unknown }[]) seen(chunk);
-    return originals._writev.apply(this, args);
-  };
+/** The writes that reach the socket, and the script calls they carry (EVALSHA, or EVAL the first time). */
+function countWrites(socket: Socket): SocketWrites & { scriptCalls: () => number } {
+  const writes = countSocketWrites(socket);
   return {
-    count: () => writes,
-    scriptCalls: () => text.toLowerCase().split(/\r\neval(?:sha)?\r\n/).length - 1,
-    restore: () => Object.assign(target, originals),
+    ...writes,
+    scriptCalls: () =>
+      writes
+        .text()
+        .toLowerCase()
+        .split(/\r\neval(?:sha)?\r\n/).length - 1,
   };
 }
 
