@@ -17,6 +17,7 @@ import { cpus } from 'node:os';
 import { checkInterrupted, cleanUpAll, installSignalHandlers } from './cleanup.js';
 import type { SystemName } from './generator-protocol.js';
 import { knobs } from './knobs.js';
+import { damonMonitors } from './machine.js';
 import { infraPids } from './proc.js';
 import { render, writeResults, type RunInfo } from './report/report.js';
 import type { RunResult } from './results.js';
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   const infra = infraPids();
   const info: RunInfo = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, damon: damonMonitors() },
     git: git(),
     knobs,
     herald: { env: {}, execArgv },

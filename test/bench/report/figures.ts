@@ -143,6 +143,18 @@ export function figures(k: Knobs): Figure[] {
       true,
     ),
     f(
+      'machineWakeP99',
+      'machine: an idle probe process, 5 ms timer wake-up delay p99 during user-targeted (ms)',
+      (r) => r.userTargeted.machineWake?.p99,
+      true,
+    ),
+    f(
+      'machineWakeMax',
+      'machine: the same probe, wake-up delay max (ms)',
+      (r) => r.userTargeted.machineWake?.max,
+      true,
+    ),
+    f(
       'userCpu',
       'user-targeted: node CPU per 1,000 events (ms)',
       (r) => r.userTargeted.nodeCpuMsPer1000,

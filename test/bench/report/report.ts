@@ -9,7 +9,7 @@ import { checkTargets, GENERATOR_SATURATED_PERCENT, type TargetCheck } from './t
 
 export interface RunInfo {
   date: string;
-  machine: { cpus: number; model: string | undefined; node: string };
+  machine: { cpus: number; model: string | undefined; node: string; damon: string[] };
   git: { commit: string; dirtyFiles: number };
   knobs: Knobs;
   herald: { env: Record<string, string>; execArgv: string[] };
@@ -120,7 +120,8 @@ export function render(
     `${k.broadcasts} promotions per broadcast scenario, ${rounds}`;
   const context =
     `${info.date}, ${info.machine.cpus} cores (${info.machine.model ?? '?'}), Node ${info.machine.node}, ` +
-    `git ${info.git.commit.slice(0, 12)}${info.git.dirtyFiles > 0 ? ` + ${info.git.dirtyFiles} changed files` : ''}`;
+    `git ${info.git.commit.slice(0, 12)}${info.git.dirtyFiles > 0 ? ` + ${info.git.dirtyFiles} changed files` : ''}` +
+    (info.machine.damon.length > 0 ? `; kernel DAMON on (${info.machine.damon.join('; ')})` : '');
   const text = [
     title,
     context,

@@ -1,9 +1,11 @@
 /**
  * Scenario 8: events to single users at a fixed rate, each to a random connected user's channel/room
  * (the same users, in the same order, for both systems of a round); publish call → client receive
- * latency of every event, and the nodes' largest event-loop delay over the phase. First `warmupSeconds`
+ * latency of every event, the nodes' largest event-loop delay over the phase, and how late an idle probe
+ * process woke meanwhile (machine.ts: the machine's own floor). First `warmupSeconds`
  * of the same traffic, unmeasured (their deliveries are still checked).
  */
+import { wakeProbe } from '../machine.js';
 import type { LatencyResult } from '../results.js';
 import { measuredPhase, paced, seededRandom, userEvent, type PhaseContext } from './phase.js';
 
@@ -26,7 +28,8 @@ export async function userTargeted(
   if (warmupSeconds > 0) await run('user-targeted warm-up', warmupSeconds, 'none');
   // Reset the nodes' event-loop lag readings: the phase's own maximum is read after it.
   await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
+  const probe = wakeProbe(seconds);
   const { result, progress } = await run(`user-targeted, ${perSecond}/s`, seconds, 'user');
   const lags = await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
-  return { ...result, latency: progress.latency!, lagMaxMs: Math.max(...lags) };
+  return { ...result, latency: progress.latency!, lagMaxMs: Math.max(...lags), machineWake: await probe };
 }
