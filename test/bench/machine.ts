@@ -19,42 +19,60 @@ export interface WakeDelay {
 /** The probe's timer period: 200 wake-ups a second, little next to the systems' own. */
 const PERIOD_MS = 5;
 
-/** The probe: sleeps PERIOD_MS at a time for argv[1] seconds, then prints its delays' quantiles. */
+/**
+ * The probe: says `ready`, then sleeps PERIOD_MS at a time and records how late each timer fired,
+ * until its stdin ends; then prints the delays' quantiles as JSON and exits.
+ */
 const PROBE = `
 const period = ${PERIOD_MS};
-const end = performance.now() + Number(process.argv[1]) * 1000;
 const late = [];
 let due = performance.now() + period;
+let timer;
 const tick = () => {
   const now = performance.now();
   late.push(Math.max(0, now - due));
-  if (now >= end) {
-    late.sort((a, b) => a - b);
-    const q = (p) => late[Math.min(late.length - 1, Math.floor(p * late.length))];
-    process.stdout.write(JSON.stringify({ samples: late.length, p50: q(0.5), p99: q(0.99), max: late[late.length - 1] }));
-    return;
-  }
   due = now + period;
-  setTimeout(tick, period);
+  timer = setTimeout(tick, period);
 };
-setTimeout(tick, period);
+timer = setTimeout(tick, period);
+process.stdin.resume();
+process.stdin.on('end', () => {
+  clearTimeout(timer);
+  late.sort((a, b) => a - b);
+  const q = (p) => late[Math.min(late.length - 1, Math.floor(p * late.length))] ?? 0;
+  process.stdout.write(JSON.stringify({ samples: late.length, p50: q(0.5), p99: q(0.99), max: q(1) }));
+});
+process.stdout.write('ready\\n');
 `;
 
-/** Starts the probe for `seconds`; the promise resolves with its delays once it has run that long. */
-export function wakeProbe(seconds: number): Promise<WakeDelay> {
-  const child = spawn(process.execPath, ['-e', PROBE, String(seconds)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/**
+ * Starts the probe and resolves once it measures (its own start-up is not in the phase it watches);
+ * the function it resolves with stops it and resolves with the delays seen meanwhile.
+ */
+export async function startWakeProbe(): Promise<() => Promise<WakeDelay>> {
+  const child = spawn(process.execPath, ['-e', PROBE], { stdio: ['pipe', 'pipe', 'inherit'] });
   track(child);
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve, reject) => {
+  const result = new Promise<WakeDelay>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(output) as WakeDelay);
+    // 'close', not 'exit': stdout has been read to its end.
+    child.once('close', (code) => {
+      const json = output.slice(output.indexOf('\n') + 1);
+      if (code === 0 && output.startsWith('ready\n')) resolve(JSON.parse(json) as WakeDelay);
       else reject(new Error(`wake-up probe exited with ${code}: ${output.slice(0, 200)}`));
     });
   });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('\n')) resolve();
+    });
+    result.catch(reject); // exited (or failed to start) before it said ready
+  });
+  return () => {
+    child.stdin.end();
+    return result;
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * process woke meanwhile (machine.ts: the machine's own floor). First `warmupSeconds`
  * of the same traffic, unmeasured (their deliveries are still checked).
  */
-import { wakeProbe } from '../machine.js';
+import { startWakeProbe } from '../machine.js';
 import type { LatencyResult } from '../results.js';
 import { measuredPhase, paced, seededRandom, userEvent, type PhaseContext } from './phase.js';
 
@@ -28,8 +28,14 @@ export async function userTargeted(
   if (warmupSeconds > 0) await run('user-targeted warm-up', warmupSeconds, 'none');
   // Reset the nodes' event-loop lag readings: the phase's own maximum is read after it.
   await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
-  const probe = wakeProbe(seconds);
-  const { result, progress } = await run(`user-targeted, ${perSecond}/s`, seconds, 'user');
+  const stopProbe = await startWakeProbe();
+  const { result, progress } = await run(`user-targeted, ${perSecond}/s`, seconds, 'user').catch(
+    async (err: unknown) => {
+      await stopProbe().catch(() => undefined);
+      throw err;
+    },
+  );
+  const machineWake = await stopProbe();
   const lags = await Promise.all(ctx.system.pids.map((_, i) => ctx.system.lagMaxMs(i)));
-  return { ...result, latency: progress.latency!, lagMaxMs: Math.max(...lags), machineWake: await probe };
+  return { ...result, latency: progress.latency!, lagMaxMs: Math.max(...lags), machineWake };
 }
