@@ -7,21 +7,15 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { track } from './cleanup.js';
-
-/** How late an idle process's timer fired, over one phase (ms). */
-export interface WakeDelay {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+import { summarize } from './clients/tally.js';
+import type { LatencySummary } from './generator-protocol.js';
 
 /** The probe's timer period: 200 wake-ups a second, little next to the systems' own. */
 const PERIOD_MS = 5;
 
 /**
  * The probe: says `ready`, then sleeps PERIOD_MS at a time and records how late each timer fired,
- * until its stdin ends; then prints the delays' quantiles as JSON and exits.
+ * until its stdin ends; then prints the delays (ms) as a JSON array and exits.
  */
 const PROBE = `
 const period = ${PERIOD_MS};
@@ -38,27 +32,27 @@ timer = setTimeout(tick, period);
 process.stdin.resume();
 process.stdin.on('end', () => {
   clearTimeout(timer);
-  late.sort((a, b) => a - b);
-  const q = (p) => late[Math.min(late.length - 1, Math.floor(p * late.length))] ?? 0;
-  process.stdout.write(JSON.stringify({ samples: late.length, p50: q(0.5), p99: q(0.99), max: q(1) }));
+  process.stdout.write(JSON.stringify(late));
 });
 process.stdout.write('ready\\n');
 `;
 
 /**
  * Starts the probe and resolves once it measures (its own start-up is not in the phase it watches);
- * the function it resolves with stops it and resolves with the delays seen meanwhile.
+ * the function it resolves with stops it and resolves with the delays seen meanwhile, summarized like
+ * the deliveries' latencies (ms).
  */
-export async function startWakeProbe(): Promise<() => Promise<WakeDelay>> {
+export async function startWakeProbe(): Promise<() => Promise<LatencySummary>> {
   const child = spawn(process.execPath, ['-e', PROBE], { stdio: ['pipe', 'pipe', 'inherit'] });
   track(child);
   let output = '';
-  const result = new Promise<WakeDelay>((resolve, reject) => {
+  const result = new Promise<LatencySummary>((resolve, reject) => {
     child.once('error', reject);
     // 'close', not 'exit': stdout has been read to its end.
     child.once('close', (code) => {
       const json = output.slice(output.indexOf('\n') + 1);
-      if (code === 0 && output.startsWith('ready\n')) resolve(JSON.parse(json) as WakeDelay);
+      if (code === 0 && output.startsWith('ready\n'))
+        resolve(summarize(Float64Array.from(JSON.parse(json) as number[])));
       else reject(new Error(`wake-up probe exited with ${code}: ${output.slice(0, 200)}`));
     });
   });

@@ -1,6 +1,5 @@
 /** What one system measured in one round (the JSON keeps these as they are). */
 import type { Counters, LatencySummary, SystemName } from './generator-protocol.js';
-import type { WakeDelay } from './machine.js';
 
 export interface DeliveryResult {
   messages: number;
@@ -29,7 +28,7 @@ export interface LatencyResult extends DeliveryResult {
   /** Max event-loop delay over the phase, the larger of the two nodes. */
   lagMaxMs: number;
   /** User-targeted: how late an idle probe process's timer fired over the phase (machine.ts). */
-  machineWake?: WakeDelay;
+  machineWake?: LatencySummary;
 }
 
 export interface WrkResult {
