@@ -4,7 +4,7 @@
  * Sent in `hello`; the orchestrator refuses a generator speaking another version (e.g. an older
  * load-generator.ts on disk for a moment while someone switches branches or stashes).
  */
-export const GENERATOR_PROTOCOL = 2;
+export const GENERATOR_PROTOCOL = 3;
 
 export type SystemName = 'herald' | 'socketio';
 

@@ -62,8 +62,17 @@ export interface RunResult {
   /** Position in the round (1 = ran first). */
   order: number;
   clients: number;
-  /** `nodeCpuMsPerConnect`: both nodes' CPU from the first handshake to the last client ready, per client. */
-  connect: { seconds: number; handshakeFailures: number; nodeCpuMsPerConnect: number };
+  /**
+   * Per client, from the first handshake to the last client ready: both nodes' CPU, the load
+   * generator's (tokens are minted before), and Redis + RabbitMQ's (shared services: informational).
+   */
+  connect: {
+    seconds: number;
+    handshakeFailures: number;
+    nodeCpuMsPerConnect: number;
+    generatorCpuMsPerConnect: number;
+    infraCpuMsPerConnect: number;
+  };
   memory: { rssBeforeKib: number[]; rssAfterKib: number[]; perConnectionKib: number };
   /** Moves and closes while connecting and during the watch window after. */
   churn: { moved: number; closed: number; closeCodes: Record<string, number>; watchMs: number };

@@ -88,6 +88,13 @@ export function figures(k: Knobs): Figure[] {
     f('stormLag', 'reconnect storm: survivor event-loop lag max (ms)', (r) => r.storm?.survivorLagMaxMs),
     // How the measurement itself behaved: a generator near 100 % of a core caps the delivery rates.
     f(
+      'genConnect',
+      'load generator CPU per connect (ms; its tokens are minted before the clock)',
+      (r) => r.connect.generatorCpuMsPerConnect,
+      true,
+    ),
+    f('infraConnect', 'Redis + RabbitMQ CPU per connect (ms)', (r) => r.connect.infraCpuMsPerConnect, true),
+    f(
       'genOne',
       'load generator CPU, one at a time (% of a core)',
       (r) => r.broadcastOneAtATime.generatorCorePercent,

@@ -41,7 +41,9 @@ export async function runSystem(
     log(`connecting ${knobs.clients} clients`);
     const connected = await connectScenario(ctx, knobs.handshakes, knobs.watchMs);
     log(
-      `connected in ${connected.connect.seconds.toFixed(2)} s; moved ${connected.churn.moved}, closed ${connected.churn.closed}; ` +
+      `connected in ${connected.connect.seconds.toFixed(2)} s ` +
+        `(CPU per connect: nodes ${ms3(connected.connect.nodeCpuMsPerConnect)}, generator ${ms3(connected.connect.generatorCpuMsPerConnect)}, ` +
+        `Redis + RabbitMQ ${ms3(connected.connect.infraCpuMsPerConnect)} ms); moved ${connected.churn.moved}, closed ${connected.churn.closed}; ` +
         `${connected.memory.perConnectionKib.toFixed(1)} KiB/connection`,
     );
     await warmUp(ctx, knobs.warmup, knobs.inFlight);
@@ -120,3 +122,4 @@ export async function runSystem(
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms3 = (n: number): string => n.toFixed(3);
