@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/state/redis/keys.js';
 import { RedisConnection } from '../../shared/state/redis/redis-connection.js';
 import { RedisHistory } from '../../shared/state/redis/redis-history.js';
@@ -45,19 +45,14 @@ function countWrites(socket: Socket): SocketWrites & { scriptCalls: () => number
 
 const message = (i: number) => ({ id: randomUUID(), event: 'e', dataJson: `{"i":${i}}`, ts: Date.now() });
 
-/** A connection to the machine's Redis; `minFlushIntervalMs` as the option (default: the production 1 ms). */
-const connect = (nodeId: string, minFlushIntervalMs?: number): RedisConnection =>
-  new RedisConnection({
+beforeAll(async () => {
+  connection = new RedisConnection({
     url: REDIS_URL,
-    nodeId,
+    nodeId: 'group-commit',
     commandTimeoutMs: 2_000,
     maxOfflineQueue: 100,
     log: pino({ level: 'silent' }),
-    ...(minFlushIntervalMs === undefined ? {} : { minFlushIntervalMs }),
   });
-
-beforeAll(async () => {
-  connection = connect('group-commit');
   history = new RedisHistory(connection, keys, () => RETENTION);
   presence = new RedisPresence(connection, keys, 60, pino({ level: 'silent' }));
   sessions = new RedisSessionStore(connection, keys);
@@ -173,92 +168,6 @@ describe('Redis group commit', () => {
     try {
       for (let i = 0; i < 5; i++) await history.append('user:sequential', message(i));
       expect(writes.count()).toBe(5);
-    } finally {
-      writes.restore();
-    }
-  });
-});
-
-describe('Redis group commit: the minimum interval between writes', () => {
-  // An interval no test outlasts: a call that waits for it is still unwritten when the test looks.
-  let paced: RedisConnection;
-  const URGENT_ECHO = { name: 'heraldTestUrgentEcho', lua: `return ARGV[1]`, urgent: true };
-  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-  beforeAll(async () => {
-    paced = connect('group-commit-paced', 60_000);
-    paced.lease([ECHO, URGENT_ECHO]);
-    // Connected, scripts loaded, and a write just made: the next call falls within the interval.
-    await paced.run('test ping', (client) => client.ping());
-  });
-
-  afterAll(() => paced.close());
-
-  it('when a call comes within the interval, then it waits; an urgent call then writes both at once, in order', async () => {
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const plain = paced.script('test echo', ECHO, [keys.session('paced-a')], ['plain']);
-      await nextTurn();
-      await nextTurn();
-      expect(writes.count()).toBe(0);
-      const urgent = paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-b')], ['urgent']);
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect(await Promise.all([plain, urgent])).toEqual(['plain', 'urgent']);
-      expect(writes.scriptCalls()).toBe(1); // one batch script call carries both
-    } finally {
-      writes.restore();
-    }
-  });
-
-  it('when an urgent call comes right after a write, then it is written in its own turn', async () => {
-    await paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-c')], ['first']);
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const urgent = paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-d')], ['second']);
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect(await urgent).toBe('second');
-    } finally {
-      writes.restore();
-    }
-  });
-
-  it('when Redis still owes replies to earlier writes, then an urgent call waits for the interval like any other', async () => {
-    // A second connection whose interval ends within the test; a BLPOP on an empty list keeps a reply
-    // owed for 300 ms without loading Redis (the connection's later commands queue behind it there).
-    const owing = connect('group-commit-owing', 1_000);
-    owing.lease([URGENT_ECHO]);
-    try {
-      // The connection's first write goes at once; the BLPOP is then owed its reply.
-      const blocked = owing.run('test blpop', (client) => client.blpop(keys.session('owing-empty'), 0.3));
-      await vi.waitFor(() => expect((owing.client as Redis).commandQueue.length).toBe(1));
-      const writes = countWrites((owing.client as Redis).stream);
-      try {
-        const urgent = owing.script('test urgent echo', URGENT_ECHO, [keys.session('owing')], ['late']);
-        await nextTurn();
-        await nextTurn();
-        expect(writes.count()).toBe(0);
-        expect(await urgent).toBe('late');
-        expect(await blocked).toBeNull();
-        expect(writes.count()).toBe(1);
-      } finally {
-        writes.restore();
-      }
-    } finally {
-      await owing.close();
-    }
-  });
-
-  it('when a publish appends within the interval, then its append is written at once (history marks it urgent)', async () => {
-    const pacedHistory = new RedisHistory(paced, keys, () => RETENTION);
-    await pacedHistory.append('user:paced-warm', message(0));
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const appended = pacedHistory.append('user:paced', message(1));
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect((await appended).offset).toBe(1);
     } finally {
       writes.restore();
     }
