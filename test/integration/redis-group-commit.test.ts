@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/state/redis/keys.js';
 import { RedisConnection } from '../../shared/state/redis/redis-connection.js';
 import { RedisHistory } from '../../shared/state/redis/redis-history.js';
@@ -45,24 +45,14 @@ function countWrites(socket: Socket): SocketWrites & { scriptCalls: () => number
 
 const message = (i: number) => ({ id: randomUUID(), event: 'e', dataJson: `{"i":${i}}`, ts: Date.now() });
 
-/** A connection to the machine's Redis; `pacing` as the options (default: production's). */
-const connect = (
-  nodeId: string,
-  pacing: { minFlushIntervalMs?: number; busyLoopUtilization?: number } = {},
-): RedisConnection =>
-  new RedisConnection({
+beforeAll(async () => {
+  connection = new RedisConnection({
     url: REDIS_URL,
-    nodeId,
+    nodeId: 'group-commit',
     commandTimeoutMs: 2_000,
     maxOfflineQueue: 100,
     log: pino({ level: 'silent' }),
-    ...pacing,
   });
-/** Never busy: whether an urgent call goes at once does not depend on what else the test process ran. */
-const NEVER_BUSY = Infinity;
-
-beforeAll(async () => {
-  connection = connect('group-commit');
   history = new RedisHistory(connection, keys, () => RETENTION);
   presence = new RedisPresence(connection, keys, 60, pino({ level: 'silent' }));
   sessions = new RedisSessionStore(connection, keys);
@@ -178,115 +168,6 @@ describe('Redis group commit', () => {
     try {
       for (let i = 0; i < 5; i++) await history.append('user:sequential', message(i));
       expect(writes.count()).toBe(5);
-    } finally {
-      writes.restore();
-    }
-  });
-});
-
-describe('Redis group commit: the minimum interval between writes', () => {
-  // An interval no test outlasts: a call that waits for it is still unwritten when the test looks.
-  let paced: RedisConnection;
-  const URGENT_ECHO = { name: 'heraldTestUrgentEcho', lua: `return ARGV[1]`, urgent: true };
-  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-  beforeAll(async () => {
-    paced = connect('group-commit-paced', { minFlushIntervalMs: 60_000, busyLoopUtilization: NEVER_BUSY });
-    paced.lease([ECHO, URGENT_ECHO]);
-    // Connected, scripts loaded, and a write just made: the next call falls within the interval.
-    await paced.run('test ping', (client) => client.ping());
-  });
-
-  afterAll(() => paced.close());
-
-  it('when a call comes within the interval, then it waits; an urgent call then writes both at once, in order', async () => {
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const plain = paced.script('test echo', ECHO, [keys.session('paced-a')], ['plain']);
-      await nextTurn();
-      await nextTurn();
-      expect(writes.count()).toBe(0);
-      const urgent = paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-b')], ['urgent']);
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect(await Promise.all([plain, urgent])).toEqual(['plain', 'urgent']);
-      expect(writes.scriptCalls()).toBe(1); // one batch script call carries both
-    } finally {
-      writes.restore();
-    }
-  });
-
-  it('when an urgent call comes right after a write, then it is written in its own turn', async () => {
-    await paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-c')], ['first']);
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const urgent = paced.script('test urgent echo', URGENT_ECHO, [keys.session('paced-d')], ['second']);
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect(await urgent).toBe('second');
-    } finally {
-      writes.restore();
-    }
-  });
-
-  /**
-   * On a connection of its own whose interval (1 s) ends within the test: after `setUp`, an urgent call
-   * is still unwritten two turns later, then answered in one write when the interval ends.
-   */
-  async function expectUrgentCallToWait(
-    nodeId: string,
-    pacing: { busyLoopUtilization?: number },
-    setUp: (connection: RedisConnection) => Promise<void>,
-  ): Promise<void> {
-    const connection = connect(nodeId, { minFlushIntervalMs: 1_000, ...pacing });
-    connection.lease([URGENT_ECHO]);
-    try {
-      await setUp(connection);
-      const writes = countWrites((connection.client as Redis).stream);
-      try {
-        const urgent = connection.script('test urgent echo', URGENT_ECHO, [keys.session(nodeId)], [nodeId]);
-        await nextTurn();
-        await nextTurn();
-        expect(writes.count()).toBe(0);
-        expect(await urgent).toBe(nodeId);
-        expect(writes.count()).toBe(1);
-      } finally {
-        writes.restore();
-      }
-    } finally {
-      await connection.close();
-    }
-  }
-
-  it('when Redis still owes replies to earlier writes, then an urgent call waits for the interval like any other', async () => {
-    let blocked: Promise<unknown> | undefined;
-    await expectUrgentCallToWait('group-commit-owing', { busyLoopUtilization: NEVER_BUSY }, async (owing) => {
-      // The connection's first write goes at once; a BLPOP on an empty list then keeps a reply owed
-      // for 300 ms without loading Redis (the connection's later commands queue behind it there).
-      blocked = owing.run('test blpop', (client) => client.blpop(keys.session('owing-empty'), 0.3));
-      await vi.waitFor(() => expect((owing.client as Redis).commandQueue.length).toBe(1));
-    });
-    expect(await blocked).toBeNull();
-  });
-
-  it('when the event loop was busy since the last write, then an urgent call waits for the interval like any other', async () => {
-    // The production threshold (80 %); 100 ms of work after the last write is far above it.
-    await expectUrgentCallToWait('group-commit-busy', {}, async (busy) => {
-      await busy.run('test ping', (client) => client.ping());
-      const spinUntil = performance.now() + 100;
-      while (performance.now() < spinUntil);
-    });
-  });
-
-  it('when a publish appends within the interval, then its append is written at once (history marks it urgent)', async () => {
-    const pacedHistory = new RedisHistory(paced, keys, () => RETENTION);
-    await pacedHistory.append('user:paced-warm', message(0));
-    const writes = countWrites((paced.client as Redis).stream);
-    try {
-      const appended = pacedHistory.append('user:paced', message(1));
-      await nextTurn();
-      expect(writes.count()).toBe(1);
-      expect((await appended).offset).toBe(1);
     } finally {
       writes.restore();
     }

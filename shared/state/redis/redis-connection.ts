@@ -24,7 +24,6 @@
  * driver). When the last lease is returned, or `close` is called, the client quits once.
  */
 import type { Socket } from 'node:net';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Cluster, Command, Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../../core/contract-errors.js';
@@ -44,22 +43,12 @@ export interface RedisConnectionOptions {
   /** Calls allowed to wait for a (re)connection at once; more reject at once. 0: none wait. */
   maxOfflineQueue: number;
   log: Logger;
-  /** Shortest time between two writes while commands keep coming (see coalesceWrites); default 1 ms. */
-  minFlushIntervalMs?: number;
-  /** Event-loop utilization since the last flush from which the node counts as busy; default 0.8. */
-  busyLoopUtilization?: number;
 }
 
 /** A Lua script run with EVALSHA (ioredis loads it on NOSCRIPT); `name` must be unique per client. */
 export interface LuaScript {
   readonly name: string;
   readonly lua: string;
-  /**
-   * A call that a request waits on before anything reaches a client (a publish's append): unless
-   * Redis is still answering earlier writes, it is written in the turn it is made, also when the
-   * previous write was less than the minimum flush interval ago (see coalesceWrites).
-   */
-  readonly urgent?: boolean;
 }
 
 /** Lua prologue: `now` is the Redis server's clock in milliseconds (one clock for every node). */
@@ -89,12 +78,6 @@ const backoff = (attempt: number): number =>
   Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 /** Shortest time between two writes to Redis while commands keep coming (see coalesceWrites). */
 const MIN_FLUSH_INTERVAL_MS = 1;
-/**
- * The event loop's utilization since the last flush at or above which the node counts as busy: an
- * urgent call then waits for company like any other (see coalesceWrites). Under wrk a node's loop runs
- * at 85-100 %; taking 1,000 publishes a second, at 30-50 %.
- */
-const BUSY_LOOP_UTILIZATION = 0.8;
 /** Most script calls one batch carries: bounds how long one batch script holds Redis. */
 const MAX_BATCH_CALLS = 256;
 
@@ -161,23 +144,12 @@ export class RedisConnection {
   /** The socket corked until its next flush, and when the last flush was (see coalesceWrites). */
   private corked: Socket | undefined;
   private lastFlushAt = -Infinity;
-  /** The corked socket's flush while it waits for the minimum interval (an urgent call runs it sooner). */
-  private waitingFlush: (() => void) | undefined;
-  /** Whether Redis owed replies to earlier writes when the socket was corked (see coalesceWrites). */
-  private owedAtCork = false;
-  /** The event loop's utilization counters at the last flush (see coalesceWrites). */
-  private loopAtFlush: EventLoopUtilization = performance.eventLoopUtilization();
-  private readonly busyLoopUtilization: number;
-  private readonly minFlushIntervalMs: number;
 
   constructor(private readonly options: RedisConnectionOptions) {
     if (!Number.isInteger(options.commandTimeoutMs) || options.commandTimeoutMs <= 0)
       throw new TypeError('commandTimeoutMs must be a positive integer');
     if (!Number.isInteger(options.maxOfflineQueue) || options.maxOfflineQueue < 0)
       throw new TypeError('maxOfflineQueue must be a non-negative integer');
-    this.minFlushIntervalMs = options.minFlushIntervalMs ?? MIN_FLUSH_INTERVAL_MS;
-    if (!(this.minFlushIntervalMs >= 0)) throw new TypeError('minFlushIntervalMs must be >= 0');
-    this.busyLoopUtilization = options.busyLoopUtilization ?? BUSY_LOOP_UTILIZATION;
     this.log = options.log.child({ component: 'redis-state' });
     const perConnection = {
       connectionName: `herald:${options.nodeId}`,
@@ -311,8 +283,7 @@ export class RedisConnection {
     return new Promise<unknown>((resolve, reject) => {
       this.batch.push({ what, script, keys, args, resolve, reject });
       // The flush sends the batch first; with no flush to come (no socket to cork), it goes now.
-      if (this.batch.length >= MAX_BATCH_CALLS || !this.coalesceWrites(script.urgent === true))
-        this.sendBatch();
+      if (this.batch.length >= MAX_BATCH_CALLS || !this.coalesceWrites()) this.sendBatch();
     });
   }
 
@@ -464,61 +435,29 @@ export class RedisConnection {
   /**
    * Corks the socket until the end of this event-loop turn (once per turn): every command written
    * meanwhile leaves in one syscall when it is uncorked in the check phase. When the previous flush
-   * was less than the minimum interval (1 ms) ago (a busy node: a connect storm, a publish burst),
-   * the flush waits for that interval to pass, so one write carries more commands; a node that
-   * writes less often than that flushes in the same turn. Each write wakes Redis, which on a busy
-   * machine costs more than the bytes. An `urgent` call (a publish's append: the request waits on
-   * it) does not wait for the interval, and brings a waiting flush forward to this turn, unless the
-   * node is busy: its event loop was at least 80 % utilized since the last flush (a publish burst,
-   * wrk: writing every turn would cost it throughput), or Redis still owed replies to earlier writes
-   * when the turn began (what is sent now would queue behind them). Without that, a node taking
-   * publishes about once a millisecond held most of them for a timer, which fires no sooner than a
-   * millisecond later (Node timers have millisecond resolution): half its publish→client latency.
-   * The batched script calls go out first at the flush. False when there is no socket to cork
-   * (nothing will flush).
+   * was less than MIN_FLUSH_INTERVAL_MS ago (a busy node: a connect storm, a publish burst), the
+   * flush waits for that interval to pass, so one write carries more commands; a node that writes
+   * less often than that flushes in the same turn. Each write wakes Redis, which on a busy machine
+   * costs more than the bytes. The batched script calls go out first at the flush. False when there
+   * is no socket to cork (nothing will flush).
    */
-  private coalesceWrites(urgent = false): boolean {
+  private coalesceWrites(): boolean {
     // One socket to cork on a standalone Redis; a cluster client writes to many (not coalesced).
     const stream = this.client instanceof Redis ? (this.client.stream as Socket | undefined) : undefined;
     if (stream === undefined) return false;
-    if (this.corked === stream) {
-      const waiting = this.waitingFlush;
-      if (urgent && waiting !== undefined && !this.owedAtCork && !this.loopBusy()) {
-        this.waitingFlush = undefined;
-        setImmediate(waiting);
-      }
-      return true;
-    }
+    if (this.corked === stream) return true;
     this.corked = stream;
     stream.cork();
-    // Commands written earlier and not answered yet (this turn has written none so far).
-    this.owedAtCork = (this.client as Redis).commandQueue.length > 0;
-    let timer: NodeJS.Timeout | undefined;
-    let flushed = false;
     const flush = (): void => {
-      // Once only: an urgent call may have run it before its timer.
-      if (flushed) return;
-      flushed = true;
-      clearTimeout(timer);
-      if (this.waitingFlush === flush) this.waitingFlush = undefined;
       if (this.corked === stream) this.corked = undefined;
       this.lastFlushAt = performance.now();
-      this.loopAtFlush = performance.eventLoopUtilization();
       this.sendBatch();
       stream.uncork();
     };
-    const wait = this.lastFlushAt + this.minFlushIntervalMs - performance.now();
-    if (wait <= 0 || (urgent && !this.owedAtCork && !this.loopBusy())) setImmediate(flush);
-    else {
-      timer = setTimeout(flush, wait);
-      this.waitingFlush = flush;
-    }
+    const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
+    if (wait <= 0) setImmediate(flush);
+    else setTimeout(flush, wait);
     return true;
-  }
-
-  /** Whether the event loop was busy since the last flush (see coalesceWrites). */
-  private loopBusy(): boolean {
-    return performance.eventLoopUtilization(this.loopAtFlush).utilization >= this.busyLoopUtilization;
   }
 
   /** Quits the client once (pending waiters reject); later calls reject with StateUnavailableError. */

@@ -73,7 +73,6 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
 /** ARGV as STORE; returns { offset, epoch }. */
 const APPEND: LuaScript = {
   name: 'heraldHistoryAppend',
-  urgent: true, // a publish waits on it
   lua: `${ENSURE_RUN}
 ${STORE}
 return {offset, epoch}`,
@@ -88,7 +87,6 @@ return {offset, epoch}`,
  */
 const APPEND_ONCE: LuaScript = {
   name: 'heraldHistoryAppendOnce',
-  urgent: true, // a publish waits on it
   lua: `${LUA_NOW_MS}
 ${ENSURE_RUN}
 local seen = redis.call('HMGET', KEYS[3], 'e', 'o', 'i', 't')

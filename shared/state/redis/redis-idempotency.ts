@@ -21,7 +21,6 @@ import { asArray, asInteger, asString } from './replies.js';
  */
 const BEGIN: LuaScript = {
   name: 'heraldIdempotencyBegin',
-  urgent: true, // a publish waits on it before its appends
   lua: `local stored = redis.call('HMGET', KEYS[1], 'f', 's', 'a', 'c')
 if not stored[1] then
   redis.call('DEL', KEYS[1])
