@@ -77,7 +77,10 @@ export class Generator {
     }
   }
 
-  /** Connects every client; `ms` from the first handshake to the last client ready, `cpuMs` the generator's CPU meanwhile. */
+  /**
+   * Connects every client: `ms` from the first handshake to the last client ready, `cpuMs` the
+   * generator's own CPU meanwhile (its tokens are minted before).
+   */
   connect(
     system: SystemName,
     urls: string[],
