@@ -27,8 +27,11 @@ export interface LatencyResult extends DeliveryResult {
   latency: LatencySummary;
   /** Max event-loop delay over the phase, the larger of the two nodes. */
   lagMaxMs: number;
-  /** User-targeted: how late an idle probe process's timer fired over the phase (machine.ts). */
-  machineWake?: LatencySummary;
+}
+
+/** Scenario 8 also says how late an idle probe process's timer fired over the phase (machine.ts). */
+export interface UserTargetedResult extends LatencyResult {
+  machineWake: LatencySummary;
 }
 
 export interface WrkResult {
@@ -80,7 +83,7 @@ export interface RunResult {
   broadcastInFlight: DeliveryResult;
   broadcastBatch: DeliveryResult | undefined;
   paced: LatencyResult;
-  userTargeted: LatencyResult;
+  userTargeted: UserTargetedResult;
   /** Herald: wrk to users connected nowhere (stored only). */
   wrk: WrkResult | undefined;
   /** Herald: wrk to the connected bench clients' user channels (stored and delivered). */

@@ -152,13 +152,13 @@ export function figures(k: Knobs): Figure[] {
     f(
       'machineWakeP99',
       'machine: an idle probe process, 5 ms timer wake-up delay p99 during user-targeted (ms)',
-      (r) => r.userTargeted.machineWake?.p99,
+      (r) => r.userTargeted.machineWake.p99,
       true,
     ),
     f(
       'machineWakeMax',
       'machine: the same probe, wake-up delay max (ms)',
-      (r) => r.userTargeted.machineWake?.max,
+      (r) => r.userTargeted.machineWake.max,
       true,
     ),
     f(

@@ -6,7 +6,7 @@
  * of the same traffic, unmeasured (their deliveries are still checked).
  */
 import { startWakeProbe } from '../machine.js';
-import type { LatencyResult } from '../results.js';
+import type { UserTargetedResult } from '../results.js';
 import { measuredPhase, paced, seededRandom, userEvent, type PhaseContext } from './phase.js';
 
 export async function userTargeted(
@@ -15,7 +15,7 @@ export async function userTargeted(
   seconds: number,
   seed: number,
   warmupSeconds: number,
-): Promise<LatencyResult> {
+): Promise<UserTargetedResult> {
   const random = seededRandom(seed);
   /** `span` seconds of events at `perSecond`, each to a random client's user channel/room. */
   const run = (phase: string, span: number, timed: 'user' | 'none'): ReturnType<typeof measuredPhase> => {
