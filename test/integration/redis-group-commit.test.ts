@@ -87,6 +87,60 @@ describe('Redis group commit', () => {
     }
   });
 
+  it('when 20 routed publishes append and look up their users in one turn, then one batch script call carries the appends, the lookups follow it, and each lookup sees what was issued before it', async () => {
+    // A batch before counting: the batch script is loaded (no NOSCRIPT resend in what is counted).
+    await Promise.all([
+      presence.add('routed-a', 'conn-a1', 'node-a'),
+      history.append('user:routed-a', message(0)),
+    ]);
+    const writes = countWrites((connection.client as Redis).stream);
+    try {
+      // Issued in this turn before the lookups: a plain command (written at once), a batched add.
+      const plainAdd = connection.run('test hset', (client) =>
+        client.hset(keys.presenceNodes('routed-c'), 'conn-c1', 'node-c'),
+      );
+      const adding = presence.add('routed-a', 'conn-a2', 'node-b');
+      // As the router issues them (router.ts): each message's lookup right after its append.
+      const routed = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => {
+          const user = ['routed-a', 'routed-c', `routed-nobody-${i}`][i % 3]!;
+          const appending = history.append(`user:${user}`, message(i));
+          return Promise.all([appending, presence.nodesOf(user)]);
+        }),
+      );
+      await Promise.all([adding, plainAdd]);
+      // The plain command, then one batch script call (the add and the 20 appends), then the lookups.
+      expect(writes.scriptCalls()).toBe(1);
+      const text = writes.text().toLowerCase();
+      expect(text.split('\r\nhvals\r\n')).toHaveLength(21);
+      expect(text.indexOf('\r\nhset\r\n')).toBeLessThan(text.indexOf('\r\nevalsha\r\n'));
+      expect(text.indexOf('\r\nevalsha\r\n')).toBeLessThan(text.indexOf('\r\nhvals\r\n'));
+      expect(routed.map(([appended]) => appended.offset)).toEqual(
+        Array.from({ length: 20 }, (_, i) => [Math.floor(i / 3) + 2, Math.floor(i / 3) + 1, 1][i % 3]),
+      );
+      expect(routed.map(([, nodes]) => [...nodes].sort())).toEqual(
+        Array.from({ length: 20 }, (_, i) => [['node-a', 'node-b'], ['node-c'], []][i % 3]),
+      );
+    } finally {
+      writes.restore();
+    }
+  });
+
+  it('when the drivers close right after a lookup is issued, then the lookup is still answered', async () => {
+    const own = new RedisConnection({
+      url: REDIS_URL,
+      nodeId: 'group-commit-close',
+      commandTimeoutMs: 2_000,
+      maxOfflineQueue: 100,
+      log: pino({ level: 'silent' }),
+    });
+    const ownPresence = new RedisPresence(own, keys, 60, pino({ level: 'silent' }));
+    await ownPresence.add('closing-user', 'conn-x', 'node-x');
+    const lookup = ownPresence.nodesOf('closing-user');
+    await ownPresence.close();
+    expect(await lookup).toEqual(['node-x']);
+  });
+
   it('when connects of many users register in one turn, then one batch script carries every driver’s calls and each gets its own answer', async () => {
     const writes = countWrites((connection.client as Redis).stream);
     try {

@@ -134,6 +134,8 @@ export class RedisConnection {
   private batchScript: LuaScript | undefined;
   /** Script calls made since the last write, sent together before the next one (see `script`). */
   private batch: BatchedCall[] = [];
+  /** Reads issued with `readAfterBatch` since the last write, sent right after the batch. */
+  private afterBatch: (() => void)[] = [];
   private leases = 0;
   private closing: Promise<void> | undefined;
   private down = false;
@@ -265,6 +267,36 @@ export class RedisConnection {
     } catch (err) {
       throw unavailable(what, err);
     }
+  }
+
+  /**
+   * Runs `op`, a read that must see every call issued before it but may also see calls issued after
+   * it in the same turn (a presence lookup: a superset of nodes is still a correct route). On a
+   * standalone Redis it is written at the next flush, right after the batched script calls made
+   * until then, instead of sending the batch ahead of it at once as `run` must (to keep call order):
+   * a publish's lookup, issued right after its append, no longer splits the appends of concurrent
+   * publishes into one script call each. Elsewhere it runs as `run` does.
+   */
+  readAfterBatch<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.clustered || this.closing !== undefined || !this.writable || !this.coalesceWrites())
+      return this.run(what, op);
+    return new Promise<T>((resolve, reject) => {
+      this.afterBatch.push(() => {
+        try {
+          op(this.client).then(resolve, (err: unknown) => reject(unavailable(what, err)));
+        } catch (err) {
+          reject(unavailable(what, err));
+        }
+      });
+    });
+  }
+
+  /** Writes the reads `readAfterBatch` deferred (after the batch, which must already be out). */
+  private sendAfterBatch(): void {
+    const reads = this.afterBatch;
+    if (reads.length === 0) return;
+    this.afterBatch = [];
+    for (const read of reads) read();
   }
 
   /**
@@ -452,6 +484,7 @@ export class RedisConnection {
       if (this.corked === stream) this.corked = undefined;
       this.lastFlushAt = performance.now();
       this.sendBatch();
+      this.sendAfterBatch();
       stream.uncork();
     };
     const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
@@ -473,6 +506,7 @@ export class RedisConnection {
     }
     this.waiters.clear();
     this.sendBatch();
+    this.sendAfterBatch();
     if (this.client.status === 'ready') {
       // QUIT lets replies to commands already sent arrive first; bounded by commandTimeout.
       await this.client.quit().catch(() => undefined);
@@ -553,6 +587,10 @@ export class RedisLease {
 
   run<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
     return this.closed ? closedDriver(what) : this.connection.run(what, op);
+  }
+
+  readAfterBatch<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.closed ? closedDriver(what) : this.connection.readAfterBatch(what, op);
   }
 
   script(what: string, script: LuaScript, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {

@@ -185,11 +185,16 @@ export class RedisPresence implements Presence {
     return !this.connection.clustered;
   }
 
-  /** HVALS without a purge: connections that just expired still count (a superset, see presence.ts). */
+  /**
+   * HVALS without a purge: connections that just expired still count (a superset, see presence.ts).
+   * Written after the batched script calls (`readAfterBatch`), so the appends of concurrent publishes
+   * stay one batch script call. It may then also see adds and removes issued after it in the same
+   * turn: more nodes, or fewer by connections that have closed, never a live connection's node less.
+   */
   async nodesOf(userId: string): Promise<string[]> {
     const what = 'presence nodes';
     const nodes = asStrings(
-      await this.lease.run(what, (client) => client.hvals(this.keys.presenceNodes(userId))),
+      await this.lease.readAfterBatch(what, (client) => client.hvals(this.keys.presenceNodes(userId))),
       what,
     );
     return nodes.length < 2 ? nodes : [...new Set(nodes)];
