@@ -5,9 +5,34 @@ const CLK_TCK = 100;
 
 /** CPU time used so far by process `pid` (user + system, all threads), in ms; 10 ms resolution. */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of a `/proc/…/stat` line, in ms (the command name may hold spaces and parentheses). */
+function statCpuMs(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/**
+ * CPU time used so far by process `pid`'s main thread and by its other live threads, in ms. In a
+ * Node.js process the others are V8's helpers (optimizing compiler, GC) and libuv's pool: their share
+ * shows how much of a phase went to compiling and collecting rather than running JavaScript.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let ms: number;
+    try {
+      ms = statCpuMs(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'));
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (task === String(pid)) main = ms;
+    else others += ms;
+  }
+  return { main, others };
 }
 
 /** Resident set size of process `pid`, in KiB (VmRSS). */
@@ -17,14 +42,17 @@ export function rssKib(pid: number): number {
   return Number(match[1]);
 }
 
-/** Pids of the machine's Redis and RabbitMQ servers (shared services: their CPU is informational). */
-export function infraPids(): number[] {
+/**
+ * Pids of the machine's Redis and RabbitMQ servers (shared services: their CPU is informational), or
+ * of the servers named by `commands` only.
+ */
+export function infraPids(commands: readonly string[] = ['redis-server', 'beam.smp']): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'redis-server' || comm === 'beam.smp') pids.push(Number(entry));
+      if (commands.includes(comm)) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }

@@ -12,7 +12,7 @@
  * test/bench/results/. Knobs: test/bench/knobs.ts; method: docs/benchmark.md.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { checkInterrupted, cleanUpAll, installSignalHandlers } from './cleanup.js';
 import type { SystemName } from './generator-protocol.js';
@@ -23,26 +23,13 @@ import { render, writeResults, type RunInfo } from './report/report.js';
 import type { RunResult } from './results.js';
 import { runSystem } from './scenarios/run-system.js';
 import { ensureWrk } from './scenarios/wrk.js';
-import { HeraldSystem } from './systems/herald.js';
+import { HeraldSystem, snapshotBuild } from './systems/herald.js';
 import { ROOT } from './systems/server-process.js';
 import { SocketIoSystem } from './systems/socketio.js';
 import type { System } from './systems/system.js';
 
 const NODES = 2;
 const RESULTS = `${ROOT}test/bench/results`;
-
-/**
- * A copy of the compiled service: what every round runs, whatever rebuilds `dist/` meanwhile. Kept
- * under node_modules/.cache (inside the repository, so the copy resolves the same packages; outside the
- * typechecked and linted tree).
- */
-function snapshotBuild(): string {
-  const build = `${ROOT}node_modules/.cache/herald-bench/build`;
-  rmSync(build, { recursive: true, force: true });
-  for (const part of ['services', 'shared'])
-    cpSync(`${ROOT}dist/${part}`, `${build}/${part}`, { recursive: true });
-  return build;
-}
 
 function git(): RunInfo['git'] {
   const run = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
@@ -60,7 +47,7 @@ async function main(): Promise<void> {
   installSignalHandlers();
   const systems: SystemName[] = knobs.only ? [knobs.only] : ['socketio', 'herald'];
   if (systems.includes('herald')) ensureWrk();
-  const build = knobs.heraldDist === '' ? snapshotBuild() : knobs.heraldDist;
+  const build = knobs.heraldDist === '' ? snapshotBuild('build') : knobs.heraldDist;
   const profileDir = `${RESULTS}/profiles`;
   if (knobs.profile) mkdirSync(profileDir, { recursive: true });
   const execArgv = knobs.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];

@@ -25,6 +25,7 @@ import { startRedisCluster } from '../helpers/redis-cluster.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { PUBLISH_ONLY } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait.js';
+import { callsSince, commandCalls } from './redis-stats.js';
 
 const int = (name: string, def: number): number => {
   const n = Number(process.env[name] ?? def);
@@ -70,9 +71,8 @@ async function snapshot(clients: Map<number, Redis>, primaries: number[]): Promi
     if (!primaries.includes(port)) continue;
     snap.usedMemory += num('used_memory');
     let total = 0;
-    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-      const calls = Number(m[2]);
-      snap.calls.set(m[1]!, (snap.calls.get(m[1]!) ?? 0) + calls);
+    for (const [name, calls] of commandCalls(info)) {
+      snap.calls.set(name, (snap.calls.get(name) ?? 0) + calls);
       total += calls;
     }
     snap.perPrimary.set(port, total);
@@ -89,11 +89,7 @@ interface Delta {
 }
 
 function delta(a: Snapshot, b: Snapshot): Delta {
-  const calls = new Map<string, number>();
-  for (const [name, n] of b.calls) {
-    const d = n - (a.calls.get(name) ?? 0);
-    if (d > 0) calls.set(name, d);
-  }
+  const calls = callsSince(a.calls, b.calls);
   const perPrimary = [...b.perPrimary].map(([port, n]) => n - (a.perPrimary.get(port) ?? 0));
   return {
     seconds: (b.at - a.at) / 1000,

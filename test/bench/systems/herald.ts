@@ -7,12 +7,13 @@
  * run meanwhile does not change what is measured halfway.
  */
 import { randomBytes } from 'node:crypto';
+import { cpSync, rmSync } from 'node:fs';
 import { AMQP_URL, cleanUp as deleteClusterState, REDIS_URL } from '../../helpers/node-process.js';
 import { TEST_SECRET } from '../../helpers/tokens.js';
 import { onCleanup } from '../cleanup.js';
 import { HttpClient } from '../http-client.js';
 import type { System } from './system.js';
-import { killAndWait, startServer, type ServerProcess } from './server-process.js';
+import { killAndWait, ROOT, startServer, type ServerProcess } from './server-process.js';
 
 export { AMQP_URL, REDIS_URL };
 /** The publisher's API key (scope publish); also used by wrk. */
@@ -24,6 +25,25 @@ export interface HeraldOptions {
   /** Extra `node` flags for every node (BENCH_PROFILE: --cpu-prof). */
   execArgv: string[];
   nodes: number;
+  /**
+   * `memory`: each node on the embedded in-memory state, without Redis or RabbitMQ. The nodes are then
+   * not a cluster (a message reaches the clients of the node it was posted to only): for
+   * `npm run bench:connects`, which measures connects alone. Default `cluster`.
+   */
+  state?: 'cluster' | 'memory';
+}
+
+/**
+ * A copy of the compiled service (`dist/`) in node_modules/.cache/herald-bench/`name`: what every round
+ * runs, whatever rebuilds `dist/` meanwhile. Inside the repository, so the copy resolves the same
+ * packages; outside the typechecked and linted tree. Returns its directory.
+ */
+export function snapshotBuild(name: string): string {
+  const build = `${ROOT}node_modules/.cache/herald-bench/${name}`;
+  rmSync(build, { recursive: true, force: true });
+  for (const part of ['services', 'shared'])
+    cpSync(`${ROOT}dist/${part}`, `${build}/${part}`, { recursive: true });
+  return build;
 }
 
 export class HeraldSystem implements System {
@@ -55,8 +75,7 @@ export class HeraldSystem implements System {
       PORT: '0',
       JWT_SECRET: TEST_SECRET,
       API_KEYS: `bench:${PUBLISH_KEY}:publish`,
-      REDIS_URL,
-      AMQP_URL,
+      ...(options.state === 'memory' ? {} : { REDIS_URL, AMQP_URL }),
       REDIS_PREFIX: `herald-bench:${tag}:`,
       AMQP_EXCHANGE: `herald-bench.${tag}`,
     };
