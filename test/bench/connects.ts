@@ -12,8 +12,8 @@
  * Per system: the time until every client is ready; the nodes' CPU per connect, split into their main
  * threads and their other threads (V8's optimizing compiler and GC helpers); the load generator's; the
  * Redis server's; and the Redis commands per connect (INFO commandstats, commands run by scripts
- * included). Medians of the rounds with their range. Knobs: BENCH_CLIENTS, BENCH_ROUNDS,
- * BENCH_HANDSHAKES (knobs.ts), and BENCH_CONNECT_SYSTEMS (a comma-separated subset of the three).
+ * included). Medians of the rounds with their range. Knobs (knobs.ts): BENCH_CLIENTS, BENCH_ROUNDS,
+ * BENCH_HANDSHAKES, BENCH_HERALD_DIST, and BENCH_CONNECT_SYSTEMS (a comma-separated subset of the three).
  */
 import { Redis } from 'ioredis';
 import { checkInterrupted, cleanUpAll, installSignalHandlers } from './cleanup.js';
@@ -38,12 +38,13 @@ interface Sample {
   redis: number;
   /** Redis commands per connect, by command. */
   commands: Map<string, number>;
+  /** Handshakes that failed and were tried again (they inflate the time and CPU per connect). */
+  handshakeFailures: number;
 }
 
 function chosenSystems(): SystemKind[] {
-  const raw = process.env.BENCH_CONNECT_SYSTEMS;
-  if (raw === undefined || raw === '') return [...SYSTEMS];
-  const names = raw.split(',').map((s) => s.trim());
+  if (knobs.connectSystems === '') return [...SYSTEMS];
+  const names = [...new Set(knobs.connectSystems.split(',').map((s) => s.trim()))];
   for (const name of names)
     if (!SYSTEMS.includes(name as SystemKind))
       throw new Error(`BENCH_CONNECT_SYSTEMS: unknown system ${name} (known: ${SYSTEMS.join(', ')})`);
@@ -61,14 +62,23 @@ async function start(kind: SystemKind, build: string): Promise<HeraldSystem | So
 }
 
 const sumThreads = (pids: number[]): { main: number; others: number } =>
-  pids.map(threadCpuMs).reduce((a, b) => ({ main: a.main + b.main, others: a.others + b.others }));
+  pids.map(threadCpuMs).reduce((a, b) => ({ main: a.main + b.main, others: a.others + b.others }), {
+    main: 0,
+    others: 0,
+  });
 
-async function connectOnce(kind: SystemKind, build: string, redis: Redis): Promise<Sample> {
+async function connectOnce(
+  kind: SystemKind,
+  build: string,
+  redis: Redis,
+  redisPids: number[],
+): Promise<Sample> {
   const system = await start(kind, build);
-  const generator = await Generator.start();
+  let generator: Generator | undefined;
   try {
+    generator = await Generator.start();
     const clients = knobs.clients;
-    const redisServers = new CpuMeter({ redis: infraPids(['redis-server']) });
+    const redisServers = new CpuMeter({ redis: redisPids });
     const threadsBefore = sumThreads(system.pids);
     const callsBefore = commandCalls(await redis.info('commandstats'));
     const { ms, cpuMs } = await generator.connect(system.name, system.wsUrls, clients, knobs.handshakes);
@@ -76,6 +86,9 @@ async function connectOnce(kind: SystemKind, build: string, redis: Redis): Promi
     const redisMs = redisServers.read().cpuMs.redis!;
     const calls = callsSince(callsBefore, commandCalls(await redis.info('commandstats')));
     calls.delete('info'); // this script's own readings
+    const counters = await generator.counters();
+    if (counters.ready !== clients)
+      throw new Error(`${kind}: only ${counters.ready} of ${clients} clients were ready after connecting`);
     return {
       seconds: ms / 1000,
       nodesMain: (threadsAfter.main - threadsBefore.main) / clients,
@@ -83,9 +96,10 @@ async function connectOnce(kind: SystemKind, build: string, redis: Redis): Promi
       generator: cpuMs / clients,
       redis: redisMs / clients,
       commands: new Map([...calls].map(([name, n]) => [name, n / clients])),
+      handshakeFailures: counters.handshakeFailures,
     };
   } finally {
-    await generator.stop();
+    await generator?.stop();
     await system.stop();
   }
 }
@@ -108,7 +122,7 @@ function report(results: Map<SystemKind, Sample[]>): string {
   const of = (kind: SystemKind, pick: (s: Sample) => number): Spread | undefined =>
     spread((results.get(kind) ?? []).map(pick));
   const total = (s: Sample): number => s.nodesMain + s.nodesOthers + s.generator + s.redis;
-  // Label, figure, and whether a ratio to Socket.IO means anything (its nodes use no Redis).
+  // Label, figure, and whether a ratio to Socket.IO means anything (its connects use no Redis).
   const rows: [string, (s: Sample) => number, boolean][] = [
     ['connect time (s)', (s) => s.seconds, true],
     ['nodes CPU per connect (ms)', (s) => s.nodesMain + s.nodesOthers, true],
@@ -118,6 +132,7 @@ function report(results: Map<SystemKind, Sample[]>): string {
     ['Redis CPU per connect (ms)', (s) => s.redis, false],
     ['all CPU per connect (ms)', total, true],
     ['Redis commands per connect', (s) => [...s.commands.values()].reduce((a, b) => a + b, 0), false],
+    ['handshakes failed and retried', (s) => s.handshakeFailures, false],
   ];
   const kinds = [...results.keys()];
   const vsSocketIo = results.has('socketio') ? kinds.filter((k) => k !== 'socketio') : [];
@@ -135,7 +150,13 @@ function report(results: Map<SystemKind, Sample[]>): string {
 async function main(): Promise<void> {
   installSignalHandlers();
   const systems = chosenSystems();
-  const build = snapshotBuild('connects');
+  const build = knobs.heraldDist === '' ? snapshotBuild('connects') : knobs.heraldDist;
+  // The CPU of the Redis at REDIS_URL: the one redis-server process this machine should be running.
+  const redisPids = infraPids(['redis-server']);
+  if (redisPids.length !== 1)
+    console.warn(
+      `warning: ${redisPids.length} redis-server processes here; Redis CPU is their sum (commands: REDIS_URL's)`,
+    );
   const redis = new Redis(REDIS_URL);
   console.log(
     `Connects: ${knobs.clients} clients over ${NODES} nodes, ${knobs.handshakes} handshakes in flight, ` +
@@ -148,14 +169,16 @@ async function main(): Promise<void> {
       const shift = (round - 1) % systems.length;
       for (const kind of [...systems.slice(shift), ...systems.slice(0, shift)]) {
         checkInterrupted();
-        const sample = await connectOnce(kind, build, redis);
+        const sample = await connectOnce(kind, build, redis, redisPids);
         results.get(kind)!.push(sample);
-        console.log(
-          `round ${round} ${kind}: ${sample.seconds.toFixed(2)} s, nodes ` +
-            `${(sample.nodesMain + sample.nodesOthers).toFixed(3)} ms per connect ` +
-            `(main ${sample.nodesMain.toFixed(3)}), generator ${sample.generator.toFixed(3)}, ` +
-            `Redis ${sample.redis.toFixed(3)}`,
-        );
+        const figures = [
+          `${sample.seconds.toFixed(2)} s`,
+          `nodes ${(sample.nodesMain + sample.nodesOthers).toFixed(3)} ms per connect (main ${sample.nodesMain.toFixed(3)})`,
+          `generator ${sample.generator.toFixed(3)}`,
+          `Redis ${sample.redis.toFixed(3)}`,
+          `handshakes retried ${sample.handshakeFailures}`,
+        ];
+        console.log(`round ${round} ${kind}: ${figures.join(', ')}`);
       }
     }
   } finally {

@@ -54,6 +54,8 @@ export const knobs = {
   subscribe: (process.env.BENCH_SUBSCRIBE ?? 'connect') as 'connect' | 'frames',
   /** Run only one system: "herald" or "socketio" (default both). */
   only: (process.env.BENCH_ONLY ?? '') as '' | 'herald' | 'socketio',
+  /** `npm run bench:connects` only: the systems to run, comma-separated (default all; connects.ts). */
+  connectSystems: process.env.BENCH_CONNECT_SYSTEMS ?? '',
 };
 if (!['', 'herald', 'socketio'].includes(knobs.only))
   throw new Error('BENCH_ONLY must be herald or socketio');

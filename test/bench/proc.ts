@@ -15,24 +15,14 @@ function statCpuMs(stat: string): number {
 }
 
 /**
- * CPU time used so far by process `pid`'s main thread and by its other live threads, in ms. In a
- * Node.js process the others are V8's helpers (optimizing compiler, GC) and libuv's pool: their share
- * shows how much of a phase went to compiling and collecting rather than running JavaScript.
+ * CPU time used so far by process `pid`'s main thread and by its other threads (the process total less
+ * the main thread's, so threads that have ended count too), in ms. In a Node.js process the others are
+ * V8's helpers (optimizing compiler, GC) and libuv's pool: their share shows how much of a phase went to
+ * compiling and collecting rather than running JavaScript.
  */
 export function threadCpuMs(pid: number): { main: number; others: number } {
-  let main = 0;
-  let others = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let ms: number;
-    try {
-      ms = statCpuMs(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'));
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    if (task === String(pid)) main = ms;
-    else others += ms;
-  }
-  return { main, others };
+  const main = statCpuMs(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  return { main, others: Math.max(0, cpuMs(pid) - main) };
 }
 
 /** Resident set size of process `pid`, in KiB (VmRSS). */

@@ -36,7 +36,10 @@ const CLIENTS = int('SCALING_CLIENTS', 2_000);
 const IDLE_SECONDS = int('SCALING_IDLE_SECONDS', 20);
 const PUBLISHES = int('SCALING_PUBLISHES', 1_000);
 
-/** Node-side costs from `npm run bench` (docs/scaling.md: the run of 2026-12-07 at de70eea; 10,000 clients over 2 nodes, medians of 3). */
+/**
+ * Node-side costs from `npm run bench` (docs/scaling.md: the run of 2026-12-07 at de70eea; 10,000 clients
+ * over 2 nodes, medians of 3).
+ */
 const NODE_KIB_PER_CONNECTION = 8.25;
 const NODE_CPU_MS_PER_CONNECT = 0.69;
 /** Sizing choices of the model (docs/scaling.md says why). */

@@ -1,10 +1,11 @@
 /**
  * Herald under test: two node processes in cluster mode on the machine's Redis and RabbitMQ, with the
  * product's default settings (nothing below tunes the node; NODE_ENV=production only checks secrets).
- * Each cluster has its own key prefix and exchange, deleted again by `stop()`.
+ * Each cluster has its own key prefix and exchange, deleted again by `stop()`. For
+ * `npm run bench:connects` the nodes may instead run on the in-memory state (`state: 'memory'`).
  *
- * The nodes run a snapshot of `dist/` taken when the run started (see run.ts), so a rebuild by a test
- * run meanwhile does not change what is measured halfway.
+ * The nodes run a snapshot of `dist/` taken when the run started (`snapshotBuild`), so a rebuild by a
+ * test run meanwhile does not change what is measured halfway.
  */
 import { randomBytes } from 'node:crypto';
 import { cpSync, rmSync } from 'node:fs';
@@ -81,9 +82,11 @@ export class HeraldSystem implements System {
     };
     const ids = Array.from({ length: options.nodes }, (_, i) => `${tag}-n${i + 1}`);
     // Registered before the first node starts: whatever they create is removed even if starting fails.
-    const cleanUp = onCleanup(`herald ${tag}`, () =>
-      deleteClusterState(env.REDIS_PREFIX, env.AMQP_EXCHANGE, ids),
-    );
+    // On the in-memory state they create nothing outside their processes.
+    const cleanUp =
+      options.state === 'memory'
+        ? () => Promise.resolve()
+        : onCleanup(`herald ${tag}`, () => deleteClusterState(env.REDIS_PREFIX, env.AMQP_EXCHANGE, ids));
     const servers = await Promise.all(
       ids.map((id) =>
         startServer(
