@@ -104,7 +104,7 @@ async function connectOnce(
   }
 }
 
-/** The commands of the median round's commands per connect, most called first (`evalsha 0.27, …`). */
+/** Each command's calls per connect, the median over the rounds, most called first (`evalsha 0.27, …`). */
 function commandList(samples: Sample[]): string {
   const names = new Set(samples.flatMap((s) => [...s.commands.keys()]));
   const perConnect = [...names].map((name) => {
