@@ -291,8 +291,9 @@ export class RedisConnection {
     });
   }
 
-  /** Writes the reads `readAfterBatch` deferred (after the batch, which must already be out). */
-  private sendAfterBatch(): void {
+  /** Writes the batched script calls, then the reads `readAfterBatch` deferred behind them. */
+  private sendQueued(): void {
+    this.sendBatch();
     const reads = this.afterBatch;
     if (reads.length === 0) return;
     this.afterBatch = [];
@@ -483,8 +484,7 @@ export class RedisConnection {
     const flush = (): void => {
       if (this.corked === stream) this.corked = undefined;
       this.lastFlushAt = performance.now();
-      this.sendBatch();
-      this.sendAfterBatch();
+      this.sendQueued();
       stream.uncork();
     };
     const wait = this.lastFlushAt + MIN_FLUSH_INTERVAL_MS - performance.now();
@@ -505,8 +505,7 @@ export class RedisConnection {
       waiter.reject(new StateUnavailableError('redis state drivers closed while waiting for redis'));
     }
     this.waiters.clear();
-    this.sendBatch();
-    this.sendAfterBatch();
+    this.sendQueued();
     if (this.client.status === 'ready') {
       // QUIT lets replies to commands already sent arrive first; bounded by commandTimeout.
       await this.client.quit().catch(() => undefined);
